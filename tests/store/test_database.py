@@ -1,0 +1,99 @@
+"""The store on SQLite and PostgreSQL: migrations, connection settings, timestamps."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from workflowdev.store.database import Database, async_url
+from workflowdev.store.migrate import current_revision, head_revision, upgrade_to_head
+from workflowdev.store.models import Base, Flow
+
+TABLES = {
+    "flows", "flow_revisions", "executions", "task_runs", "logs", "triggers", "trigger_firings",
+    "approvals", "credentials", "kv_entries", "users", "audit_entries", "nodes",
+}
+
+
+def _schema_diff(conn: Connection) -> list:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return compare_metadata(context, Base.metadata)
+
+
+async def test_migrated_schema_matches_the_models(db: Database) -> None:
+    async with db.read() as conn:
+        tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        diff = await conn.run_sync(_schema_diff)
+        revision = await conn.run_sync(current_revision)
+    assert TABLES <= tables
+    assert diff == []
+    assert revision == head_revision()
+
+
+async def test_migrate_is_idempotent_and_concurrent_safe(db: Database) -> None:
+    await asyncio.gather(db.migrate(), db.migrate())
+    async with db.read() as conn:
+        assert await conn.run_sync(current_revision) == head_revision()
+
+
+async def test_an_old_database_comes_up_to_date(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    async with db.engine.connect() as conn:
+        await conn.run_sync(lambda c: upgrade_to_head(c, "base"))
+        await conn.commit()
+        assert await conn.run_sync(current_revision) is None
+    await db.migrate()
+    async with db.read() as conn:
+        assert await conn.run_sync(current_revision) == head_revision()
+    await db.close()
+
+
+async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    await db.migrate()
+    async with db.read() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+        assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+        assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() >= 5000
+    await db.close()
+
+
+async def test_timestamps_come_back_aware_utc(db: Database) -> None:
+    at = datetime(2026, 3, 25, 12, 0, 0, 123000, tzinfo=timezone(timedelta(hours=2)))
+    async with db.write() as conn:
+        await conn.execute(
+            insert(Flow.__table__).values(
+                id="f1", namespace="n", name="x", yaml_content="y", revision=1, tasks_total=1,
+                created_at=at, updated_at=at,
+            )
+        )
+    async with db.read() as conn:
+        row = (await conn.execute(select(Flow.__table__))).one()
+    assert row.created_at == at and row.created_at.tzinfo is not None
+    assert row.created_at.utcoffset() == timedelta(0)
+
+
+async def test_write_rolls_back_on_error(db: Database) -> None:
+    now = datetime.now(UTC)
+    values = dict(namespace="n", name="x", yaml_content="y", revision=1, tasks_total=1, created_at=now, updated_at=now)
+    with pytest.raises(IntegrityError):
+        async with db.write() as conn:
+            await conn.execute(insert(Flow.__table__).values(id="a", **values))
+            await conn.execute(insert(Flow.__table__).values(id="b", **values))  # same live name
+    async with db.read() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM flows"))).scalar() == 0
+
+
+def test_urls_pick_the_asyncio_drivers() -> None:
+    assert async_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+    assert async_url("postgresql://u:p@h/d") == "postgresql+asyncpg://u:p@h/d"
+    assert async_url("postgres://h/d") == "postgresql+asyncpg://h/d"
+    with pytest.raises(ValueError, match="unsupported database URL"):
+        async_url("mysql://h/d")

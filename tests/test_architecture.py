@@ -1,0 +1,35 @@
+"""The rooms and arrows of ARCHITECTURE.md, enforced by import-linter's contracts in pyproject."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_contracts_hold() -> None:
+    lint = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _workflowdev_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name for name in found if name.startswith("workflowdev")}
+
+
+def test_plugins_see_only_the_plugin_contract() -> None:
+    allowed = {"workflowdev.engine.plugin"}
+    for path in sorted((ROOT / "workflowdev" / "plugins").rglob("*.py")):
+        imports = _workflowdev_imports(path)
+        strays = {m for m in imports if m not in allowed and not m.startswith("workflowdev.plugins")}
+        assert not strays, f"{path.relative_to(ROOT)} imports {sorted(strays)}"

@@ -1,0 +1,102 @@
+"""The `workflowdev` command as an operator runs it: a real process, real signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import workflowdev
+
+EXE = [sys.executable, "-m", "workflowdev.cli"]
+GOOD = "name: good\ntasks:\n  - name: a\n    type: util.log\n    properties:\n      message: hi\n"
+BAD = "name: bad\ntasks:\n  - name: a\n    type: util.nope\n  - name: a\n    type: util.log\n"
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*EXE, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"workflowdev {workflowdev.__version__}"
+
+
+def test_validate_ok_and_errors_like_a_compiler(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(GOOD)
+    bad.write_text(BAD)
+    ok = run("validate", str(good))
+    assert ok.returncode == 0 and f"{good}: ok (1 tasks)" in ok.stdout
+    failed = run("validate", str(good), str(bad))
+    assert failed.returncode == 1
+    lines = [line for line in failed.stdout.splitlines() if line.startswith(str(bad))]
+    assert any(re.match(rf"^{re.escape(str(bad))}:4:11: error: .*util\.nope", line) for line in lines), lines
+    assert any(re.match(rf"^{re.escape(str(bad))}:5:\d+: error: .*duplicate", line, re.I) for line in lines), lines
+
+
+def test_validate_missing_file(tmp_path: Path) -> None:
+    result = run("validate", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 1 and "nope.yaml" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_line(proc: subprocess.Popen[str], pattern: str, deadline: float) -> re.Match[str]:
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if match := re.search(pattern, line):
+            return match
+    proc.kill()
+    raise AssertionError(f"server did not print {pattern!r}; stderr: {proc.stderr.read() if proc.stderr else ''}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_server_starts_answers_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    env = {**os.environ, "WORKFLOWDEV_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([*EXE, "server", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = _wait_for_line(proc, r"listening on (http://\S+)", time.monotonic() + 30).group(1)
+        with urllib.request.urlopen(url + "/readyz", timeout=5) as resp:
+            assert resp.status == 200
+        assert (tmp_path / "workflowdev.db").exists()
+        proc.send_signal(sig)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        proc.kill()
+
+
+def test_server_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("server", "--port", str(port), "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+def test_server_refuses_open_bind_without_auth(tmp_path: Path) -> None:
+    result = run("server", "--host", "0.0.0.0", "--port", str(_free_port()), "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and "--insecure" in result.stderr
+
+
+def test_bad_setting_is_reported(tmp_path: Path) -> None:
+    env = {**os.environ, "WORKFLOWDEV_PORT": "abc", "WORKFLOWDEV_DATA_DIR": str(tmp_path)}
+    result = run("server", env=env)
+    assert result.returncode == 2 and "WORKFLOWDEV_PORT" in result.stderr

@@ -1,0 +1,3 @@
+"""workflowdev: workflow orchestration with a terminal operations console."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,118 @@
+"""The Flows resource: CRUD, validate, import/export, revisions."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from workflowdev.api import serialize
+from workflowdev.api.actors import actor_of
+from workflowdev.api.bodies import (
+    UnsupportedMediaType,
+    bool_param,
+    field,
+    paging,
+    read_object,
+    read_text,
+    reject_unknown,
+)
+from workflowdev.api.keys import FLOWS
+from workflowdev.engine.errors import Invalid
+
+routes = web.RouteTableDef()
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")
+
+
+def _json(data: object, status: int = 200, total: int | None = None) -> web.Response:
+    headers = {"X-Total-Count": str(total)} if total is not None else None
+    return web.json_response(data, status=status, headers=headers)
+
+
+@routes.get("/api/v1/flows", name="flows.list")
+async def list_flows(request: web.Request) -> web.Response:
+    limit, offset = paging(request)
+    rows, total = await request.app[FLOWS].list(
+        namespace=request.query.get("namespace"), text=request.query.get("q"), limit=limit, offset=offset
+    )
+    return _json([serialize.flow(r) for r in rows], total=total)
+
+
+@routes.post("/api/v1/flows", name="flows.create")
+async def create_flow(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    reject_unknown(body, {"name", "namespace", "description", "yamlContent"})
+    row = await request.app[FLOWS].create(
+        yaml_content=field(body, "yamlContent", str, required=True),
+        name=field(body, "name", str),
+        namespace=field(body, "namespace", str),
+        description=field(body, "description", str),
+        actor=actor_of(request),
+    )
+    return _json(serialize.flow(row), status=201)
+
+
+@routes.post("/api/v1/flows/validate", name="flows.validate")
+async def validate_flow(request: web.Request) -> web.Response:
+    if request.content_type in YAML_TYPES:
+        yaml_content = await read_text(request)
+    elif request.content_type == "application/json":
+        body = await read_object(request)
+        yaml_content = field(body, "yamlContent", str, required=True)
+    else:
+        raise UnsupportedMediaType(
+            "send {\"yamlContent\": ...} as application/json, or the YAML itself as application/yaml"
+        )
+    return _json(request.app[FLOWS].validate(yaml_content).to_json())
+
+
+@routes.post("/api/v1/flows/import", name="flows.import_flow")
+async def import_flow(request: web.Request) -> web.Response:
+    document = await read_object(request)
+    row, created = await request.app[FLOWS].import_(
+        document, overwrite=bool_param(request, "overwrite"), actor=actor_of(request)
+    )
+    return _json(serialize.flow(row), status=201 if created else 200)
+
+
+@routes.get("/api/v1/flows/{id}", name="flows.get")
+async def get_flow(request: web.Request) -> web.Response:
+    return _json(serialize.flow(await request.app[FLOWS].get(request.match_info["id"])))
+
+
+@routes.put("/api/v1/flows/{id}", name="flows.update")
+async def update_flow(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    reject_unknown(body, {"yamlContent", "namespace", "description", "name", "id"})
+    row = await request.app[FLOWS].update(
+        request.match_info["id"],
+        yaml_content=field(body, "yamlContent", str),
+        namespace=field(body, "namespace", str),
+        description=field(body, "description", str),
+        actor=actor_of(request),
+    )
+    return _json(serialize.flow(row))
+
+
+@routes.delete("/api/v1/flows/{id}", name="flows.delete")
+async def delete_flow(request: web.Request) -> web.Response:
+    await request.app[FLOWS].delete(request.match_info["id"], actor=actor_of(request))
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/flows/{id}/export", name="flows.export")
+async def export_flow(request: web.Request) -> web.Response:
+    return _json(await request.app[FLOWS].export(request.match_info["id"]))
+
+
+@routes.get("/api/v1/flows/{id}/revisions", name="flows.revisions")
+async def list_revisions(request: web.Request) -> web.Response:
+    rows = await request.app[FLOWS].revisions(request.match_info["id"])
+    return _json([serialize.revision(r) for r in rows], total=len(rows))
+
+
+@routes.post("/api/v1/flows/{id}/revisions/{rev}/restore", name="flows.restore")
+async def restore_revision(request: web.Request) -> web.Response:
+    raw = request.match_info["rev"]
+    if not raw.isdigit():
+        raise Invalid(f"revision must be a positive integer, got {raw!r}")
+    row = await request.app[FLOWS].restore(request.match_info["id"], int(raw), actor=actor_of(request))
+    return _json(serialize.flow(row))

@@ -1,0 +1,25 @@
+"""Liveness and readiness, for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from workflowdev.api.errors import error_response
+from workflowdev.api.keys import DATABASE
+from workflowdev.store.database import DatabaseUnavailable
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz", name="healthz")
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz", name="readyz")
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await request.app[DATABASE].ping()
+    except DatabaseUnavailable:
+        return error_response(503, "database does not answer", details=[{"path": "database", "message": "unavailable"}])
+    return web.json_response({"status": "ready", "database": "ok"})

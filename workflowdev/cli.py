@@ -1,0 +1,133 @@
+"""The `workflowdev` command: wires configuration, store, engine and API together."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import workflowdev
+from workflowdev.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("workflowdev")
+
+
+def _server_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    parser.add_argument("--db", dest="database_url", metavar="URL", help="database URL (default: SQLite in the data dir)")
+    parser.add_argument("--data-dir", type=Path, help="where the SQLite file and keys live")
+    parser.add_argument("--config", type=Path, help="TOML config file")
+    parser.add_argument("--auth", action="store_const", const=True, help="require JWT authentication")
+    parser.add_argument("--insecure", action="store_const", const=True, help="allow a non-loopback bind without auth")
+    parser.add_argument("--body-limit", type=int, metavar="BYTES", help="largest request body accepted")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workflowdev", description="Workflow orchestration with a terminal operations console."
+    )
+    parser.add_argument("--version", action="version", version=f"workflowdev {workflowdev.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    server = commands.add_parser("server", help="run the API and engine headless")
+    _server_flags(server)
+
+    validate = commands.add_parser("validate", help="check flow files; errors as FILE:LINE:COLUMN")
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    names = ("host", "port", "database_url", "data_dir", "auth", "insecure", "body_limit", "log_level")
+    flags = {name: getattr(args, name, None) for name in names}
+    return load_settings(flags, config_file=getattr(args, "config", None))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        if args.command == "validate":
+            return validate_files(args.files)
+        settings = settings_from(args)
+    except ConfigError as exc:
+        print(f"workflowdev: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return asyncio.run(serve_forever(settings))
+
+
+def validate_files(files: Sequence[Path]) -> int:
+    from workflowdev.engine.flow import validate_flow
+    from workflowdev.plugins import build_registry
+
+    registry = build_registry()
+    failed = False
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            print(f"{path}: error: {exc.strerror}", file=sys.stderr)
+            failed = True
+            continue
+        report = validate_flow(data, registry)
+        for error in report.errors:
+            where = f" [{error.path}]" if error.path else ""
+            print(f"{path}:{error.line}:{error.column}: error: {error.message}{where}")
+        if report.valid:
+            print(f"{path}: ok ({report.tasks_total} tasks)")
+        failed = failed or not report.valid
+    return 1 if failed else 0
+
+
+def _refuse_insecure_bind(settings: Settings) -> str | None:
+    if settings.is_loopback or settings.auth or settings.insecure:
+        return None
+    return (
+        f"refusing to listen on {settings.host} without authentication: "
+        "use --auth, or --insecure if this network is trusted"
+    )
+
+
+async def serve_forever(settings: Settings) -> int:
+    """Run until SIGINT or SIGTERM, then shut down cleanly."""
+    from workflowdev.runtime import PortInUse, Runtime
+
+    refusal = _refuse_insecure_bind(settings)
+    if refusal:
+        print(f"workflowdev: {refusal}", file=sys.stderr)
+        return 2
+    runtime = Runtime(settings)
+    try:
+        await runtime.start()
+    except PortInUse as exc:
+        print(f"workflowdev: {exc}", file=sys.stderr)
+        return 2
+    if not settings.is_loopback and not settings.auth:
+        log.warning("listening on %s WITHOUT authentication (--insecure)", settings.host)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"workflowdev {workflowdev.__version__} listening on {runtime.base_url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runtime.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""One Settings object for the whole process.
+
+Sources, each overriding the one before: built-in defaults < an optional TOML file (`--config`
+or `WORKFLOWDEV_CONFIG`, else `<data dir>/config.toml` when it exists) < `WORKFLOWDEV_*`
+environment variables < command-line flags. Every field is settable from every source under
+one spelling: `body_limit` in TOML, `WORKFLOWDEV_BODY_LIMIT` in the environment, `--body-limit`
+on the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "WORKFLOWDEV_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the setting and its source."""
+
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "workflowdev"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str = ""
+    """Empty means the SQLite file `workflowdev.db` in the data dir."""
+    auth: bool = False
+    insecure: bool = False
+    body_limit: int = 1_048_576
+    log_level: str = "info"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'workflowdev.db'}"
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    """Turn a raw value from TOML, the environment or a flag into the field's type."""
+    kind = _FIELDS[name].type
+    try:
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"expected true or false, got {raw!r}")
+        if kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError(f"expected an integer, got {raw!r}")
+            return int(raw)
+        if kind == "Path":
+            return Path(str(raw)).expanduser()
+        value = str(raw)
+        if name == "log_level" and value.lower() not in LOG_LEVELS:
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+        return value.lower() if name == "log_level" else value
+    except ValueError as exc:
+        raise ConfigError(f"{name} from {source}: {exc}") from None
+
+
+def _from_mapping(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in values.items():
+        name = key.replace("-", "_")
+        if name not in _FIELDS:
+            raise ConfigError(f"unknown setting {key!r} in {source}")
+        out[name] = _coerce(name, raw, source)
+    return out
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        name: _coerce(name, env[ENV_PREFIX + name.upper()], f"${ENV_PREFIX}{name.upper()}")
+        for name in _FIELDS
+        if ENV_PREFIX + name.upper() in env
+    }
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build the Settings of this process. `flags` holds only the flags the user gave."""
+    env = os.environ if env is None else env
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    from_flags = _from_mapping(given, "the command line")
+    from_env = _from_env(env)
+
+    path = config_file or (Path(env["WORKFLOWDEV_CONFIG"]) if env.get("WORKFLOWDEV_CONFIG") else None)
+    explicit = path is not None
+    if path is None:
+        data_dir = from_flags.get("data_dir") or from_env.get("data_dir") or default_data_dir(env)
+        path = Path(data_dir) / "config.toml"
+    from_file: dict[str, Any] = {}
+    if path.exists():
+        try:
+            from_file = _from_mapping(tomllib.loads(path.read_text("utf-8")), str(path))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    elif explicit:
+        raise ConfigError(f"config file {path} does not exist")
+
+    base = Settings(data_dir=default_data_dir(env))
+    settings = replace(base, **{**from_file, **from_env, **from_flags})
+    if not 0 <= settings.port < 65536:
+        raise ConfigError(f"port must be between 0 (any free port) and 65535, got {settings.port}")
+    if settings.body_limit < 1024:
+        raise ConfigError(f"body_limit must be at least 1024 bytes, got {settings.body_limit}")
+    return settings

@@ -1,0 +1,256 @@
+"""The rules of saving flows: validation first, revisions append-only, every change audited.
+
+Each public method is one unit of work: the flow row, its revision and its audit entry are
+written in one transaction, so a request that fails leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from workflowdev.engine.actor import Actor
+from workflowdev.engine.clock import Clock, rfc3339, utcnow
+from workflowdev.engine.errors import Conflict, Invalid, NotFound
+from workflowdev.engine.flow import Flow, ValidationReport, validate_flow
+from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.store import audit
+from workflowdev.store import flows as store
+from workflowdev.store import triggers as trigger_store
+from workflowdev.store.database import Database
+
+DEFAULT_NAMESPACE = "default"
+EXPORT_FORMAT_VERSION = 1
+
+
+class FlowService:
+    def __init__(self, db: Database, registry: PluginRegistry, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.registry = registry
+        self.clock = clock
+
+    def validate(self, yaml_content: str | bytes) -> ValidationReport:
+        return validate_flow(yaml_content, self.registry)
+
+    def parse(self, yaml_content: str | bytes) -> Flow:
+        """The flow, or Invalid carrying every error with its line and column."""
+        report = self.validate(yaml_content)
+        if not report.valid or report.flow is None:
+            first = report.errors[0] if report.errors else None
+            summary = f"{first.message} (line {first.line}, column {first.column})" if first else ""
+            raise Invalid(f"invalid flow: {summary}", [e.to_json() for e in report.errors])
+        return report.flow
+
+    async def get(self, flow_id: str) -> Row[Any]:
+        async with self.db.read() as conn:
+            return await self._get(conn, flow_id)
+
+    async def list(
+        self, *, namespace: str | None, text: str | None, limit: int, offset: int
+    ) -> tuple[Sequence[Row[Any]], int]:
+        async with self.db.read() as conn:
+            return await store.list_flows(
+                conn, namespace=namespace, text=text, limit=limit, offset=offset
+            )
+
+    async def create(
+        self,
+        *,
+        yaml_content: str,
+        actor: Actor,
+        name: str | None = None,
+        namespace: str | None = None,
+        description: str | None = None,
+    ) -> Row[Any]:
+        flow = self.parse(yaml_content)
+        if name is not None and name != flow.name:
+            raise Invalid(
+                f"name {name!r} differs from the YAML's name {flow.name!r}",
+                [{"path": "name", "message": "must equal the YAML's name"}],
+            )
+        namespace = namespace or flow.namespace or DEFAULT_NAMESPACE
+        now = self.clock()
+        flow_id = str(uuid.uuid4())
+        async with _unique_name_write(self.db, namespace, flow.name) as conn:
+            await store.insert_flow(
+                conn,
+                id=flow_id,
+                namespace=namespace,
+                name=flow.name,
+                description=description if description is not None else flow.description,
+                yaml_content=yaml_content,
+                revision=1,
+                tasks_total=flow.tasks_total,
+                created_at=now,
+                updated_at=now,
+            )
+            await store.insert_revision(conn, flow_id, 1, yaml_content, now, actor.name)
+            await self._audit(conn, actor, "flow.create", flow_id, {"namespace": namespace, "name": flow.name})
+            return await self._get(conn, flow_id)
+
+    async def update(
+        self,
+        flow_id: str,
+        *,
+        actor: Actor,
+        yaml_content: str | None = None,
+        namespace: str | None = None,
+        description: str | None = None,
+        action: str = "flow.update",
+        audit_details: Mapping[str, Any] | None = None,
+    ) -> Row[Any]:
+        parsed = self.parse(yaml_content) if yaml_content is not None else None
+        async with self.db.read() as conn:
+            current = await self._get(conn, flow_id)
+        name = parsed.name if parsed else current.name
+        new_namespace = namespace or current.namespace
+        async with _unique_name_write(self.db, new_namespace, name) as conn:
+            current = await self._get(conn, flow_id)
+            values: dict[str, Any] = {"updated_at": self.clock(), "name": name, "namespace": new_namespace}
+            changed = ["namespace"] if new_namespace != current.namespace else []
+            if description is not None and description != current.description:
+                values["description"] = description
+                changed.append("description")
+            if parsed is not None and yaml_content != current.yaml_content:
+                revision = current.revision + 1
+                values.update(yaml_content=yaml_content, revision=revision, tasks_total=parsed.tasks_total)
+                if description is None and parsed.description is not None:
+                    values["description"] = parsed.description
+                await store.insert_revision(conn, flow_id, revision, yaml_content, values["updated_at"], actor.name)
+                changed.append("yamlContent")
+            if not changed:
+                return current
+            await store.update_flow(conn, flow_id, **values)
+            await self._audit(
+                conn, actor, action, flow_id, {"changed": changed, "revision": values.get("revision", current.revision), **(audit_details or {})}
+            )
+            return await self._get(conn, flow_id)
+
+    async def delete(self, flow_id: str, *, actor: Actor) -> None:
+        async with self.db.write() as conn:
+            current = await self._get(conn, flow_id)
+            await store.mark_deleted(conn, flow_id, self.clock())
+            await trigger_store.delete_for_flow(conn, flow_id)
+            await self._audit(conn, actor, "flow.delete", flow_id, {"namespace": current.namespace, "name": current.name})
+
+    async def revisions(self, flow_id: str) -> Sequence[Row[Any]]:
+        async with self.db.read() as conn:
+            await self._get(conn, flow_id)
+            return await store.list_revisions(conn, flow_id)
+
+    async def restore(self, flow_id: str, revision: int, *, actor: Actor) -> Row[Any]:
+        """Make an old revision current again, as a NEW revision: history only grows."""
+        async with self.db.read() as conn:
+            await self._get(conn, flow_id)
+            old = await store.get_revision(conn, flow_id, revision)
+        if old is None:
+            raise NotFound(f"flow {flow_id} has no revision {revision}")
+        return await self.update(
+            flow_id,
+            actor=actor,
+            yaml_content=old.yaml_content,
+            action="flow.restore",
+            audit_details={"restoredFrom": revision},
+        )
+
+    async def export(self, flow_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            flow = await self._get(conn, flow_id)
+            triggers = await trigger_store.list_for_flow(conn, flow_id, from_yaml=False)
+        return {
+            "formatVersion": EXPORT_FORMAT_VERSION,
+            "name": flow.name,
+            "namespace": flow.namespace,
+            "description": flow.description,
+            "yamlContent": flow.yaml_content,
+            "triggers": [
+                {"type": t.type, "name": t.name, "enabled": t.enabled, "config": t.config} for t in triggers
+            ],
+            "exportedAt": rfc3339(self.clock()),
+        }
+
+    async def import_(self, document: Mapping[str, Any], *, overwrite: bool, actor: Actor) -> tuple[Row[Any], bool]:
+        """Create the flow of an export document, or with `overwrite` save it as a new revision.
+
+        Returns the flow and whether it was created.
+        """
+        yaml_content, name, namespace, description = _read_export(document)
+        flow = self.parse(yaml_content)
+        name = name or flow.name
+        if name != flow.name:
+            raise Invalid(f"name {name!r} differs from the YAML's name {flow.name!r}")
+        namespace = namespace or flow.namespace or DEFAULT_NAMESPACE
+        async with self.db.read() as conn:
+            existing = await store.get_flow_by_name(conn, namespace, name)
+        if existing is None:
+            created = await self.create(
+                yaml_content=yaml_content, actor=actor, namespace=namespace, description=description
+            )
+            return created, True
+        if not overwrite:
+            raise Conflict(f"flow {namespace}/{name} already exists; import with ?overwrite=true to replace it")
+        updated = await self.update(
+            existing.id, actor=actor, yaml_content=yaml_content, description=description, action="flow.import"
+        )
+        return updated, False
+
+    async def _get(self, conn: AsyncConnection, flow_id: str) -> Row[Any]:
+        flow = await store.get_flow(conn, flow_id)
+        if flow is None:
+            raise NotFound(f"flow {flow_id} not found")
+        return flow
+
+    async def _audit(
+        self, conn: AsyncConnection, actor: Actor, action: str, flow_id: str, details: Mapping[str, Any]
+    ) -> None:
+        await audit.append(
+            conn,
+            id=str(uuid.uuid4()),
+            at=self.clock(),
+            actor=actor.name,
+            action=action,
+            resource_type="flow",
+            resource_id=flow_id,
+            details=dict(details),
+            remote_addr=actor.remote_addr,
+        )
+
+
+@asynccontextmanager
+async def _unique_name_write(db: Database, namespace: str, name: str) -> AsyncIterator[AsyncConnection]:
+    """A write transaction in which a violated (namespace, name) unique index becomes a 409."""
+    try:
+        async with db.write() as conn:
+            yield conn
+    except IntegrityError:
+        raise Conflict(f"a flow named {namespace}/{name} already exists") from None
+
+
+def _read_export(document: Mapping[str, Any]) -> tuple[str, str | None, str | None, str | None]:
+    if not isinstance(document, Mapping):
+        raise Invalid("an import must be the JSON object that export produces")
+    version = document.get("formatVersion", EXPORT_FORMAT_VERSION)
+    if version != EXPORT_FORMAT_VERSION:
+        raise Invalid(f"unsupported formatVersion {version!r}; this server reads {EXPORT_FORMAT_VERSION}")
+    fields = {"yamlContent": str, "name": str, "namespace": str, "description": str}
+    details = [
+        {"path": key, "message": "must be a string"}
+        for key, kind in fields.items()
+        if document.get(key) is not None and not isinstance(document.get(key), kind)
+    ]
+    if not isinstance(document.get("yamlContent"), str):
+        details.append({"path": "yamlContent", "message": "is required"})
+    if details:
+        raise Invalid("invalid import document", details)
+    return (
+        document["yamlContent"],
+        document.get("name"),
+        document.get("namespace"),
+        document.get("description"),
+    )

@@ -1,0 +1,74 @@
+"""One running workflowdev: database, plugins and the HTTP API, started and stopped together.
+
+The `server` command, the embedded console and the tests all start the product through this,
+so they run the same thing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from workflowdev.api.app import create_app
+from workflowdev.config import Settings
+from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.plugins import build_registry
+from workflowdev.store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+class PortInUse(Exception):
+    pass
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    registry: PluginRegistry = field(default_factory=build_registry)
+    db: Database | None = None
+    runner: web.AppRunner | None = None
+    port: int | None = None
+    """The port actually bound (differs from settings.port when that is 0)."""
+
+    @property
+    def base_url(self) -> str:
+        host = self.settings.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(self.settings.effective_database_url)
+        try:
+            await self.db.migrate()
+            app = create_app(self.settings, self.db, self.registry)
+            self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10.0)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, self.settings.host, self.settings.port, reuse_address=True)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise PortInUse(
+                    f"cannot listen on {self.settings.host}:{self.settings.port}: {exc.strerror}; "
+                    "pick another with --port"
+                ) from None
+            self.port = _bound_port(self.runner)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish, then close the database."""
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        if self.db is not None:
+            await self.db.close()
+            self.db = None
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    return int(runner.addresses[0][1])

@@ -1,0 +1,99 @@
+"""Queries on flows and their revisions. Callers pass the connection of their unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from workflowdev.store.models import Flow, FlowRevision
+
+flows = Flow.__table__
+revisions = FlowRevision.__table__
+_live = flows.c.deleted_at.is_(None)
+
+
+async def insert_flow(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(flows).values(**values))
+
+
+async def get_flow(conn: AsyncConnection, flow_id: str) -> Row[Any] | None:
+    result = await conn.execute(select(flows).where(flows.c.id == flow_id, _live))
+    return result.first()
+
+
+async def get_flow_by_name(conn: AsyncConnection, namespace: str, name: str) -> Row[Any] | None:
+    query = select(flows).where(flows.c.namespace == namespace, flows.c.name == name, _live)
+    return (await conn.execute(query)).first()
+
+
+async def list_flows(
+    conn: AsyncConnection,
+    *,
+    namespace: str | None = None,
+    text: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[Sequence[Row[Any]], int]:
+    """Flows newest-updated first, with the total count before paging."""
+    conditions = [_live]
+    if namespace is not None:
+        conditions.append(flows.c.namespace == namespace)
+    if text:
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            func.lower(flows.c.name).like(pattern, escape="\\")
+            | func.lower(func.coalesce(flows.c.description, "")).like(pattern, escape="\\")
+        )
+    total = (await conn.execute(select(func.count()).select_from(flows).where(*conditions))).scalar_one()
+    query = (
+        select(flows)
+        .where(*conditions)
+        .order_by(flows.c.updated_at.desc(), flows.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await conn.execute(query)).all(), total
+
+
+async def update_flow(conn: AsyncConnection, flow_id: str, **values: Any) -> None:
+    await conn.execute(update(flows).where(flows.c.id == flow_id, _live).values(**values))
+
+
+async def mark_deleted(conn: AsyncConnection, flow_id: str, at: datetime) -> bool:
+    result = await conn.execute(
+        update(flows).where(flows.c.id == flow_id, _live).values(deleted_at=at, updated_at=at)
+    )
+    return result.rowcount == 1
+
+
+async def insert_revision(
+    conn: AsyncConnection,
+    flow_id: str,
+    revision: int,
+    yaml_content: str,
+    created_at: datetime,
+    created_by: str | None,
+) -> None:
+    await conn.execute(
+        insert(revisions).values(
+            flow_id=flow_id,
+            revision=revision,
+            yaml_content=yaml_content,
+            created_at=created_at,
+            created_by=created_by,
+        )
+    )
+
+
+async def list_revisions(conn: AsyncConnection, flow_id: str) -> Sequence[Row[Any]]:
+    query = select(revisions).where(revisions.c.flow_id == flow_id).order_by(revisions.c.revision.desc())
+    return (await conn.execute(query)).all()
+
+
+async def get_revision(conn: AsyncConnection, flow_id: str, revision: int) -> Row[Any] | None:
+    query = select(revisions).where(revisions.c.flow_id == flow_id, revisions.c.revision == revision)
+    return (await conn.execute(query)).first()

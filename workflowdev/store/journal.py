@@ -1,0 +1,173 @@
+"""Group commit: the write path of running executions.
+
+Runners record every task transition and log line. Committing each one on its own would cost a
+commit and, with aiosqlite, a thread hop per statement; instead writers `submit` statements and
+get a future that resolves once they are durable. One writer drains whatever has accumulated
+while the previous commit ran and applies it in a single transaction, so a burst of transitions
+costs one commit. Nothing is acknowledged before its commit: callers publish events, answer HTTP
+requests or start the next step only after awaiting their future when that order matters.
+
+A submission may carry a lease guard (execution id, owner). Inside the batch's transaction the
+guard is checked first; if the execution is no longer leased to that owner the submission is
+dropped whole and its future fails with `LeaseLost`. A runner that lost its lease therefore can
+never record a second outcome.
+
+SQLite writes run in one dedicated thread on their own connection, so the event loop never
+waits on the disk; PostgreSQL writes run on the async engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Executable, create_engine, select
+from sqlalchemy.engine import Engine, make_url
+
+from workflowdev.store.database import Database, configure_sqlite
+from workflowdev.store.models import Execution
+
+log = logging.getLogger(__name__)
+executions = Execution.__table__
+
+
+class LeaseLost(Exception):
+    """The execution is no longer leased to this owner; the write was not made."""
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    execution_id: str
+    owner: str
+
+
+@dataclass(slots=True)
+class _Submission:
+    statements: Sequence[tuple[Executable, Any]]
+    guard: Guard | None
+    future: asyncio.Future[None]
+
+
+@dataclass
+class Journal:
+    db: Database
+    _pending: list[_Submission] = field(default_factory=list)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+    _sync_engine: Engine | None = None
+    _thread: ThreadPoolExecutor | None = None
+    _closing: bool = False
+
+    async def start(self) -> None:
+        if self.db.is_sqlite:
+            url = make_url(self.db.url).set(drivername="sqlite")
+            self._sync_engine = create_engine(url, pool_size=1, max_overflow=0)
+            configure_sqlite(self._sync_engine)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._task = asyncio.create_task(self._run(), name="journal-writer")
+
+    async def stop(self) -> None:
+        """Write what is pending, then stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+
+    def submit(
+        self, statements: Sequence[tuple[Executable, Any]], guard: Guard | None = None
+    ) -> asyncio.Future[None]:
+        """Queue statements (each with a params dict, or a list of them for executemany)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._closing and self._task is None:
+            future.set_exception(RuntimeError("the journal is stopped"))
+            return future
+        self._pending.append(_Submission(statements, guard, future))
+        self._wake.set()
+        return future
+
+    async def write(self, statements: Sequence[tuple[Executable, Any]], guard: Guard | None = None) -> None:
+        await self.submit(statements, guard)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if batch:
+                await self._commit(batch)
+            if self._closing and not self._pending:
+                return
+
+    async def _commit(self, batch: list[_Submission]) -> None:
+        try:
+            if self._thread is not None:
+                loop = asyncio.get_running_loop()
+                lost = await loop.run_in_executor(self._thread, self._apply_sqlite, batch)
+            else:
+                async with self.db.engine.begin() as conn:
+                    lost = await conn.run_sync(_apply, batch)
+        except Exception as exc:  # noqa: BLE001 - every waiter must hear about the failure
+            log.warning("journal commit of %d submissions failed: %s", len(batch), exc)
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        for item in batch:
+            if item.future.done():
+                continue
+            if item.guard is not None and item.guard in lost:
+                item.future.set_exception(LeaseLost(item.guard.execution_id))
+            else:
+                item.future.set_result(None)
+
+    def _apply_sqlite(self, batch: list[_Submission]) -> set[Guard]:
+        assert self._sync_engine is not None
+        with self._sync_engine.connect() as conn:
+            conn = conn.execution_options(write=True)
+            with conn.begin():
+                return _apply(conn, batch)
+
+
+def _apply(conn: Connection, batch: list[_Submission]) -> set[Guard]:
+    """Run one batch in the caller's transaction; return the guards that failed."""
+    guards = {item.guard for item in batch if item.guard is not None}
+    lost: set[Guard] = set()
+    if guards:
+        ids = sorted({g.execution_id for g in guards})
+        query = select(executions.c.id, executions.c.lease_owner).where(executions.c.id.in_(ids))
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        owners = dict(conn.execute(query).all())
+        lost = {g for g in guards if owners.get(g.execution_id) != g.owner}
+    run: list[tuple[Executable, Any]] = []
+    for item in batch:
+        if item.guard is None or item.guard not in lost:
+            run.extend(item.statements)
+    for statement, params in _coalesce(run):
+        conn.execute(statement, params)
+    return lost
+
+
+def _coalesce(statements: list[tuple[Executable, Any]]) -> list[tuple[Executable, Any]]:
+    """Merge neighbours that share a statement into one executemany, keeping the order.
+
+    Callers share a statement object only when its parameter dicts have the same keys.
+    """
+    merged: list[tuple[Executable, Any]] = []
+    for statement, params in statements:
+        rows = params if isinstance(params, list) else [params]
+        if merged and merged[-1][0] is statement:
+            merged[-1][1].extend(rows)
+        else:
+            merged.append((statement, list(rows)))
+    return [(s, p[0] if len(p) == 1 else p) for s, p in merged]
+
