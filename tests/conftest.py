@@ -20,6 +20,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
 from workflowdev.runtime import Runtime
 from workflowdev.store.database import Database
@@ -148,7 +149,7 @@ class Api:
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, registry=registry_with_test_plugins())
     await runtime.start()
     async with aiohttp.ClientSession() as session:
         yield Api(runtime.base_url, session, runtime)

@@ -100,3 +100,40 @@ def test_bad_setting_is_reported(tmp_path: Path) -> None:
     env = {**os.environ, "WORKFLOWDEV_PORT": "abc", "WORKFLOWDEV_DATA_DIR": str(tmp_path)}
     result = run("server", env=env)
     assert result.returncode == 2 and "WORKFLOWDEV_PORT" in result.stderr
+
+
+RUNNABLE = """name: local
+inputs:
+  - {name: who, type: string, default: world}
+tasks:
+  - name: greet
+    type: util.log
+    properties: {message: "hello {{ inputs.who }}"}
+  - name: check
+    type: util.assert
+    properties: {condition: "{{ inputs.who != 'nobody' }}", message: "nobody to greet"}
+"""
+
+
+def test_run_prints_the_tree_and_exits_by_status(tmp_path: Path) -> None:
+    flow = tmp_path / "local.yaml"
+    flow.write_text(RUNNABLE)
+    ok = run("run", str(flow), "--input", "who=ops")
+    assert ok.returncode == 0, ok.stderr
+    assert "SUCCESS" in ok.stdout and "hello ops" in ok.stdout and "greet" in ok.stdout
+    failed = run("run", str(flow), "-i", "who=nobody")
+    assert failed.returncode == 1
+    assert "FAILED" in failed.stdout and "nobody to greet" in failed.stdout
+
+
+def test_run_reports_invalid_flows_and_inputs(tmp_path: Path) -> None:
+    flow = tmp_path / "local.yaml"
+    flow.write_text(RUNNABLE)
+    bad_input = run("run", str(flow), "-i", "nope")
+    assert bad_input.returncode == 2 and "NAME=VALUE" in bad_input.stderr
+    wrong_type = run("run", str(flow), "-i", "who=42")
+    assert wrong_type.returncode == 2 and "who" in wrong_type.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\ntasks:\n  - name: a\n    type: util.nope\n")
+    invalid = run("run", str(broken))
+    assert invalid.returncode == 2 and "line 4" in invalid.stderr

@@ -26,6 +26,7 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--insecure", action="store_const", const=True, help="allow a non-loopback bind without auth")
     parser.add_argument("--body-limit", type=int, metavar="BYTES", help="largest request body accepted")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--max-running", type=int, metavar="N", help="executions running at once (default 200)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,13 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     server = commands.add_parser("server", help="run the API and engine headless")
     _server_flags(server)
 
+    run = commands.add_parser("run", help="run a flow file once, here, with a live tree of its tasks")
+    run.add_argument("file", type=Path, metavar="FILE")
+    run.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE", help="an input (repeatable)")
+
     validate = commands.add_parser("validate", help="check flow files; errors as FILE:LINE:COLUMN")
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
     return parser
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    names = ("host", "port", "database_url", "data_dir", "auth", "insecure", "body_limit", "log_level")
+    names = ("host", "port", "database_url", "data_dir", "auth", "insecure", "body_limit", "log_level", "max_running")
     flags = {name: getattr(args, name, None) for name in names}
     return load_settings(flags, config_file=getattr(args, "config", None))
 
@@ -58,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return validate_files(args.files)
+        if args.command == "run":
+            return run_flow_file(args.file, args.input)
         settings = settings_from(args)
     except ConfigError as exc:
         print(f"workflowdev: {exc}", file=sys.stderr)
@@ -89,6 +96,21 @@ def validate_files(files: Sequence[Path]) -> int:
             print(f"{path}: ok ({report.tasks_total} tasks)")
         failed = failed or not report.valid
     return 1 if failed else 0
+
+
+def run_flow_file(path: Path, pairs: list[str]) -> int:
+    from rich.console import Console
+
+    from workflowdev.local_run import RunError, parse_inputs, run_file
+
+    logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(run_file(path, parse_inputs(pairs), Console()))
+    except RunError as exc:
+        print(f"workflowdev: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 def _refuse_insecure_bind(settings: Settings) -> str | None:

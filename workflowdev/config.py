@@ -41,6 +41,8 @@ class Settings:
     insecure: bool = False
     body_limit: int = 1_048_576
     log_level: str = "info"
+    max_running: int = 200
+    """Executions running at once on this node; the rest wait QUEUED (gates hold no slot)."""
 
     @property
     def effective_database_url(self) -> str:
@@ -129,6 +131,8 @@ def load_settings(
     settings = replace(base, **{**from_file, **from_env, **from_flags})
     if not 0 <= settings.port < 65536:
         raise ConfigError(f"port must be between 0 (any free port) and 65535, got {settings.port}")
+    if settings.max_running < 1:
+        raise ConfigError(f"max_running must be at least 1, got {settings.max_running}")
     if settings.body_limit < 1024:
         raise ConfigError(f"body_limit must be at least 1024 bytes, got {settings.body_limit}")
     return settings

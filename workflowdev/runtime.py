@@ -7,12 +7,16 @@ so they run the same thing.
 from __future__ import annotations
 
 import logging
+import socket
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 
 from workflowdev.api.app import create_app
 from workflowdev.config import Settings
+from workflowdev.engine.engine import Engine, EngineSettings
 from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.plugins import build_registry
 from workflowdev.store.database import Database
@@ -29,6 +33,7 @@ class Runtime:
     settings: Settings
     registry: PluginRegistry = field(default_factory=build_registry)
     db: Database | None = None
+    engine: Engine | None = None
     runner: web.AppRunner | None = None
     port: int | None = None
     """The port actually bound (differs from settings.port when that is 0)."""
@@ -44,7 +49,17 @@ class Runtime:
         self.db = Database(self.settings.effective_database_url)
         try:
             await self.db.migrate()
-            app = create_app(self.settings, self.db, self.registry)
+            self.engine = Engine(
+                self.db,
+                self.registry,
+                EngineSettings(
+                    node_id=node_id(self.settings.data_dir),
+                    workdir_root=self.settings.data_dir / "work",
+                    max_running=self.settings.max_running,
+                ),
+            )
+            await self.engine.start()
+            app = create_app(self.settings, self.db, self.registry, self.engine)
             self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10.0)
             await self.runner.setup()
             site = web.TCPSite(self.runner, self.settings.host, self.settings.port, reuse_address=True)
@@ -65,9 +80,23 @@ class Runtime:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        if self.engine is not None:
+            await self.engine.stop()
+            self.engine = None
         if self.db is not None:
             await self.db.close()
             self.db = None
+
+
+def node_id(data_dir: Path) -> str:
+    """This node's id, kept in the data dir so a restarted node knows its own old leases."""
+    path = data_dir / "node-id"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = f"{socket.gethostname()[:40]}-{uuid.uuid4().hex[:8]}"
+        path.write_text(value + "\n")
+        return value
 
 
 def _bound_port(runner: web.AppRunner) -> int:

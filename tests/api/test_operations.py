@@ -9,6 +9,7 @@ from tests.conftest import Api
 from workflowdev.api.app import create_app
 from workflowdev.api.openapi import OPERATIONS
 from workflowdev.config import Settings
+from workflowdev.engine.engine import Engine, EngineSettings
 from workflowdev.plugins import build_registry
 from workflowdev.store.database import Database
 
@@ -21,7 +22,9 @@ async def test_healthz_and_readyz(api: Api) -> None:
 async def test_readyz_is_503_when_the_database_does_not_answer(tmp_path) -> None:
     # Nothing listens on port 1: the database "does not answer".
     db = Database("postgresql://postgres@127.0.0.1:1/nothing")
-    app = create_app(Settings(data_dir=tmp_path), db, build_registry())
+    registry = build_registry()
+    engine = Engine(db, registry, EngineSettings(node_id="test", workdir_root=tmp_path))
+    app = create_app(Settings(data_dir=tmp_path), db, registry, engine)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

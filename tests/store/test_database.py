@@ -97,3 +97,9 @@ def test_urls_pick_the_asyncio_drivers() -> None:
     assert async_url("postgres://h/d") == "postgresql+asyncpg://h/d"
     with pytest.raises(ValueError, match="unsupported database URL"):
         async_url("mysql://h/d")
+
+
+def test_schema_head_constant_matches_the_migrations() -> None:
+    from workflowdev.store.migrate import SCHEMA_HEAD
+
+    assert head_revision() == SCHEMA_HEAD

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from workflowdev.config import Settings
+from workflowdev.engine.engine import Engine
 from workflowdev.engine.flow_service import FlowService
 from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.store.database import Database
@@ -13,3 +14,4 @@ SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 REGISTRY = web.AppKey("registry", PluginRegistry)
 FLOWS = web.AppKey("flows", FlowService)
+ENGINE = web.AppKey("engine", Engine)

@@ -129,6 +129,96 @@ SCHEMAS: dict[str, Schema] = {
             "createdBy": {"type": ["string", "null"]},
         },
     },
+    "ExecuteRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"inputs": {"type": "object"}, "labels": {"type": "object"}},
+    },
+    "ExecutionStarted": {
+        "type": "object",
+        "required": ["executionId", "status"],
+        "properties": {
+            "executionId": {"type": "string", "format": "uuid"},
+            "status": {"const": "QUEUED"},
+            "tasksTotal": {"type": "integer"},
+        },
+    },
+    "Execution": {
+        "type": "object",
+        "required": ["id", "flowId", "status", "tasksTotal", "tasksExecuted", "createdAt"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "flowId": {"type": "string"},
+            "flowName": {"type": "string"},
+            "namespace": {"type": "string"},
+            "flowRevision": {"type": "integer"},
+            "status": {"enum": ["QUEUED", "RUNNING", "PAUSED", "SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"]},
+            "tasksTotal": {"type": "integer"},
+            "tasksExecuted": {"type": "integer"},
+            "inputs": {"type": "object"},
+            "labels": {"type": "object"},
+            "trigger": {"type": "object"},
+            "error": {"type": ["string", "null"]},
+            "createdAt": TIMESTAMP,
+            "startedAt": {"type": ["string", "null"], "format": "date-time"},
+            "finishedAt": {"type": ["string", "null"], "format": "date-time"},
+            "durationMs": {"type": ["integer", "null"]},
+        },
+    },
+    "TaskRun": {
+        "type": "object",
+        "required": ["id", "taskName", "taskType", "status", "attempt"],
+        "properties": {
+            "id": {"type": "string"},
+            "taskName": {"type": "string"},
+            "taskType": {"type": "string"},
+            "parentId": {"type": ["string", "null"]},
+            "iteration": {"type": ["integer", "null"]},
+            "status": {"enum": ["QUEUED", "RUNNING", "WAITING", "SUCCESS", "FAILED", "SKIPPED", "CANCELLED", "TIMED_OUT"]},
+            "attempt": {"type": "integer"},
+            "outputs": {"type": ["string", "null"], "description": "JSON-encoded outputs"},
+            "error": {"type": ["string", "null"]},
+            "startedAt": {"type": ["string", "null"], "format": "date-time"},
+            "finishedAt": {"type": ["string", "null"], "format": "date-time"},
+            "durationMs": {"type": ["integer", "null"]},
+        },
+    },
+    "ExecutionDetail": {
+        "type": "object",
+        "required": ["execution", "tasks"],
+        "properties": {"execution": _ref("Execution"), "tasks": _array(_ref("TaskRun"))},
+    },
+    "LogLine": {
+        "type": "object",
+        "properties": {
+            "type": {"const": "log"},
+            "seq": {"type": "integer"},
+            "ts": TIMESTAMP,
+            "level": {"enum": ["debug", "info", "warning", "error"]},
+            "taskName": {"type": ["string", "null"]},
+            "attempt": {"type": ["integer", "null"]},
+            "message": {"type": "string"},
+        },
+    },
+    "Approval": {
+        "type": "object",
+        "required": ["id", "executionId", "taskName", "status", "createdAt"],
+        "properties": {
+            "id": {"type": "string"},
+            "executionId": {"type": "string"},
+            "flowId": {"type": "string"},
+            "taskName": {"type": "string"},
+            "message": {"type": ["string", "null"]},
+            "context": {},
+            "status": {"enum": ["PENDING", "APPROVED", "REJECTED", "EXPIRED"]},
+            "createdAt": TIMESTAMP,
+            "expiresAt": {"type": ["string", "null"], "format": "date-time"},
+            "decidedAt": {"type": ["string", "null"], "format": "date-time"},
+            "decidedBy": {"type": ["string", "null"]},
+            "comment": {"type": ["string", "null"]},
+        },
+    },
+    "Decision": {"type": "object", "additionalProperties": False, "properties": {"comment": {"type": "string"}}},
     "Health": {"type": "object", "properties": {"status": {"type": "string"}}},
     "Ready": {
         "type": "object",
@@ -141,6 +231,7 @@ PAGING = [
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
 ]
 FLOW_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+ID = FLOW_ID
 
 
 def _json_body(schema: Schema, required: bool = True) -> Schema:
@@ -224,6 +315,62 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "summary": "Restore a revision, saved as a new revision",
         "parameters": [FLOW_ID, {"name": "rev", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}],
         "responses": {**_ok(_ref("Flow")), **ERRORS},
+    },
+    "flows.execute": {
+        "summary": "Start an execution; answers once it is durably QUEUED",
+        "parameters": [FLOW_ID],
+        "requestBody": _json_body(_ref("ExecuteRequest"), required=False),
+        "responses": {**_ok(_ref("ExecutionStarted"), "201", "Queued"), **ERRORS},
+    },
+    "executions.list": {
+        "summary": "List executions, newest first",
+        "parameters": [
+            {"name": "flowId", "in": "query", "schema": {"type": "string"}},
+            {"name": "namespace", "in": "query", "schema": {"type": "string"}},
+            {"name": "status", "in": "query", "schema": {"type": "string"}, "description": "one or more, comma-separated"},
+            {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+            *PAGING,
+        ],
+        "responses": {**_ok(_array(_ref("Execution"))), **ERRORS},
+    },
+    "executions.get": {"summary": "An execution with its task runs", "parameters": [ID], "responses": {**_ok(_ref("ExecutionDetail")), **ERRORS}},
+    "executions.logs": {
+        "summary": "Log lines: a WebSocket (history, then live, then {type: end}), or a JSON array on plain GET",
+        "parameters": [ID],
+        "responses": {**_ok(_array(_ref("LogLine"))), "101": {"description": "Switching to WebSocket"}, **ERRORS},
+    },
+    "executions.cancel": {"summary": "Cancel a queued, paused or running execution", "parameters": [ID], "responses": {**_ok(_ref("Execution")), **ERRORS}},
+    "executions.retry": {
+        "summary": "Resume a FAILED, CANCELLED or TIMED_OUT execution; finished tasks keep their outputs",
+        "parameters": [ID],
+        "responses": {**_ok(_ref("ExecutionStarted")), **ERRORS},
+    },
+    "approvals.list": {
+        "summary": "List approvals, newest first",
+        "parameters": [
+            {"name": "status", "in": "query", "schema": {"enum": ["PENDING", "APPROVED", "REJECTED", "EXPIRED"]}},
+            {"name": "executionId", "in": "query", "schema": {"type": "string"}},
+            *PAGING,
+        ],
+        "responses": {**_ok(_array(_ref("Approval"))), **ERRORS},
+    },
+    "approvals.get": {"summary": "An approval", "parameters": [ID], "responses": {**_ok(_ref("Approval")), **ERRORS}},
+    "approvals.approve": {
+        "summary": "Approve a pending gate; its execution goes on",
+        "parameters": [ID],
+        "requestBody": _json_body(_ref("Decision"), required=False),
+        "responses": {**_ok(_ref("Approval")), **ERRORS},
+    },
+    "approvals.reject": {
+        "summary": "Reject a pending gate; its task fails",
+        "parameters": [ID],
+        "requestBody": _json_body(_ref("Decision"), required=False),
+        "responses": {**_ok(_ref("Approval")), **ERRORS},
+    },
+    "events": {
+        "summary": "WebSocket of execution.updated, task.updated, approval.created and approval.decided events",
+        "parameters": [{"name": "executionId", "in": "query", "schema": {"type": "string"}}],
+        "responses": {"101": {"description": "Switching to WebSocket"}, **ERRORS},
     },
 }
 

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from workflowdev.store.models import AuditEntry
 
 audit_entries = AuditEntry.__table__
+INSERT = insert(audit_entries)
 
 
 async def append(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(insert(audit_entries).values(**values))
+    await conn.execute(INSERT, values)
 
 
 async def list_entries(

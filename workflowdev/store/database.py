@@ -11,15 +11,38 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from workflowdev.store.migrate import upgrade_to_head
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class LoopConnection:
+    """An `AsyncConnection` look-alike over a synchronous SQLite connection.
+
+    SQLite reads in WAL mode never wait for writers, and a read by primary key takes tens of
+    microseconds, while aiosqlite pays a thread hop per call (several per transaction). So
+    SQLite reads run right on the event loop through this adapter; the repository functions
+    that take an AsyncConnection work unchanged.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.dialect = conn.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._conn.execute(statement, parameters)
+
+    async def exec_driver_sql(self, statement: str, parameters: Any = None) -> Any:
+        return self._conn.exec_driver_sql(statement, parameters)
+
+    async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(self._conn, *args, **kwargs)
 
 
 class DatabaseUnavailable(Exception):
@@ -72,8 +95,11 @@ class Database:
         if self.dialect == "postgresql":
             options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        self._read_engine: Engine | None = None
         if self.dialect == "sqlite":
             configure_sqlite(self.engine.sync_engine)
+            self._read_engine = create_engine(make_url(self.url).set(drivername="sqlite"), pool_size=4, max_overflow=16)
+            configure_sqlite(self._read_engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -97,6 +123,10 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only unit of work (a deferred transaction; nothing is committed)."""
+        if self._read_engine is not None:
+            with self._read_engine.connect() as sync_conn, sync_conn.begin():
+                yield cast(AsyncConnection, LoopConnection(sync_conn))
+            return
         async with self.engine.connect() as conn:
             async with conn.begin():
                 yield conn
@@ -110,3 +140,5 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._read_engine is not None:
+            self._read_engine.dispose()

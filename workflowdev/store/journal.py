@@ -109,17 +109,16 @@ class Journal:
 
     async def _commit(self, batch: list[_Submission]) -> None:
         try:
-            if self._thread is not None:
-                loop = asyncio.get_running_loop()
-                lost = await loop.run_in_executor(self._thread, self._apply_sqlite, batch)
-            else:
-                async with self.db.engine.begin() as conn:
-                    lost = await conn.run_sync(_apply, batch)
+            lost = await self._apply(batch)
         except Exception as exc:  # noqa: BLE001 - every waiter must hear about the failure
-            log.warning("journal commit of %d submissions failed: %s", len(batch), exc)
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            if len(batch) > 1:
+                # One bad submission must not sink its neighbours: retry each on its own.
+                for item in batch:
+                    await self._commit([item])
+                return
+            log.warning("journal write failed: %s", exc)
+            if not batch[0].future.done():
+                batch[0].future.set_exception(exc)
             return
         for item in batch:
             if item.future.done():
@@ -128,6 +127,12 @@ class Journal:
                 item.future.set_exception(LeaseLost(item.guard.execution_id))
             else:
                 item.future.set_result(None)
+
+    async def _apply(self, batch: list[_Submission]) -> set[Guard]:
+        if self._thread is not None:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, self._apply_sqlite, batch)
+        async with self.db.engine.begin() as conn:
+            return await conn.run_sync(_apply, batch)
 
     def _apply_sqlite(self, batch: list[_Submission]) -> set[Guard]:
         assert self._sync_engine is not None
@@ -158,16 +163,22 @@ def _apply(conn: Connection, batch: list[_Submission]) -> set[Guard]:
 
 
 def _coalesce(statements: list[tuple[Executable, Any]]) -> list[tuple[Executable, Any]]:
-    """Merge neighbours that share a statement into one executemany, keeping the order.
+    """Turn a batch into as few executemany calls as order allows.
 
-    Callers share a statement object only when its parameter dicts have the same keys.
+    Inserts depend on nothing else in a batch, so all rows for one insert statement go first,
+    together. Updates keep their order (two updates of one row must not swap) and merge only
+    with neighbours. Callers share a statement object only when its parameter dicts have the
+    same keys.
     """
-    merged: list[tuple[Executable, Any]] = []
+    inserts: dict[int, tuple[Executable, list[Any]]] = {}
+    updates: list[tuple[Executable, list[Any]]] = []
     for statement, params in statements:
         rows = params if isinstance(params, list) else [params]
-        if merged and merged[-1][0] is statement:
-            merged[-1][1].extend(rows)
+        if getattr(statement, "is_insert", False):
+            inserts.setdefault(id(statement), (statement, []))[1].extend(rows)
+        elif updates and updates[-1][0] is statement:
+            updates[-1][1].extend(rows)
         else:
-            merged.append((statement, list(rows)))
+            updates.append((statement, list(rows)))
+    merged = [*inserts.values(), *updates]
     return [(s, p[0] if len(p) == 1 else p) for s, p in merged]
-

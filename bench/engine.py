@@ -1,0 +1,270 @@
+"""Engine benchmark (not a test): how fast does workflowdev run small steps?
+
+    python bench/engine.py                      # SQLite in a fresh temp dir
+    python bench/engine.py --pg postgresql://postgres@127.0.0.1/postgres   # also PostgreSQL
+
+W1  one execution of 40 sequential util.log tasks          wall ms, tasks/s
+W2  one flow.parallel of 200 util.noop children             wall ms
+W3  100 executions of a 3-task flow started through HTTP    executions/s, p50/p95 start-to-finish
+W4  1,000 executions parked at approval gates               extra resident MB
+S   `workflowdev server`: seconds until /readyz answers, idle resident MB
+
+Every task transition is durably recorded before an execution counts as finished: the clock
+stops when the terminal event arrives, and events are published only after their commit.
+For PostgreSQL a scratch database is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from workflowdev.config import Settings
+from workflowdev.engine.actor import Actor
+from workflowdev.engine.events import EXECUTION_UPDATED
+from workflowdev.engine.executions import TERMINAL
+from workflowdev.engine.flow_service import FlowService
+from workflowdev.runtime import Runtime
+
+BENCH = Actor("bench")
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def sequential_flow(n: int) -> str:
+    tasks = "".join(f"  - name: t{i}\n    type: util.log\n    properties: {{message: step {i}}}\n" for i in range(n))
+    return f"name: w1\ntasks:\n{tasks}"
+
+
+def parallel_flow(n: int) -> str:
+    children = "".join(f"        - name: c{i}\n          type: util.noop\n" for i in range(n))
+    return f"name: w2\ntasks:\n  - name: fan\n    type: flow.parallel\n    properties:\n      tasks:\n{children}"
+
+
+THREE = "name: w3\ntasks:\n" + "".join(
+    f"  - name: t{i}\n    type: util.echo\n    properties: {{value: {i}}}\n" for i in range(3)
+)
+GATE = "name: w4\ntasks:\n  - name: gate\n    type: flow.approval\n    properties: {message: ok?}\n"
+
+
+async def run_once(runtime: Runtime, flow_id: str) -> float:
+    """Milliseconds from start to the durable terminal event of one execution."""
+    engine = runtime.engine
+    assert engine is not None
+    sub = engine.bus.subscribe(types=[EXECUTION_UPDATED])
+    began = time.perf_counter()
+    started = await engine.executions.start(flow_id, actor=BENCH)
+    while True:
+        event = await sub.get(timeout=60)
+        assert event is not None, "no terminal event within 60 s"
+        if event.execution_id == started["executionId"] and event.data.get("status") in TERMINAL:
+            assert event.data["status"] == "SUCCESS", event.data
+            break
+    elapsed = (time.perf_counter() - began) * 1000
+    sub.close()
+    return elapsed
+
+
+async def save(runtime: Runtime, yaml: str) -> str:
+    assert runtime.db is not None
+    flows = FlowService(runtime.db, runtime.registry)
+    row = await flows.create(yaml_content=yaml, actor=BENCH, namespace=f"bench-{uuid.uuid4().hex[:6]}")
+    return row.id
+
+
+async def w1_w2(runtime: Runtime, repeat: int = 7) -> dict[str, float]:
+    w1 = await save(runtime, sequential_flow(40))
+    w2 = await save(runtime, parallel_flow(200))
+    await run_once(runtime, w1)  # warm caches: parse, templates, connections
+    await run_once(runtime, w2)
+    w1_ms = statistics.median([await run_once(runtime, w1) for _ in range(repeat)])
+    w2_ms = statistics.median([await run_once(runtime, w2) for _ in range(repeat)])
+    return {"w1_ms": w1_ms, "w1_tasks_per_s": 40 / w1_ms * 1000, "w2_ms": w2_ms}
+
+
+async def w3(database_url: str, data_dir: Path, count: int = 100) -> dict[str, float]:
+    """Black box: a `workflowdev server` process, this process as its HTTP client.
+
+    Back to back: each POST is sent when the previous one answered. Start-to-finish is from
+    sending the POST to the terminal `execution.updated` on the events WebSocket.
+    """
+    with server_process(database_url, data_dir) as (url, _pid):
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/api/v1/flows", json={"yamlContent": THREE}) as resp:
+                flow_id = (await resp.json())["id"]
+            execute = f"{url}/api/v1/flows/{flow_id}/execute"
+            finished: dict[str, float] = {}
+            started: dict[str, float] = {}
+            async with http.ws_connect(f"{url}/api/v1/events") as ws:
+                async with http.post(execute) as resp:  # warm-up, not counted
+                    await resp.read()
+
+                async def watch() -> None:
+                    async for msg in ws:
+                        event = msg.json()
+                        if event["type"] == "execution.updated" and event["data"].get("status") in TERMINAL:
+                            finished[event["executionId"]] = time.perf_counter()
+                            if len(started) == count and all(e in finished for e in started):
+                                return
+
+                watcher = asyncio.create_task(watch())
+                began = time.perf_counter()
+                for _ in range(count):
+                    t0 = time.perf_counter()
+                    async with http.post(execute) as resp:
+                        body = await resp.json()
+                    started[body["executionId"]] = t0
+                await asyncio.wait_for(watcher, 120)
+    total = max(finished[e] for e in started) - began
+    latencies = sorted((finished[e] - started[e]) * 1000 for e in started)
+    return {
+        "w3_exec_per_s": count / total,
+        "w3_p50_ms": latencies[len(latencies) // 2],
+        "w3_p95_ms": latencies[int(len(latencies) * 0.95) - 1],
+    }
+
+
+async def w4(runtime: Runtime, count: int = 1000) -> dict[str, float]:
+    flow_id = await save(runtime, GATE)
+    engine = runtime.engine
+    assert engine is not None
+    gc.collect()
+    before = rss_mb()
+    sub = engine.bus.subscribe(types=[EXECUTION_UPDATED])
+    for _ in range(count):
+        await engine.executions.start(flow_id, actor=BENCH)
+    paused = 0
+    while paused < count:
+        event = await sub.get(timeout=120)
+        assert event is not None
+        if event.data.get("status") == "PAUSED":
+            paused += 1
+    sub.close()
+    gc.collect()
+    return {"w4_extra_mb": rss_mb() - before}
+
+
+@contextlib.contextmanager
+def server_process(database_url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
+    """A `workflowdev server` on a free port; yields its base URL and pid once /readyz answers."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workflowdev.cli", "server", "--port", "0", "--data-dir", str(data_dir),
+         "--db", database_url, "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        url = line.rsplit(" ", 1)[-1].strip()
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/readyz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.01)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def server_start(database_url: str, data_dir: Path) -> dict[str, float]:
+    began = time.perf_counter()
+    with server_process(database_url, data_dir) as (_url, pid):
+        ready = time.perf_counter() - began
+        time.sleep(1.0)
+        idle = rss_mb(pid)
+    return {"ready_s": ready, "idle_rss_mb": idle}
+
+
+async def bench(database_url: str, data_dir: Path) -> dict[str, float]:
+    settings = Settings(host="127.0.0.1", port=0, data_dir=data_dir, database_url=database_url, log_level="warning")
+    runtime = Runtime(settings)
+    await runtime.start()
+    try:
+        results = await w1_w2(runtime)
+        results |= await w4(runtime)
+    finally:
+        await runtime.stop()
+    return results
+
+
+async def scratch_postgres(admin_url: str) -> tuple[str, str]:
+    name = f"workflowdev_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin_url)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return name, admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+async def drop_postgres(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+def table(rows: dict[str, dict[str, float]]) -> str:
+    keys = [
+        ("w1_ms", "W1 40 sequential tasks, ms"),
+        ("w1_tasks_per_s", "W1 tasks/s"),
+        ("w2_ms", "W2 parallel of 200 noop, ms"),
+        ("w3_exec_per_s", "W3 executions/s over HTTP"),
+        ("w3_p50_ms", "W3 p50 start-to-finish, ms"),
+        ("w3_p95_ms", "W3 p95 start-to-finish, ms"),
+        ("w4_extra_mb", "W4 1,000 parked gates, extra MB"),
+        ("ready_s", "server /readyz after start, s"),
+        ("idle_rss_mb", "server idle resident, MB"),
+    ]
+    names = list(rows)
+    out = ["| measure | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for key, label in keys:
+        out.append(f"| {label} | " + " | ".join(f"{rows[n].get(key, float('nan')):.1f}" for n in names) + " |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pg", metavar="URL", help="also run on PostgreSQL (an admin URL; a scratch database is used)")
+    args = parser.parse_args()
+    rows: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        rows["SQLite"] = asyncio.run(bench(sqlite_url, Path(tmp) / "a"))
+        rows["SQLite"] |= asyncio.run(w3(f"sqlite:///{Path(tmp) / 'w3.db'}", Path(tmp) / "w3"))
+        rows["SQLite"] |= server_start(f"sqlite:///{Path(tmp) / 'server.db'}", Path(tmp) / "b")
+        if args.pg:
+            name, url = asyncio.run(scratch_postgres(args.pg))
+            try:
+                rows["PostgreSQL"] = asyncio.run(bench(url, Path(tmp) / "c"))
+                rows["PostgreSQL"] |= asyncio.run(w3(url, Path(tmp) / "w3pg"))
+                rows["PostgreSQL"] |= server_start(url, Path(tmp) / "d")
+            finally:
+                asyncio.run(drop_postgres(args.pg, name))
+    print(f"workflowdev engine benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Helpers for engine tests: save a flow, start it, wait for a condition with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tests.conftest import Api
+
+TERMINAL = {"SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"}
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def save_flow(api: Api, yaml: str, namespace: str | None = None) -> str:
+    body = {"yamlContent": yaml}
+    if namespace:
+        body["namespace"] = namespace
+    reply = await api.post("/api/v1/flows", json=body)
+    assert reply.status == 201, reply.body
+    return reply.body["id"]
+
+
+async def start(api: Api, flow_id: str, inputs: dict[str, Any] | None = None) -> str:
+    reply = await api.post(f"/api/v1/flows/{flow_id}/execute", json={"inputs": inputs or {}})
+    assert reply.status == 201, reply.body
+    assert reply.body["status"] == "QUEUED"
+    return reply.body["executionId"]
+
+
+async def detail(api: Api, execution_id: str) -> dict[str, Any]:
+    reply = await api.get(f"/api/v1/executions/{execution_id}")
+    assert reply.status == 200, reply.body
+    return reply.body
+
+
+async def wait_status(api: Api, execution_id: str, statuses: set[str] = TERMINAL, timeout: float = 20.0) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        body = await detail(api, execution_id)
+        return body if body["execution"]["status"] in statuses else None
+
+    return await eventually(check, timeout=timeout, what=f"execution {execution_id} to reach {sorted(statuses)}")
+
+
+async def run(api: Api, yaml: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Save, start and wait for the end; returns `{execution, tasks}`."""
+    return await wait_status(api, await start(api, await save_flow(api, yaml), inputs))
+
+
+def tasks_by_name(body: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for task in body["tasks"]:
+        out.setdefault(task["taskName"], []).append(task)
+    return out
+
+
+def outputs(task: dict[str, Any]) -> Any:
+    return json.loads(task["outputs"]) if task["outputs"] is not None else None

@@ -1,0 +1,134 @@
+"""kill -9 in the middle of an execution, restart, and the execution finishes from stored state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.engine.flows_helpers import TERMINAL
+
+FLOW = """
+name: crashy
+tasks:
+  - name: first
+    type: util.echo
+    properties: {value: "{{ uuid() }}"}
+  - name: nap
+    type: util.sleep
+    properties: {duration: 2s}
+  - name: last
+    type: util.log
+    properties: {message: "first was {{ outputs.first.value }}"}
+"""
+
+
+class Server:
+    def __init__(self, data_dir: Path, database_url: str) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.proc: asyncio.subprocess.Process | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "workflowdev.cli", "server", "--port", "0",
+            "--data-dir", str(self.data_dir), "--db", self.database_url,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            env={**os.environ, "WORKFLOWDEV_LOG_LEVEL": "warning"},
+        )
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
+        match = re.search(rb"listening on (http://\S+)", line)
+        assert match, line
+        self.url = match.group(1).decode()
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(self.proc.wait(), 20)
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def _get(session: aiohttp.ClientSession, url: str) -> dict:
+    async with session.get(url) as resp:
+        assert resp.status == 200
+        return await resp.json()
+
+
+async def _until(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_kill_9_mid_execution_then_restart_finishes_it(
+    tmp_path: Path, database_url: str, session: aiohttp.ClientSession
+) -> None:
+    first = Server(tmp_path / "data", database_url)
+    await first.start()
+    try:
+        async with session.post(f"{first.url}/api/v1/flows", json={"yamlContent": FLOW}) as resp:
+            flow_id = (await resp.json())["id"]
+        async with session.post(f"{first.url}/api/v1/flows/{flow_id}/execute") as resp:
+            assert resp.status == 201
+            execution_id = (await resp.json())["executionId"]
+
+        async def napping() -> bool:
+            body = await _get(session, f"{first.url}/api/v1/executions/{execution_id}")
+            return any(t["taskName"] == "nap" and t["status"] == "RUNNING" for t in body["tasks"])
+
+        await _until(napping, 20, "the nap task to be running")
+        first.kill()
+        await first.proc.wait()  # type: ignore[union-attr]
+    finally:
+        if first.proc and first.proc.returncode is None:
+            first.kill()
+
+    second = Server(tmp_path / "data", database_url)
+    await second.start()
+    try:
+        async def finished() -> dict | None:
+            body = await _get(session, f"{second.url}/api/v1/executions/{execution_id}")
+            return body if body["execution"]["status"] in TERMINAL else None
+
+        body = await _until(finished, 30, "the execution to finish after the restart")
+        logs = await _get(session, f"{second.url}/api/v1/executions/{execution_id}/logs")
+    finally:
+        await second.stop()
+
+    assert body["execution"]["status"] == "SUCCESS", body["execution"]
+    runs: dict[str, list[dict]] = {}
+    for task in body["tasks"]:
+        runs.setdefault(task["taskName"], []).append(task)
+    assert [r["status"] for r in runs["first"]] == ["SUCCESS"]  # finished before the crash: not run again
+    nap = sorted(runs["nap"], key=lambda r: r["attempt"])
+    assert [(r["attempt"], r["status"]) for r in nap] == [(1, "CANCELLED"), (2, "SUCCESS")]
+    assert "interrupted" in nap[0]["error"]
+    assert [r["status"] for r in runs["last"]] == ["SUCCESS"]
+    assert body["execution"]["tasksExecuted"] == 3
+    # the resumed run saw the outputs recorded before the crash
+    first_value = json.loads(runs["first"][0]["outputs"])["value"]
+    assert any(line["message"] == f"first was {first_value}" for line in logs)

@@ -1,0 +1,53 @@
+"""Approvals: the gates people decide."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from workflowdev.api.actors import actor_of
+from workflowdev.api.bodies import field, paging, read_object, reject_unknown
+from workflowdev.api.keys import ENGINE
+from workflowdev.engine.approvals import approval_json
+from workflowdev.engine.errors import Invalid
+
+routes = web.RouteTableDef()
+STATUSES = ("PENDING", "APPROVED", "REJECTED", "EXPIRED")
+
+
+@routes.get("/api/v1/approvals", name="approvals.list")
+async def list_approvals(request: web.Request) -> web.Response:
+    limit, offset = paging(request)
+    status = request.query.get("status")
+    if status is not None and status.upper() not in STATUSES:
+        raise Invalid(f"unknown status {status}; one of {', '.join(STATUSES)}")
+    rows, total = await request.app[ENGINE].approvals.list(
+        status=status.upper() if status else None,
+        execution_id=request.query.get("executionId"),
+        limit=limit,
+        offset=offset,
+    )
+    return web.json_response([approval_json(r) for r in rows], headers={"X-Total-Count": str(total)})
+
+
+@routes.get("/api/v1/approvals/{id}", name="approvals.get")
+async def get_approval(request: web.Request) -> web.Response:
+    return web.json_response(approval_json(await request.app[ENGINE].approvals.get(request.match_info["id"])))
+
+
+async def _decide(request: web.Request, approve: bool) -> web.Response:
+    body = await read_object(request, optional=True)
+    reject_unknown(body, {"comment"})
+    row = await request.app[ENGINE].approvals.decide(
+        request.match_info["id"], approve=approve, actor=actor_of(request), comment=field(body, "comment", str)
+    )
+    return web.json_response(approval_json(row))
+
+
+@routes.post("/api/v1/approvals/{id}/approve", name="approvals.approve")
+async def approve(request: web.Request) -> web.Response:
+    return await _decide(request, True)
+
+
+@routes.post("/api/v1/approvals/{id}/reject", name="approvals.reject")
+async def reject(request: web.Request) -> web.Response:
+    return await _decide(request, False)

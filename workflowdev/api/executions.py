@@ -1,0 +1,135 @@
+"""Executions: start one, read them, follow their logs, cancel and retry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+
+from aiohttp import web
+
+from workflowdev.api.actors import actor_of
+from workflowdev.api.bodies import field, paging, read_object, reject_unknown
+from workflowdev.api.keys import ENGINE
+from workflowdev.api.streams import drain_client
+from workflowdev.engine.errors import Invalid
+from workflowdev.engine.events import EXECUTION_UPDATED, LOG, SubscriberLagged
+from workflowdev.engine.executions import TERMINAL, execution_json, task_run_json
+from workflowdev.engine.recorder import log_json
+
+routes = web.RouteTableDef()
+STATUSES = ("QUEUED", "RUNNING", "PAUSED", "SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
+
+
+@routes.post("/api/v1/flows/{id}/execute", name="flows.execute")
+async def execute_flow(request: web.Request) -> web.Response:
+    body = await read_object(request, optional=True)
+    reject_unknown(body, {"inputs", "labels"})
+    started = await request.app[ENGINE].executions.start(
+        request.match_info["id"],
+        actor=actor_of(request),
+        inputs=field(body, "inputs", dict),
+        labels=field(body, "labels", dict),
+        trigger={"type": "manual", "by": actor_of(request).name},
+    )
+    return web.json_response(started, status=201)
+
+
+def _since(request: web.Request) -> datetime | None:
+    raw = request.query.get("since")
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"since must be an RFC 3339 timestamp, got {raw!r}") from None
+    if value.tzinfo is None:
+        raise Invalid("since must carry a time zone (end it with Z for UTC)")
+    return value
+
+
+def _statuses(request: web.Request) -> list[str]:
+    wanted = [s.strip().upper() for raw in request.query.getall("status", []) for s in raw.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in STATUSES]
+    if unknown:
+        raise Invalid(f"unknown status {unknown[0]}; one of {', '.join(STATUSES)}")
+    return wanted
+
+
+@routes.get("/api/v1/executions", name="executions.list")
+async def list_executions(request: web.Request) -> web.Response:
+    limit, offset = paging(request)
+    rows, total = await request.app[ENGINE].executions.list(
+        flow_id=request.query.get("flowId"),
+        namespace=request.query.get("namespace"),
+        status=_statuses(request),
+        since=_since(request),
+        limit=limit,
+        offset=offset,
+    )
+    return web.json_response([execution_json(r) for r in rows], headers={"X-Total-Count": str(total)})
+
+
+@routes.get("/api/v1/executions/{id}", name="executions.get")
+async def get_execution(request: web.Request) -> web.Response:
+    row, tasks = await request.app[ENGINE].executions.get(request.match_info["id"])
+    return web.json_response({"execution": execution_json(row), "tasks": [task_run_json(t) for t in tasks]})
+
+
+@routes.post("/api/v1/executions/{id}/cancel", name="executions.cancel")
+async def cancel_execution(request: web.Request) -> web.Response:
+    row = await request.app[ENGINE].executions.cancel(request.match_info["id"], actor=actor_of(request))
+    return web.json_response(execution_json(row))
+
+
+@routes.post("/api/v1/executions/{id}/retry", name="executions.retry")
+async def retry_execution(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[ENGINE].executions.retry(request.match_info["id"], actor=actor_of(request)))
+
+
+@routes.get("/api/v1/executions/{id}/logs", name="executions.logs")
+async def execution_logs(request: web.Request) -> web.StreamResponse:
+    """History then live lines over a WebSocket, ending with `{type: end}`; plain GET: JSON."""
+    engine = request.app[ENGINE]
+    execution_id = request.match_info["id"]
+    ws = web.WebSocketResponse(heartbeat=30)
+    if not ws.can_prepare(request).ok:
+        rows = await engine.executions.logs(execution_id)
+        return web.json_response([log_json(r) for r in rows])
+    await engine.executions.get_row(execution_id)  # 404 before upgrading
+    subscription = engine.bus.subscribe(execution_id=execution_id, types=[LOG, EXECUTION_UPDATED])
+    await ws.prepare(request)
+    reader = asyncio.create_task(drain_client(ws))
+    try:
+        status = (await engine.executions.get_row(execution_id)).status
+        last = 0
+        for row in await engine.executions.logs(execution_id):
+            await ws.send_json(log_json(row))
+            last = row.seq
+        while status not in TERMINAL and not ws.closed:
+            event = await subscription.get(timeout=1.0)
+            if event is None:
+                if reader.done():
+                    break
+                continue
+            if event.type == LOG and event.data["seq"] > last:
+                await ws.send_json(event.data)
+                last = event.data["seq"]
+            elif event.type == EXECUTION_UPDATED and event.data.get("status") in TERMINAL:
+                status = event.data["status"]
+                for row in await engine.executions.logs(execution_id, after_seq=last):
+                    await ws.send_json(log_json(row))
+                    last = row.seq
+        if not ws.closed:
+            await ws.send_json({"type": "end", "status": status})
+    except SubscriberLagged:
+        await ws.send_json({"type": "lagged", "message": "too slow to follow; reconnect to continue"})
+    except ConnectionResetError:
+        pass
+    finally:
+        subscription.close()
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        await ws.close()
+    return ws

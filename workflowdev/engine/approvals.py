@@ -1,0 +1,142 @@
+"""Gates: deciding approvals, and expiring the ones nobody decided in time.
+
+A decision and the re-queueing of its execution are one transaction, so an approved gate can
+never be left with its execution still parked. A gate is listed as soon as it is written, while
+its execution may still be running (parking, or busy in parallel branches): such a decision is
+recorded, and the runner re-queues the execution once it has parked (`resume_if_decided`).
+Events go out after the commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Row
+
+from workflowdev.engine.actor import SYSTEM, Actor
+from workflowdev.engine.clock import Clock, rfc3339
+from workflowdev.engine.errors import Conflict, NotFound
+from workflowdev.engine.events import APPROVAL_DECIDED, EXECUTION_UPDATED, Event, EventBus
+from workflowdev.store import approvals as store
+from workflowdev.store import audit
+from workflowdev.store import executions as executions_store
+from workflowdev.store.database import Database
+
+INSERT_APPROVAL = store.INSERT_APPROVAL
+
+
+def approval_json(row: Any) -> dict[str, Any]:
+    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
+    return {
+        "id": get("id"),
+        "executionId": get("execution_id"),
+        "flowId": get("flow_id"),
+        "taskName": get("task_name"),
+        "message": get("message"),
+        "context": get("context"),
+        "status": get("status"),
+        "createdAt": rfc3339(get("created_at")),
+        "expiresAt": rfc3339(get("expires_at")),
+        "decidedAt": rfc3339(get("decided_at")),
+        "decidedBy": get("decided_by"),
+        "comment": get("comment"),
+    }
+
+
+class ApprovalService:
+    def __init__(self, db: Database, bus: EventBus, clock: Clock, on_queued: Callable[[], None]) -> None:
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self.on_queued = on_queued
+
+    async def get(self, approval_id: str) -> Row[Any]:
+        async with self.db.read() as conn:
+            row = await store.get(conn, approval_id)
+        if row is None:
+            raise NotFound(f"approval {approval_id} not found")
+        return row
+
+    async def list(
+        self, *, status: str | None, execution_id: str | None, limit: int, offset: int
+    ) -> tuple[Sequence[Row[Any]], int]:
+        async with self.db.read() as conn:
+            return await store.list_approvals(conn, status=status, execution_id=execution_id, limit=limit, offset=offset)
+
+    async def for_task_run(self, task_run_id: str) -> Row[Any] | None:
+        async with self.db.read() as conn:
+            return await store.for_task_run(conn, task_run_id)
+
+    async def decide(self, approval_id: str, *, approve: bool, actor: Actor, comment: str | None) -> Row[Any]:
+        status = "APPROVED" if approve else "REJECTED"
+        async with self.db.write() as conn:
+            row = await store.get(conn, approval_id)
+            if row is None:
+                raise NotFound(f"approval {approval_id} not found")
+            # Holding the execution's row makes a runner that is parking it wait for this
+            # decision, so its `resume_if_decided` cannot miss it.
+            execution = await executions_store.lock_execution(conn, row.execution_id)
+            if execution is None or execution.status in executions_store.TERMINAL:
+                ended = execution.status if execution is not None else "gone"
+                raise Conflict(f"execution {row.execution_id} has already ended ({ended})")
+            if not await store.decide(conn, approval_id, status=status, by=actor.name, comment=comment, at=self.clock()):
+                current = await store.get(conn, approval_id)
+                raise Conflict(f"approval {approval_id} is already {current.status if current else 'gone'}")
+            requeued = await executions_store.set_status_if(conn, row.execution_id, expected=["PAUSED"], status="QUEUED")
+            await audit.append(
+                conn,
+                id=str(uuid.uuid4()),
+                at=self.clock(),
+                actor=actor.name,
+                action="approval.approve" if approve else "approval.reject",
+                resource_type="approval",
+                resource_id=approval_id,
+                details={"executionId": row.execution_id, "taskName": row.task_name, "comment": comment},
+                remote_addr=actor.remote_addr,
+            )
+            decided = await store.get(conn, approval_id)
+        self._announce(decided, requeued)
+        return decided
+
+    async def resume_if_decided(self, execution_id: str, approval_ids: Sequence[str]) -> None:
+        """Re-queue a just-parked execution whose gate was decided while it was still running."""
+        async with self.db.write() as conn:
+            requeued = await store.any_decided(conn, approval_ids) and await executions_store.set_status_if(
+                conn, execution_id, expected=["PAUSED"], status="QUEUED"
+            )
+        if requeued:
+            self.bus.publish(Event(EXECUTION_UPDATED, execution_id, {"id": execution_id, "status": "QUEUED"}))
+            self.on_queued()
+
+    async def expire(self, approval_ids: Sequence[str], reason: str) -> None:
+        """Close gates nobody can decide any more: their execution ended some other way."""
+        now = self.clock()
+        async with self.db.write() as conn:
+            closed = [a for a in approval_ids if await store.decide(conn, a, status="EXPIRED", by=SYSTEM.name, comment=reason, at=now)]
+            rows = [await store.get(conn, a) for a in closed]
+        for row in rows:
+            self.bus.publish(Event(APPROVAL_DECIDED, row.execution_id, approval_json(row)))
+
+    async def expire_due(self) -> int:
+        """End the gates whose timeout passed; their executions resume and fail the gate."""
+        now = self.clock()
+        async with self.db.read() as conn:
+            due = await store.due_to_expire(conn, now)
+        expired = 0
+        for row in due:
+            async with self.db.write() as conn:
+                if not await store.decide(conn, row.id, status="EXPIRED", by=SYSTEM.name, comment=None, at=now):
+                    continue
+                await executions_store.set_status_if(conn, row.execution_id, expected=["PAUSED"], status="QUEUED")
+                decided = await store.get(conn, row.id)
+            self._announce(decided, requeued=True)
+            expired += 1
+        return expired
+
+    def _announce(self, row: Any, requeued: bool) -> None:
+        self.bus.publish(Event(APPROVAL_DECIDED, row.execution_id, approval_json(row)))
+        if requeued:
+            self.bus.publish(Event(EXECUTION_UPDATED, row.execution_id, {"id": row.execution_id, "status": "QUEUED"}))
+            self.on_queued()

@@ -1,0 +1,396 @@
+"""The control-flow tasks (`flow.*`), interpreted by the runner.
+
+Their semantics are written down in the docstrings of `workflowdev/plugins/flow.py`; this module
+is the other half of that contract. Containers run their children through the runner's
+`run_task`, so everything a child does (when, retry, timeout, resume) works the same at any depth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from workflowdev.engine.approvals import INSERT_APPROVAL, approval_json
+from workflowdev.engine.errors import Invalid
+from workflowdev.engine.events import APPROVAL_CREATED, Event
+from workflowdev.engine.expressions import ExpressionError
+from workflowdev.engine.flow import Task
+from workflowdev.engine.plugin import TaskFailed, as_condition, as_text, parse_duration
+
+from workflowdev.engine.walk import Frame, Outcome, Parked, TaskError, backoff
+
+if TYPE_CHECKING:
+    from workflowdev.engine.recorder import TaskRunState
+    from workflowdev.engine.runner import Runner
+
+MAX_SUBFLOW_DEPTH = 10
+Body = Callable[["TaskRunState", dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+async def run_control(runner: Runner, task: Task, frame: Frame) -> Outcome:
+    handler = _HANDLERS[task.type]
+    return await handler(runner, task, frame)
+
+
+async def run_all(factories: Sequence[Callable[[], Awaitable[Any]]], limit: int | None) -> list[Any]:
+    """Run coroutines at most `limit` at once, failing fast.
+
+    The first failure cancels the others and is raised once they have stopped. A gate that
+    parks does not stop its siblings; `Parked` is raised after all of them are done.
+    """
+    results: list[Any] = [None] * len(factories)
+    slots = asyncio.Semaphore(limit or max(len(factories), 1))
+    failures: list[BaseException] = []
+    parked = False
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one(index: int) -> None:
+        nonlocal parked
+        async with slots:
+            if failures:
+                return
+            try:
+                results[index] = await factories[index]()
+            except Parked:
+                parked = True
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others stop
+                failures.append(exc)
+                for other in tasks:
+                    if other is not asyncio.current_task():
+                        other.cancel()
+
+    tasks.extend(asyncio.create_task(one(i)) for i in range(len(factories)))
+    try:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    except asyncio.CancelledError:
+        for other in tasks:
+            other.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    if failures:
+        raise failures[0]
+    if parked:
+        raise Parked()
+    return results
+
+
+async def _container(runner: Runner, task: Task, frame: Frame, body: Body, *, render_exclude: Sequence[str] = ()) -> Outcome:
+    """Run a control task: its own run record, its rendered properties, retry, and outcome."""
+    policy = task.retry
+    attempts = policy.max_attempts if policy else 1
+    for try_number in range(1, attempts + 1):
+        run = runner.reopen_or_start(task, frame)
+        try:
+            own = {k: v for k, v in task.properties.items() if k not in render_exclude}
+            rendered = await runner.render(own, frame)
+            outputs = await body(run, rendered)
+        except Parked:
+            runner.mark_waiting(run)
+            raise
+        except asyncio.CancelledError:
+            runner.interrupted(task, frame, run)
+            raise
+        except TaskError as exc:
+            error, status = f"{exc.task_name} {_verb(exc.status)}: {exc.message}", "FAILED"
+        except (TaskFailed, ExpressionError, ValueError) as exc:
+            error, status = str(exc), "FAILED"
+        else:
+            runner.finish_run(task, frame, run, "SUCCESS", outputs=outputs)
+            return "SUCCESS"
+        if try_number < attempts:
+            runner.finish_run(task, frame, run, status, error=error)
+            await asyncio.sleep(backoff(policy, try_number))
+            continue
+        return runner.fail_run(task, frame, run, error, status)
+    raise AssertionError("unreachable: attempts >= 1")
+
+
+def _verb(status: str) -> str:
+    return {"TIMED_OUT": "timed out", "CANCELLED": "was cancelled"}.get(status, "failed")
+
+
+def _children(task: Task, name: str) -> tuple[Task, ...]:
+    value = task.children.get(name, ())
+    return value if isinstance(value, tuple) else tuple(value)
+
+
+def _concurrency(rendered: dict[str, Any]) -> int | None:
+    value = rendered.get("concurrency")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TaskFailed(f"concurrency must be a positive integer, got {as_text(value)}")
+    return value
+
+
+async def _sequential(runner: Runner, task: Task, frame: Frame) -> Outcome:
+    async def body(run: TaskRunState, _props: dict[str, Any]) -> dict[str, Any]:
+        await runner.run_list(_children(task, "tasks"), frame.child(run.id))
+        return {}
+
+    return await _container(runner, task, frame, body)
+
+
+async def _parallel(runner: Runner, task: Task, frame: Frame) -> Outcome:
+    async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
+        inner = frame.child(run.id)
+        children = _children(task, "tasks")
+        await run_all([lambda c=c: runner.run_task(c, inner) for c in children], _concurrency(props))
+        return {}
+
+    return await _container(runner, task, frame, body)
+
+
+async def _dag(runner: Runner, task: Task, frame: Frame) -> Outcome:
+    async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
+        inner = frame.child(run.id)
+        children = _children(task, "tasks")
+        finished = {c.name: asyncio.Event() for c in children}
+        outcome: dict[str, str] = {}
+        slots = asyncio.Semaphore(_concurrency(props) or max(len(children), 1))
+
+        async def node(child: Task) -> None:
+            try:
+                for dep in child.depends_on:
+                    await finished[dep].wait()
+                if any(outcome[d] == "PARKED" for d in child.depends_on):
+                    outcome[child.name] = "PARKED"
+                    raise Parked()
+                skipped = [d for d in child.depends_on if outcome[d] == "SKIPPED"]
+                if skipped:
+                    runner.skip(child, inner, f"dependency {skipped[0]} was skipped")
+                    outcome[child.name] = "SKIPPED"
+                    return
+                async with slots:
+                    outcome[child.name] = await runner.run_task(child, inner)
+            except Parked:
+                outcome[child.name] = "PARKED"
+                raise
+            finally:
+                finished[child.name].set()
+
+        await run_all([lambda c=c: node(c) for c in children], None)
+        return {}
+
+    return await _container(runner, task, frame, body)
+
+
+def _skip_all(runner: Runner, tasks: Sequence[Task], frame: Frame, reason: str) -> None:
+    for top in tasks:
+        for each in top.iter_tree():
+            runner.skip(each, frame, reason, count_subtree=False)
+
+
+async def _if(runner: Runner, task: Task, frame: Frame) -> Outcome:
+    async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
+        branch = "then" if as_condition(props.get("condition")) else "else"
+        other = "else" if branch == "then" else "then"
+        inner = frame.child(run.id)
+        _skip_all(runner, _children(task, other), inner, f"{task.name} took the {branch} branch")
+        await runner.run_list(_children(task, branch), inner)
+        return {"branch": branch}
+
+    return await _container(runner, task, frame, body)
+
+
+def _case_key(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+async def _switch(runner: Runner, task: Task, frame: Frame) -> Outcome:
+    async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
+        value = props.get("value")
+        if isinstance(value, (dict, list)):
+            raise TaskFailed(f"switch value must be a scalar, got {as_text(value)}")
+        cases = task.children.get("cases", {})
+        assert isinstance(cases, dict)
+        wanted = _case_key(value)
+        matched = next((key for key in cases if _case_key(key) == wanted), None)
+        chosen = tuple(cases[matched]) if matched is not None else _children(task, "default")
+        inner = frame.child(run.id)
+        for key, tasks in cases.items():
+            if key != matched:
+                _skip_all(runner, tuple(tasks), inner, f"{task.name} did not match case {key}")
+        if matched is not None:
+            _skip_all(runner, _children(task, "default"), inner, f"{task.name} matched case {matched}")
+        await runner.run_list(chosen, inner)
+        return {"case": matched}
+
+    return await _container(runner, task, frame, body)
+
+
+async def _foreach(runner: Runner, task: Task, frame: Frame) -> Outcome:
+    async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
+        items = props.get("items")
+        if not isinstance(items, list):
+            raise TaskFailed(f"items must be a list, got {as_text(items)[:200]}")
+        children = _children(task, "tasks")
+        frames = [frame.iteration_frame(task.name, i, run.id, item) for i, item in enumerate(items)]
+        failed: set[int] = set()
+
+        async def iteration(index: int) -> None:
+            for child in children:
+                try:
+                    outcome = await runner.run_task(child, frames[index])
+                except TaskError as exc:  # say which item failed: the child's name alone is ambiguous
+                    raise TaskError(f"{exc.task_name} in iteration {index}", exc.message, exc.status) from None
+                if outcome == "FAILED_ALLOWED":
+                    failed.add(index)
+
+        try:
+            await run_all([lambda i=i: iteration(i) for i in range(len(items))], _concurrency(props) or 1)
+        finally:
+            for child in children:
+                for each in child.iter_tree():
+                    frame.outputs[each.name] = [f.outputs.maps[0].get(each.name) for f in frames]  # type: ignore[attr-defined]
+        runner.count_done_many((each for c in children for each in c.iter_tree()), frame)
+        return {"count": len(items), "failed": len(failed)}
+
+    return await _container(runner, task, frame, body)
+
+
+async def _fail(runner: Runner, task: Task, frame: Frame) -> Outcome:
+    run = runner.start_run(task, frame)
+    try:
+        props = await runner.render(task.properties, frame)
+        message = as_text(props.get("message") or "failed by flow.fail")
+    except ExpressionError as exc:
+        message = str(exc)
+    return runner.fail_run(task, frame, run, message)
+
+
+async def _wait_until(runner: Runner, task: Task, frame: Frame) -> Outcome:
+    run = runner.start_run(task, frame, status="WAITING")
+    try:
+        props = await runner.render({k: v for k, v in task.properties.items() if k != "condition"}, frame)
+        interval = parse_duration(props.get("interval", "5s"))
+        timeout = parse_duration(props["timeout"])
+        if interval < 1:
+            raise TaskFailed(f"interval must be at least 1s, got {interval:g}s")
+        started = time.monotonic()
+        polls = 0
+        while True:
+            polls += 1
+            value = await runner.render(task.properties["condition"], frame)
+            if as_condition(value):
+                waited = int((time.monotonic() - started) * 1000)
+                runner.finish_run(task, frame, run, "SUCCESS", outputs={"polls": polls, "waited_ms": waited})
+                return "SUCCESS"
+            remaining = timeout - (time.monotonic() - started)
+            if remaining <= 0:
+                return runner.fail_run(task, frame, run, f"condition still false after {timeout:g}s ({polls} polls)", "TIMED_OUT")
+            await asyncio.sleep(min(interval, remaining))
+    except asyncio.CancelledError:
+        runner.interrupted(task, frame, run)
+        raise
+    except (TaskFailed, ExpressionError, ValueError, KeyError) as exc:
+        return runner.fail_run(task, frame, run, str(exc))
+
+
+async def _approval(runner: Runner, task: Task, frame: Frame) -> Outcome:
+    key = runner.key_of(task, frame)
+    known = runner.state.get(key)
+    if known is not None and known.status == "WAITING":
+        decision = await runner.deps.approvals.for_task_run(known.run_id)
+        run = runner.reopen(task, frame, write=False)
+        if decision is None or decision.status == "PENDING":
+            raise Parked()
+        if decision.status == "APPROVED":
+            outputs = {"approved": True, "decidedBy": decision.decided_by, "comment": decision.comment}
+            runner.finish_run(task, frame, run, "SUCCESS", outputs=outputs)
+            return "SUCCESS"
+        if decision.status == "REJECTED":
+            reason = f"rejected by {decision.decided_by or 'someone'}" + (f": {decision.comment}" if decision.comment else "")
+            return runner.fail_run(task, frame, run, reason)
+        return runner.fail_run(task, frame, run, "approval expired: nobody decided in time", "TIMED_OUT")
+    run = runner.start_run(task, frame, status="WAITING")
+    try:
+        props = await runner.render(task.properties, frame)
+        timeout = parse_duration(props["timeout"]) if props.get("timeout") is not None else None
+    except (ExpressionError, ValueError) as exc:
+        return runner.fail_run(task, frame, run, str(exc))
+    now = runner.deps.clock()
+    row = {
+        "id": str(uuid.uuid4()),
+        "execution_id": runner.execution.id,
+        "task_run_id": run.id,
+        "flow_id": runner.execution.flow_id,
+        "task_name": task.name,
+        "message": as_text(props.get("message", "")) or None,
+        "context": props.get("context"),
+        "status": "PENDING",
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=timeout) if timeout is not None else None,
+        "decided_at": None,
+        "decided_by": None,
+        "comment": None,
+    }
+    runner.recorder.write([(INSERT_APPROVAL, row)], Event(APPROVAL_CREATED, runner.execution.id, approval_json(row)))
+    runner.recorder.log("info", f"{task.name} waits for approval: {row['message'] or ''}".rstrip(": "), run=run)
+    raise Parked()
+
+
+async def _subflow(runner: Runner, task: Task, frame: Frame) -> Outcome:
+    previous = runner.state.get(runner.key_of(task, frame))
+    run = runner.start_run(task, frame)
+    try:
+        props = await runner.render(task.properties, frame)
+        trigger = runner.execution.trigger or {}
+        depth = (trigger.get("depth", 0) if trigger.get("type") == "subflow" else 0) + 1
+        if depth > MAX_SUBFLOW_DEPTH:
+            raise TaskFailed(f"subflows nested deeper than {MAX_SUBFLOW_DEPTH}: does a flow call itself?")
+        launcher = runner.deps.subflows
+        child = await launcher.find_child(previous.run_id) if previous is not None else None
+        if child is None:
+            child = await launcher.start_child(
+                namespace=props.get("namespace") or runner.execution.namespace,
+                flow=props["flow"],
+                inputs=props.get("inputs") or {},
+                labels=props.get("labels") or {},
+                trigger={"type": "subflow", "executionId": runner.execution.id, "taskName": task.name, "depth": depth},
+                parent_execution_id=runner.execution.id,
+                parent_task_run_id=run.id,
+            )
+        runner.recorder.log("info", f"{task.name} started execution {child}", run=run)
+        if not props.get("wait", True):
+            runner.finish_run(task, frame, run, "SUCCESS", outputs={"execution_id": child, "status": "QUEUED"})
+            return "SUCCESS"
+        try:
+            ended = await launcher.wait(child)
+        except asyncio.CancelledError:
+            if runner.stop_reason not in ("shutdown", "lost"):
+                await asyncio.shield(launcher.cancel_child(child))
+            raise
+        if ended.status != "SUCCESS":
+            raise TaskFailed(f"subflow execution {child} ended {ended.status}: {ended.error or 'no error given'}")
+        outputs = {"execution_id": child, "status": "SUCCESS", "outputs": ended.outputs or {}}
+        runner.finish_run(task, frame, run, "SUCCESS", outputs=outputs)
+        return "SUCCESS"
+    except asyncio.CancelledError:
+        runner.interrupted(task, frame, run)
+        raise
+    except TaskError:
+        raise
+    except (TaskFailed, ExpressionError, Invalid, ValueError, KeyError) as exc:
+        return runner.fail_run(task, frame, run, str(exc))
+
+
+_HANDLERS: dict[str, Callable[[Runner, Task, Frame], Awaitable[Outcome]]] = {
+    "flow.sequential": _sequential,
+    "flow.parallel": _parallel,
+    "flow.dag": _dag,
+    "flow.if": _if,
+    "flow.switch": _switch,
+    "flow.foreach": _foreach,
+    "flow.subflow": _subflow,
+    "flow.approval": _approval,
+    "flow.fail": _fail,
+    "flow.wait_until": _wait_until,
+}

@@ -1,0 +1,64 @@
+"""What every runner of a node shares: the journal, the bus, plugins, expressions and services."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from workflowdev.engine.approvals import ApprovalService
+from workflowdev.engine.clock import Clock
+from workflowdev.engine.events import EventBus
+from workflowdev.engine.expressions import Renderer
+from workflowdev.engine.kv import KVService
+from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.secrets import SecretMasker
+from workflowdev.store.journal import Guard, Journal
+
+CredentialLookup = Callable[[str], Awaitable[str | None]]
+
+
+class SubflowLauncher(Protocol):
+    async def start_child(
+        self,
+        *,
+        namespace: str,
+        flow: str,
+        inputs: Mapping[str, Any],
+        labels: Mapping[str, Any],
+        trigger: Mapping[str, Any],
+        parent_execution_id: str,
+        parent_task_run_id: str,
+    ) -> str: ...
+
+    async def find_child(self, parent_task_run_id: str) -> str | None: ...
+
+    async def wait(self, execution_id: str) -> Any: ...
+
+    async def cancel_child(self, execution_id: str) -> None: ...
+
+
+async def no_credentials(_name: str) -> str | None:
+    """Until a credentials store is wired in, every `${NAME}` is undefined."""
+    return None
+
+
+@dataclass
+class EngineDeps:
+    journal: Journal
+    bus: EventBus
+    registry: PluginRegistry
+    renderer: Renderer
+    kv: KVService
+    approvals: ApprovalService
+    clock: Clock
+    workdir_root: Path
+    subflows: SubflowLauncher = field(init=False)
+    credentials: CredentialLookup = no_credentials
+
+    def guard(self, execution_id: str, owner: str) -> Guard:
+        return Guard(execution_id, owner)
+
+    def new_masker(self) -> SecretMasker:
+        return SecretMasker()

@@ -1,0 +1,86 @@
+"""The engine of one node, assembled: bus, journal, dispatcher and the services the API calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from workflowdev.engine.approvals import ApprovalService
+from workflowdev.engine.clock import Clock, utcnow
+from workflowdev.engine.deps import CredentialLookup, EngineDeps, no_credentials
+from workflowdev.engine.dispatcher import Dispatcher, DispatcherSettings
+from workflowdev.engine.events import EventBus
+from workflowdev.engine.executions import CompiledFlows, ExecutionService
+from workflowdev.engine.expressions import Renderer
+from workflowdev.engine.kv import KVService
+from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.store.database import Database
+from workflowdev.store.journal import Journal
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    node_id: str
+    workdir_root: Path
+    max_running: int = 200
+    lease_seconds: float = 30.0
+    poll_interval: float = 1.0
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        registry: PluginRegistry,
+        settings: EngineSettings,
+        *,
+        clock: Clock = utcnow,
+        credentials: CredentialLookup = no_credentials,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.bus = EventBus()
+        self.journal = Journal(db)
+        self.flows = CompiledFlows(registry)
+        self.kv = KVService(db, clock)
+        self.approvals = ApprovalService(db, self.bus, clock, on_queued=self._wake)
+        self.deps = EngineDeps(
+            journal=self.journal,
+            bus=self.bus,
+            registry=registry,
+            renderer=Renderer(clock=clock),
+            kv=self.kv,
+            approvals=self.approvals,
+            clock=clock,
+            workdir_root=settings.workdir_root,
+            credentials=credentials,
+        )
+        self.dispatcher = Dispatcher(
+            db,
+            self.deps,
+            self.flows,
+            settings.node_id,
+            DispatcherSettings(settings.max_running, settings.lease_seconds, settings.poll_interval),
+        )
+        self.executions = ExecutionService(
+            db,
+            self.journal,
+            self.bus,
+            self.flows,
+            clock,
+            wake=self.dispatcher.wake,
+            cancel_local=self.dispatcher.cancel_local,
+            local=self.dispatcher,
+        )
+        self.deps.subflows = self.executions
+
+    def _wake(self) -> None:
+        self.dispatcher.wake()
+
+    async def start(self) -> None:
+        await self.journal.start()
+        await self.dispatcher.start()
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+        await self.journal.stop()

@@ -1,0 +1,389 @@
+"""Starting, reading, cancelling and retrying executions.
+
+`start` answers only once the QUEUED row is committed: what was acknowledged is never lost.
+Runners are the dispatcher's business; this service only queues work and wakes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, Protocol
+
+from sqlalchemy import Row
+
+from workflowdev.engine.actor import Actor
+from workflowdev.engine.clock import Clock, rfc3339
+from workflowdev.engine.errors import Conflict, Invalid, NotFound
+from workflowdev.engine.events import EXECUTION_UPDATED, Event, EventBus
+from workflowdev.engine.flow import Flow, InputsInvalid, check_inputs, parse_flow
+from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.store import approvals as approvals_store
+from workflowdev.store import audit
+from workflowdev.store import executions as store
+from workflowdev.store import flows as flows_store
+from workflowdev.store.database import Database
+from workflowdev.store.journal import Journal
+
+TERMINAL = frozenset(store.TERMINAL)
+RETRYABLE = ("FAILED", "CANCELLED", "TIMED_OUT")
+CANCEL_WAIT_SECONDS = 5.0
+
+
+def execution_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "flowId": row.flow_id,
+        "flowName": row.flow_name,
+        "namespace": row.namespace,
+        "flowRevision": row.flow_revision,
+        "status": row.status,
+        "tasksTotal": row.tasks_total,
+        "tasksExecuted": row.tasks_executed,
+        "inputs": row.inputs,
+        "labels": row.labels,
+        "trigger": row.trigger,
+        "error": row.error,
+        "createdAt": rfc3339(row.created_at),
+        "startedAt": rfc3339(row.started_at),
+        "finishedAt": rfc3339(row.finished_at),
+        "durationMs": row.duration_ms,
+    }
+
+
+def task_run_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "taskName": row.task_name,
+        "taskType": row.task_type,
+        "parentId": row.parent_id,
+        "iteration": row.iteration,
+        "status": row.status,
+        "attempt": row.attempt,
+        "outputs": row.outputs,
+        "error": row.error,
+        "startedAt": rfc3339(row.started_at),
+        "finishedAt": rfc3339(row.finished_at),
+        "durationMs": row.duration_ms,
+    }
+
+
+class LocalStart(Protocol):
+    """The dispatcher's fast path for executions queued on this very node."""
+
+    def reserve(self, flow: Flow) -> dict[str, Any] | None: ...
+    def release(self) -> None: ...
+    def adopt(self, execution: Any, flow: Flow) -> None: ...
+
+
+class CompiledFlows:
+    """Parsed flows by (flow id, revision): a revision never changes, so parse it once."""
+
+    def __init__(self, registry: PluginRegistry, size: int = 256) -> None:
+        self.registry = registry
+        self.size = size
+        self._cache: OrderedDict[tuple[str, int], Flow] = OrderedDict()
+
+    def get(self, flow_id: str, revision: int, yaml_content: str) -> Flow:
+        key = (flow_id, revision)
+        flow = self._cache.get(key)
+        if flow is None:
+            flow = parse_flow(yaml_content, self.registry)
+            self._cache[key] = flow
+            if len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return flow
+
+    async def load(self, db: Database, flow_id: str, revision: int) -> Flow:
+        cached = self._cache.get((flow_id, revision))
+        if cached is not None:
+            return cached
+        async with db.read() as conn:
+            row = await flows_store.get_revision(conn, flow_id, revision)
+        if row is None:
+            raise NotFound(f"flow {flow_id} has no revision {revision}")
+        return self.get(flow_id, revision, row.yaml_content)
+
+
+class ExecutionService:
+    def __init__(
+        self,
+        db: Database,
+        journal: Journal,
+        bus: EventBus,
+        flows: CompiledFlows,
+        clock: Clock,
+        *,
+        wake: Callable[[], None],
+        cancel_local: Callable[[str], bool],
+        local: LocalStart | None = None,
+    ) -> None:
+        self.db = db
+        self.journal = journal
+        self.bus = bus
+        self.flows = flows
+        self.clock = clock
+        self.wake = wake
+        self.cancel_local = cancel_local
+        self.local = local
+
+    async def start(
+        self,
+        flow_id: str,
+        *,
+        actor: Actor,
+        inputs: Mapping[str, Any] | None = None,
+        labels: Mapping[str, Any] | None = None,
+        trigger: Mapping[str, Any] | None = None,
+        parent_execution_id: str | None = None,
+        parent_task_run_id: str | None = None,
+    ) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            flow_row = await flows_store.get_flow(conn, flow_id)
+        if flow_row is None:
+            raise NotFound(f"flow {flow_id} not found")
+        return await self._start(
+            flow_row, actor, inputs, labels, trigger or {"type": "manual"}, parent_execution_id, parent_task_run_id
+        )
+
+    async def _start(
+        self,
+        flow_row: Any,
+        actor: Actor,
+        inputs: Mapping[str, Any] | None,
+        labels: Mapping[str, Any] | None,
+        trigger: Mapping[str, Any],
+        parent_execution_id: str | None,
+        parent_task_run_id: str | None,
+    ) -> dict[str, Any]:
+        flow = self.flows.get(flow_row.id, flow_row.revision, flow_row.yaml_content)
+        try:
+            checked = check_inputs(flow, inputs)
+        except InputsInvalid as exc:
+            raise Invalid("inputs do not match the flow's declared inputs", exc.errors) from None
+        if labels is not None and not all(isinstance(v, (str, int, float, bool)) for v in labels.values()):
+            raise Invalid("labels must map names to strings, numbers or booleans")
+        now = self.clock()
+        execution_id = str(uuid.uuid4())
+        row = {
+            "id": execution_id,
+            "flow_id": flow_row.id,
+            "flow_name": flow_row.name,
+            "namespace": flow_row.namespace,
+            "flow_revision": flow_row.revision,
+            "status": "QUEUED",
+            "tasks_total": flow.tasks_total,
+            "tasks_executed": 0,
+            "inputs": checked,
+            "labels": {**flow.labels, **(labels or {})},
+            "trigger": dict(trigger),
+            "error": None,
+            "outputs": None,
+            "parent_execution_id": parent_execution_id,
+            "parent_task_run_id": parent_task_run_id,
+            "created_at": now,
+            "started_at": None,
+            "finished_at": None,
+            "duration_ms": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "cancel_requested": False,
+        }
+        entry = _audit_row(actor, "execution.create", execution_id, now, {"flowId": flow_row.id, "trigger": trigger.get("type")})
+        lease = self.local.reserve(flow) if self.local is not None else None
+        if lease is not None:
+            row.update(lease)
+        try:
+            await self.journal.write([(store.INSERT_EXECUTION, row), (audit.INSERT, entry)])
+        except BaseException:
+            if lease is not None and self.local is not None:
+                self.local.release()
+            raise
+        self.bus.publish(Event(EXECUTION_UPDATED, execution_id, _event_data(row)))
+        if lease is not None and self.local is not None:
+            self.local.adopt(SimpleNamespace(**row), flow)
+        else:
+            self.wake()
+        return {"executionId": execution_id, "status": "QUEUED", "tasksTotal": flow.tasks_total}
+
+    async def get(self, execution_id: str) -> tuple[Row[Any], Sequence[Row[Any]]]:
+        async with self.db.read() as conn:
+            row = await store.get_execution(conn, execution_id)
+            if row is None:
+                raise NotFound(f"execution {execution_id} not found")
+            return row, await store.list_task_runs(conn, execution_id)
+
+    async def get_row(self, execution_id: str) -> Row[Any]:
+        async with self.db.read() as conn:
+            row = await store.get_execution(conn, execution_id)
+        if row is None:
+            raise NotFound(f"execution {execution_id} not found")
+        return row
+
+    async def list(
+        self,
+        *,
+        flow_id: str | None,
+        namespace: str | None,
+        status: Sequence[str],
+        since: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[Sequence[Row[Any]], int]:
+        async with self.db.read() as conn:
+            return await store.list_executions(
+                conn, flow_id=flow_id, namespace=namespace, status=status, since=since, limit=limit, offset=offset
+            )
+
+    async def logs(self, execution_id: str, after_seq: int = 0, limit: int | None = None) -> Sequence[Row[Any]]:
+        async with self.db.read() as conn:
+            if await store.get_execution(conn, execution_id) is None:
+                raise NotFound(f"execution {execution_id} not found")
+            return await store.list_logs(conn, execution_id, after_seq=after_seq, limit=limit)
+
+    async def cancel(self, execution_id: str, *, actor: Actor) -> Row[Any]:
+        """Queued and paused executions end at once; running ones are stopped by their runner."""
+        now = self.clock()
+        async with self.db.write() as conn:
+            row = await store.get_execution(conn, execution_id)
+            if row is None:
+                raise NotFound(f"execution {execution_id} not found")
+            if row.status in TERMINAL:
+                raise Conflict(f"execution {execution_id} is already {row.status}")
+            await audit.append(conn, **_audit_row(actor, "execution.cancel", execution_id, now, {"status": row.status}))
+            if row.status in ("QUEUED", "PAUSED"):
+                duration = int((now - row.started_at).total_seconds() * 1000) if row.started_at else None
+                await store.set_status_if(
+                    conn,
+                    execution_id,
+                    expected=[row.status],
+                    status="CANCELLED",
+                    error=f"cancelled by {actor.name}",
+                    finished_at=now,
+                    duration_ms=duration,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+                await store.finish_open_task_runs(conn, execution_id, "CANCELLED", now)
+                for gate in await approvals_store.pending_for_execution(conn, execution_id):
+                    await approvals_store.decide(conn, gate.id, status="EXPIRED", by=actor.name, comment="execution cancelled", at=now)
+                stopped_here = True
+            else:
+                await store.set_status_if(conn, execution_id, expected=["RUNNING"], cancel_requested=True)
+                stopped_here = False
+        if stopped_here:
+            final = await self.get_row(execution_id)
+            self.bus.publish(Event(EXECUTION_UPDATED, execution_id, execution_json(final)))
+            return final
+        self.cancel_local(execution_id)
+        try:
+            return await asyncio.wait_for(self.wait(execution_id), CANCEL_WAIT_SECONDS)
+        except TimeoutError:
+            return await self.get_row(execution_id)
+
+    async def retry(self, execution_id: str, *, actor: Actor) -> dict[str, Any]:
+        """Resume a failed, cancelled or timed-out execution: finished tasks keep their outputs."""
+        now = self.clock()
+        async with self.db.write() as conn:
+            row = await store.get_execution(conn, execution_id)
+            if row is None:
+                raise NotFound(f"execution {execution_id} not found")
+            resumed = await store.set_status_if(
+                conn,
+                execution_id,
+                expected=list(RETRYABLE),
+                status="QUEUED",
+                error=None,
+                finished_at=None,
+                duration_ms=None,
+                cancel_requested=False,
+            )
+            if not resumed:
+                raise Conflict(f"execution {execution_id} is {row.status}; only FAILED, CANCELLED or TIMED_OUT can be retried")
+            await audit.append(conn, **_audit_row(actor, "execution.retry", execution_id, now, {"from": row.status}))
+        self.bus.publish(Event(EXECUTION_UPDATED, execution_id, {"id": execution_id, "status": "QUEUED"}))
+        self.wake()
+        return {"executionId": execution_id, "status": "QUEUED"}
+
+    async def wait(self, execution_id: str, poll: float = 5.0) -> Row[Any]:
+        """Until the execution is terminal. Events wake it; a slow poll covers other nodes."""
+        sub = self.bus.subscribe(execution_id=execution_id, types=[EXECUTION_UPDATED])
+        try:
+            while True:
+                row = await self.get_row(execution_id)
+                if row.status in TERMINAL:
+                    return row
+                event = await sub.get(timeout=poll)
+                while event is not None and event.data.get("status") not in TERMINAL:
+                    event = await sub.get(timeout=poll)
+        finally:
+            sub.close()
+
+    # -- the subflow launcher the runners use ------------------------------------------------
+
+    async def start_child(
+        self,
+        *,
+        namespace: str,
+        flow: str,
+        inputs: Mapping[str, Any],
+        labels: Mapping[str, Any],
+        trigger: Mapping[str, Any],
+        parent_execution_id: str,
+        parent_task_run_id: str,
+    ) -> str:
+        async with self.db.read() as conn:
+            flow_row = await flows_store.get_flow_by_name(conn, namespace, flow)
+        if flow_row is None:
+            raise Invalid(f"flow {namespace}/{flow} not found")
+        try:
+            started = await self._start(
+                flow_row, Actor("system"), inputs, labels, trigger, parent_execution_id, parent_task_run_id
+            )
+        except Invalid as exc:
+            details = "; ".join(f"{d.get('path')}: {d.get('message')}" for d in exc.details)
+            raise Invalid(f"{exc.message}: {details}" if details else exc.message) from None
+        return started["executionId"]
+
+    async def find_child(self, parent_task_run_id: str) -> str | None:
+        async with self.db.read() as conn:
+            return await store.child_of(conn, parent_task_run_id)
+
+    async def cancel_child(self, execution_id: str) -> None:
+        try:
+            await self.cancel(execution_id, actor=Actor("system"))
+        except (Conflict, NotFound):
+            pass
+
+
+def _event_data(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "flowId": row["flow_id"],
+        "flowName": row["flow_name"],
+        "namespace": row["namespace"],
+        "status": row["status"],
+        "tasksTotal": row["tasks_total"],
+        "tasksExecuted": row["tasks_executed"],
+        "createdAt": rfc3339(row["created_at"]),
+    }
+
+
+def _audit_row(actor: Actor, action: str, execution_id: str, at: datetime, details: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "at": at,
+        "actor": actor.name,
+        "action": action,
+        "resource_type": "execution",
+        "resource_id": execution_id,
+        "details": json.loads(json.dumps(details)),
+        "remote_addr": actor.remote_addr,
+    }

@@ -1,0 +1,463 @@
+"""The runner: walks one execution of a flow, from its stored state to a terminal status.
+
+A runner exists only while its node holds the execution's lease. It rebuilds what already
+happened from the task runs in the database (so a resumed, retried or re-queued execution
+never runs a finished task again), then runs what is left, recording every transition through
+the journal under its lease guard. Control-flow tasks are interpreted in `control.py`.
+
+How it stops, by `stop_reason`:
+- "cancel"   a person cancelled: running tasks end CANCELLED, `finally` runs, CANCELLED.
+- "timeout"  the execution's `timeout` passed: running tasks end TIMED_OUT, `finally` runs.
+- "shutdown" this node is stopping: nothing more is recorded; the lease is handed back so the
+             execution resumes at once elsewhere (or here after a restart).
+- "lost"     the lease is gone (or the database stopped taking writes): nothing more is
+             recorded; whoever holds the lease now carries on.
+A gate parks the execution instead (PAUSED, no lease, no coroutine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+from workflowdev.engine.clock import rfc3339
+from workflowdev.engine.context import RunContext, RunLogger
+from workflowdev.engine.events import EXECUTION_UPDATED, Event
+from workflowdev.engine.expressions import ExpressionError
+from workflowdev.engine.flow import Flow, Task
+from workflowdev.engine.kv import FlowKV
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.recorder import Recorder, TaskRunState
+from workflowdev.engine.control import run_control
+from workflowdev.engine.deps import EngineDeps
+from workflowdev.engine.walk import DONE, Frame, KeyState, Outcome, Parked, TaskError, backoff
+from workflowdev.store import executions as store
+
+log = logging.getLogger(__name__)
+
+StopReason = Literal["cancel", "timeout", "shutdown", "lost"]
+
+
+class Runner:
+    def __init__(
+        self,
+        deps: EngineDeps,
+        execution: Any,
+        flow: Flow,
+        prior_runs: Sequence[Any],
+        log_seq: int,
+        owner: str,
+    ) -> None:
+        self.deps = deps
+        self.execution = execution
+        self.flow = flow
+        self.owner = owner
+        self.stop_reason: StopReason | None = None
+        self.state: dict[str, KeyState] = {}
+        for row in prior_runs:
+            current = self.state.get(row.key)
+            if current is None or row.attempt >= current.attempt:
+                outputs = json.loads(row.outputs) if row.outputs else None
+                self.state[row.key] = KeyState(row.id, row.status, row.attempt, outputs, row.started_at)
+        self.recorder = Recorder(
+            deps.journal,
+            deps.bus,
+            execution.id,
+            deps.guard(execution.id, owner),
+            deps.new_masker(),
+            deps.clock,
+            log_seq=log_seq,
+            on_failure=self._write_failed,
+        )
+        self.kv = FlowKV(deps.kv, execution.namespace)
+        self.counted: set[str] = set()
+        self.countable = {each.name for top in flow.tasks for each in top.iter_tree()}
+        self.outputs: dict[str, Any] = {}
+        self.scope_base: dict[str, Any] = {}
+        self._walk: asyncio.Task[None] | None = None
+        self._status = "RUNNING"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def stop(self, reason: StopReason) -> None:
+        """Ask the runner to stop; the first reason wins."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        if self._walk is not None and not self._walk.done():
+            self._walk.cancel()
+
+    def _write_failed(self, exc: BaseException) -> None:
+        log.warning("execution %s: stopping, a write failed: %s", self.execution.id, exc)
+        self.stop("lost")
+
+    def _close_interrupted(self) -> None:
+        """Runs left RUNNING by a node that died are over: record that, and run them again."""
+        now = self.deps.clock()
+        for key, known in self.state.items():
+            if known.status not in ("RUNNING", "QUEUED"):
+                continue
+            params = {
+                "run_id": known.run_id,
+                "status": "CANCELLED",
+                "outputs": None,
+                "error": "interrupted: the node running it stopped; it runs again as a new attempt",
+                "finished_at": now,
+                "duration_ms": None,
+            }
+            self.recorder.write([(store.FINISH_TASK_RUN, params)])
+            self.state[key] = KeyState(known.run_id, "CANCELLED", known.attempt, None, known.started_at)
+
+    async def run(self) -> None:
+        started = self.execution.started_at or self.deps.clock()
+        self._close_interrupted()
+        self.recorder.write(
+            [(store.SET_EXECUTION_RUNNING, {"execution_id": self.execution.id, "now": started})],
+            self._execution_event("RUNNING", started_at=started),
+        )
+        self.scope_base = {
+            "inputs": self.execution.inputs or {},
+            "trigger": self.execution.trigger or {},
+            "execution": {"id": self.execution.id, "status": "RUNNING", "startedAt": rfc3339(started)},
+            "flow": {
+                "name": self.flow.name,
+                "namespace": self.execution.namespace,
+                "revision": self.execution.flow_revision,
+            },
+        }
+        timer = None
+        if self.flow.timeout is not None:
+            elapsed = (self.deps.clock() - started).total_seconds()
+            timer = asyncio.get_running_loop().call_later(max(0.0, self.flow.timeout - elapsed), self.stop, "timeout")
+        status, error = await self._main()
+        if timer is not None:
+            timer.cancel()
+        if status == "PAUSED":
+            await self._park()
+            return
+        if self.stop_reason in ("shutdown", "lost"):
+            return
+        if status == "FAILED" and self.flow.errors:
+            handled = await self._handlers(self.flow.errors, status, {"error": self._error_scope(error)})
+            error = handled or error
+        if self.flow.finally_:
+            failed = await self._handlers(self.flow.finally_, status, {})
+            if failed and status == "SUCCESS":
+                status, error = "FAILED", failed
+        await self._finish(status, error)
+
+    async def crashed(self, exc: BaseException) -> None:
+        """A bug stopped the walk: end the execution FAILED rather than leave it RUNNING.
+
+        Left RUNNING, its lease would expire and the next claim would crash the same way, forever.
+        """
+        if self.stop_reason in ("shutdown", "lost"):
+            return
+        await self._finish("FAILED", f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _main(self) -> tuple[str, str | None]:
+        """Variables, then the tasks; returns the would-be status and error."""
+        if self.stop_reason == "cancel":
+            return "CANCELLED", "cancelled"
+        self._walk = asyncio.current_task()
+        try:
+            self.scope_base["vars"] = await self.deps.renderer.render_value(
+                self.flow.variables, self.scope_base, **self._render_kwargs()
+            )
+            await self.run_list(self.flow.tasks, Frame(self.outputs))
+        except Parked:
+            return "PAUSED", None
+        except TaskError as exc:
+            return ("TIMED_OUT" if self.stop_reason == "timeout" else "FAILED"), str(exc)
+        except ExpressionError as exc:
+            return "FAILED", f"variables: {exc}"
+        except asyncio.CancelledError:
+            self._uncancel()
+            if self.stop_reason == "timeout":
+                return "TIMED_OUT", f"execution timed out after {self.flow.timeout:g}s"
+            if self.stop_reason == "cancel":
+                return "CANCELLED", "cancelled"
+            return "RUNNING", None
+        finally:
+            self._walk = None
+        return "SUCCESS", None
+
+    def _uncancel(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            while task.cancelling():
+                task.uncancel()
+
+    async def _handlers(self, tasks: Sequence[Task], status: str, extra: dict[str, Any]) -> str | None:
+        """Run `errors` or `finally`; returns the error of the first that failed, if any."""
+        self.scope_base["execution"] = {**self.scope_base["execution"], "status": status}
+        self._walk = asyncio.current_task()
+        try:
+            await self.run_list(tasks, Frame(self.outputs, extra=extra))
+        except TaskError as exc:
+            return str(exc)
+        except Parked:
+            return "an approval gate cannot run in errors or finally"
+        except asyncio.CancelledError:
+            self._uncancel()
+            return "cancelled"
+        finally:
+            self._walk = None
+        return None
+
+    def _error_scope(self, error: str | None) -> dict[str, Any]:
+        task_name, _, message = (error or "").partition(": ")
+        return {"taskName": task_name, "message": message or error}
+
+    async def _park(self) -> None:
+        self.recorder.write(
+            [(store.PARK_EXECUTION, {"execution_id": self.execution.id, "tasks_executed": self.executed})],
+            self._execution_event("PAUSED"),
+        )
+        await self.recorder.flush()
+
+    async def _finish(self, status: str, error: str | None) -> None:
+        now = self.deps.clock()
+        started = self.execution.started_at or now
+        duration = int((now - started).total_seconds() * 1000)
+        outputs = self.recorder.masker.mask_json(dict(self.outputs))
+        params = {
+            "execution_id": self.execution.id,
+            "status": status,
+            "error": self.recorder.masker.mask(error) if error else None,
+            "outputs": outputs,
+            "tasks_executed": self.executed,
+            "finished_at": now,
+            "duration_ms": duration,
+        }
+        self._status = status
+        self.recorder.write(
+            [(store.FINISH_EXECUTION, params)],
+            self._execution_event(status, error=params["error"], finished_at=now, duration_ms=duration),
+        )
+        await self.recorder.flush()
+
+    def _execution_event(self, status: str, **changes: Any) -> Event:
+        data = {
+            "id": self.execution.id,
+            "flowId": self.execution.flow_id,
+            "flowName": self.execution.flow_name,
+            "namespace": self.execution.namespace,
+            "status": status,
+            "tasksTotal": self.execution.tasks_total,
+            "tasksExecuted": self.executed,
+        }
+        for key, value in changes.items():
+            camel = "".join(p if i == 0 else p.title() for i, p in enumerate(key.split("_")))
+            data[camel] = rfc3339(value) if hasattr(value, "tzinfo") else value
+        return Event(EXECUTION_UPDATED, self.execution.id, data)
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def scope(self, frame: Frame) -> dict[str, Any]:
+        return {**self.scope_base, "outputs": frame.outputs, **frame.extra}
+
+    def _render_kwargs(self) -> dict[str, Any]:
+        return {
+            "credentials": self.deps.credentials,
+            "masker": self.recorder.masker,
+            "kv": self._kv_lookup,
+        }
+
+    async def _kv_lookup(self, key: str, namespace: str | None = None) -> Any:
+        found, value = await self.kv.get(key, namespace)
+        return value if found else None
+
+    async def render(self, value: Any, frame: Frame) -> Any:
+        return await self.deps.renderer.render_value(value, self.scope(frame), **self._render_kwargs())
+
+    async def condition(self, expression: Any, frame: Frame) -> bool:
+        return await self.deps.renderer.evaluate_condition(expression, self.scope(frame), **self._render_kwargs())
+
+    async def run_list(self, tasks: Sequence[Task], frame: Frame) -> None:
+        for task in tasks:
+            await self.run_task(task, frame)
+
+    def key_of(self, task: Task, frame: Frame) -> str:
+        return frame.prefix + task.name
+
+    @property
+    def executed(self) -> int:
+        """tasksExecuted: declarations of `tasks` (like tasksTotal) that ended, each once.
+
+        A set of names, not a counter, so retried attempts, containers taken up again and
+        resumed executions never count a task twice; `errors` and `finally` are not counted.
+        """
+        return len(self.counted)
+
+    def count_done(self, task: Task, frame: Frame) -> None:
+        """Loop bodies count once, when their loop ends."""
+        self.count_done_many((task,), frame)
+
+    def count_done_many(self, tasks: Iterable[Task], frame: Frame) -> None:
+        if frame.iteration is None:
+            self.counted.update(t.name for t in tasks if t.name in self.countable)
+
+    async def run_task(self, task: Task, frame: Frame) -> Outcome:
+        key = self.key_of(task, frame)
+        known = self.state.get(key)
+        if known is not None and (known.status in DONE or (known.status == "FAILED" and task.allow_failure)):
+            if known.status == "SUCCESS":
+                frame.outputs[task.name] = known.outputs or {}
+            self.count_done(task, frame)
+            return "SUCCESS" if known.status == "SUCCESS" else "SKIPPED" if known.status == "SKIPPED" else "FAILED_ALLOWED"
+        if task.when is not None and not (known is not None and known.status == "WAITING"):
+            try:
+                go = await self.condition(task.when, frame)
+            except ExpressionError as exc:
+                run = self.start_run(task, frame)
+                return self.fail_run(task, frame, run, f"when: {exc}")
+            if not go:
+                self.skip(task, frame, "when is false")
+                return "SKIPPED"
+        plugin = self.deps.registry.get(task.type)
+        if plugin.runner_level:
+            return await run_control(self, task, frame)
+        return await self._run_plugin(task, frame, plugin)
+
+    def start_run(self, task: Task, frame: Frame, status: str = "RUNNING") -> TaskRunState:
+        key = self.key_of(task, frame)
+        known = self.state.get(key)
+        attempt = (known.attempt if known else 0) + 1
+        run = self.recorder.task_started(
+            key=key,
+            task_name=task.name,
+            task_type=task.type,
+            parent_id=frame.parent_id,
+            iteration=frame.iteration,
+            attempt=attempt,
+            status=status,
+        )
+        self.state[key] = KeyState(run.id, status, attempt, None, run.started_at)
+        return run
+
+    def reopen(self, task: Task, frame: Frame, *, write: bool = True) -> TaskRunState:
+        """Take up a run left WAITING (a parked container or gate) under its own attempt."""
+        key = self.key_of(task, frame)
+        known = self.state[key]
+        run = TaskRunState(
+            id=known.run_id,
+            key=key,
+            task_name=task.name,
+            task_type=task.type,
+            parent_id=frame.parent_id,
+            iteration=frame.iteration,
+            attempt=known.attempt,
+            status="RUNNING" if write else known.status,
+            started_at=known.started_at or self.deps.clock(),
+        )
+        if write:
+            self.recorder.task_status(run, "RUNNING")
+            self.state[key] = KeyState(run.id, "RUNNING", run.attempt, None, run.started_at)
+        return run
+
+    def reopen_or_start(self, task: Task, frame: Frame) -> TaskRunState:
+        known = self.state.get(self.key_of(task, frame))
+        if known is not None and known.status == "WAITING":
+            return self.reopen(task, frame)
+        return self.start_run(task, frame)
+
+    def mark_waiting(self, run: TaskRunState) -> None:
+        """A container whose subtree parked waits with it, and is taken up again on resume."""
+        self.recorder.task_status(run, "WAITING")
+        self.state[run.key] = KeyState(run.id, "WAITING", run.attempt, None, run.started_at)
+
+    def finish_run(self, task: Task, frame: Frame, run: TaskRunState, status: str, *, outputs: dict[str, Any] | None = None, error: str | None = None) -> None:
+        self.recorder.task_finished(run, status, outputs=outputs, error=error)
+        self.state[self.key_of(task, frame)] = KeyState(run.id, status, run.attempt, run.outputs, run.started_at)
+        if status == "SUCCESS":
+            frame.outputs[task.name] = run.outputs or {}
+        if status in DONE or status == "FAILED":
+            self.count_done(task, frame)
+
+    def fail_run(self, task: Task, frame: Frame, run: TaskRunState, error: str, status: str = "FAILED") -> Outcome:
+        """End `run` failed; returns FAILED_ALLOWED under allow_failure, else raises TaskError."""
+        self.finish_run(task, frame, run, status, error=error)
+        self.recorder.log("error", f"{task.name} {status.lower().replace('_', ' ')}: {error}", run=run)
+        if task.allow_failure:
+            return "FAILED_ALLOWED"
+        raise TaskError(task.name, error, status)
+
+    def skip(self, task: Task, frame: Frame, reason: str, *, count_subtree: bool = True) -> None:
+        """Record SKIPPED; a skipped container counts its whole unvisited subtree as done."""
+        run = self.start_run(task, frame, status="SKIPPED")
+        self.recorder.task_finished(run, "SKIPPED")
+        self.state[run.key] = KeyState(run.id, "SKIPPED", run.attempt, None, run.started_at)
+        self.count_done_many(task.iter_tree() if count_subtree else (task,), frame)
+        self.recorder.log("debug", f"{task.name} skipped: {reason}", run=run)
+
+    def interrupted(self, task: Task, frame: Frame, run: TaskRunState) -> None:
+        """Record a run cut short by cancel or timeout; say nothing when the lease is gone."""
+        if self.stop_reason in ("shutdown", "lost"):
+            return
+        status = "TIMED_OUT" if self.stop_reason == "timeout" else "CANCELLED"
+        self.finish_run(task, frame, run, status, error="execution timed out" if status == "TIMED_OUT" else "cancelled")
+
+    async def _run_plugin(self, task: Task, frame: Frame, plugin: type) -> Outcome:
+        policy = task.retry
+        max_attempts = policy.max_attempts if policy else 1
+        for try_number in range(1, max_attempts + 1):
+            run = self.start_run(task, frame)
+            error, status = await self._attempt(task, frame, plugin, run)
+            if error is None:
+                return "SUCCESS"
+            if try_number < max_attempts:
+                self.finish_run(task, frame, run, status, error=error)
+                delay = backoff(policy, try_number)
+                self.recorder.log("warning", f"{task.name} attempt {run.attempt} {status.lower()}: {error}; retrying in {delay:g}s", run=run)
+                await asyncio.sleep(delay)
+                continue
+            return self.fail_run(task, frame, run, error, status)
+        raise AssertionError("unreachable: max_attempts >= 1")
+
+    async def _attempt(self, task: Task, frame: Frame, plugin: type, run: TaskRunState) -> tuple[str | None, str]:
+        """One attempt; returns (None, "SUCCESS") or (error, status)."""
+        ctx = RunContext(
+            execution_id=self.execution.id,
+            flow_name=self.flow.name,
+            namespace=self.execution.namespace,
+            task_name=task.name,
+            attempt=run.attempt,
+            iteration=frame.iteration,
+            log=RunLogger(self.recorder, run),
+            kv=self.kv,
+            workdir_root=self.deps.workdir_root,
+        )
+        try:
+            properties = await self.render(task.properties, frame)
+            async with asyncio.timeout(task.timeout):
+                result = await plugin().run(ctx, properties)
+            outputs = _json_outputs(result)
+        except asyncio.CancelledError:
+            ctx.cancelled.set()
+            self.interrupted(task, frame, run)
+            raise
+        except TimeoutError:
+            return f"timed out after {task.timeout:g}s", "TIMED_OUT"
+        except (TaskFailed, ExpressionError) as exc:
+            return str(exc) or type(exc).__name__, "FAILED"
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug fails its task, never the runner
+            log.debug("task %s raised", task.name, exc_info=True)
+            return f"{type(exc).__name__}: {exc}", "FAILED"
+        self.finish_run(task, frame, run, "SUCCESS", outputs=outputs)
+        return None, "SUCCESS"
+
+
+def _json_outputs(result: Any) -> dict[str, Any]:
+    """Outputs must be a JSON object; anything else is the plugin's bug, reported as such."""
+    if result is None:
+        return {}
+    if not isinstance(result, dict):
+        raise TaskFailed(f"the plugin returned {type(result).__name__}, not an object of outputs")
+    try:
+        return json.loads(json.dumps(result, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise TaskFailed(f"the plugin returned outputs that are not JSON: {exc}") from None
+

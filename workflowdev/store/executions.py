@@ -1,0 +1,235 @@
+"""Queries on executions, task runs and logs.
+
+The statements the runners send through the journal are built once here, with named bind
+parameters, so the journal can merge many of them into one executemany.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from workflowdev.store.models import Approval, Execution, LogLine, TaskRun
+
+executions = Execution.__table__
+task_runs = TaskRun.__table__
+logs = LogLine.__table__
+approvals = Approval.__table__
+
+INSERT_EXECUTION = insert(executions)
+INSERT_TASK_RUN = insert(task_runs)
+INSERT_LOG = insert(logs)
+FINISH_TASK_RUN = (
+    update(task_runs)
+    .where(task_runs.c.id == bindparam("run_id"))
+    .values(
+        status=bindparam("status"),
+        outputs=bindparam("outputs"),
+        error=bindparam("error"),
+        finished_at=bindparam("finished_at"),
+        duration_ms=bindparam("duration_ms"),
+    )
+)
+SET_TASK_RUN_STATUS = (
+    update(task_runs).where(task_runs.c.id == bindparam("run_id")).values(status=bindparam("status"))
+)
+SET_EXECUTION_RUNNING = (
+    update(executions)
+    .where(executions.c.id == bindparam("execution_id"))
+    .values(status="RUNNING", started_at=func.coalesce(executions.c.started_at, bindparam("now")))
+)
+SET_TASKS_EXECUTED = (
+    update(executions)
+    .where(executions.c.id == bindparam("execution_id"))
+    .values(tasks_executed=bindparam("tasks_executed"))
+)
+FINISH_EXECUTION = (
+    update(executions)
+    .where(executions.c.id == bindparam("execution_id"))
+    .values(
+        status=bindparam("status"),
+        error=bindparam("error"),
+        outputs=bindparam("outputs"),
+        tasks_executed=bindparam("tasks_executed"),
+        finished_at=bindparam("finished_at"),
+        duration_ms=bindparam("duration_ms"),
+        lease_owner=None,
+        lease_expires_at=None,
+        cancel_requested=False,
+    )
+)
+PARK_EXECUTION = (
+    update(executions)
+    .where(executions.c.id == bindparam("execution_id"))
+    .values(
+        status="PAUSED",
+        tasks_executed=bindparam("tasks_executed"),
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+)
+
+TERMINAL = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
+
+
+async def get_execution(conn: AsyncConnection, execution_id: str) -> Row[Any] | None:
+    return (await conn.execute(select(executions).where(executions.c.id == execution_id))).first()
+
+
+async def lock_execution(conn: AsyncConnection, execution_id: str) -> Row[Any] | None:
+    """Read an execution and hold its row until the transaction ends (SQLite: the write lock does)."""
+    query = select(executions).where(executions.c.id == execution_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def list_executions(
+    conn: AsyncConnection,
+    *,
+    flow_id: str | None = None,
+    namespace: str | None = None,
+    status: Sequence[str] = (),
+    since: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[Sequence[Row[Any]], int]:
+    conditions = []
+    if flow_id is not None:
+        conditions.append(executions.c.flow_id == flow_id)
+    if namespace is not None:
+        conditions.append(executions.c.namespace == namespace)
+    if status:
+        conditions.append(executions.c.status.in_(list(status)))
+    if since is not None:
+        conditions.append(executions.c.created_at >= since)
+    total = (await conn.execute(select(func.count()).select_from(executions).where(*conditions))).scalar_one()
+    query = (
+        select(executions)
+        .where(*conditions)
+        .order_by(executions.c.created_at.desc(), executions.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await conn.execute(query)).all(), total
+
+
+async def list_task_runs(conn: AsyncConnection, execution_id: str) -> Sequence[Row[Any]]:
+    query = (
+        select(task_runs)
+        .where(task_runs.c.execution_id == execution_id)
+        .order_by(task_runs.c.started_at, task_runs.c.key, task_runs.c.attempt)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def list_logs(
+    conn: AsyncConnection, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+) -> Sequence[Row[Any]]:
+    query = select(logs).where(logs.c.execution_id == execution_id, logs.c.seq > after_seq).order_by(logs.c.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return (await conn.execute(query)).all()
+
+
+async def max_log_seq(conn: AsyncConnection, execution_id: str) -> int:
+    query = select(func.coalesce(func.max(logs.c.seq), 0)).where(logs.c.execution_id == execution_id)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def child_of(conn: AsyncConnection, parent_task_run_id: str) -> str | None:
+    query = select(executions.c.id).where(executions.c.parent_task_run_id == parent_task_run_id)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def count_running(conn: AsyncConnection, flow_id: str) -> int:
+    query = select(func.count()).select_from(executions).where(
+        executions.c.flow_id == flow_id, executions.c.status.in_(("RUNNING", "PAUSED"))
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def claim(
+    conn: AsyncConnection, *, owner: str, now: datetime, lease_until: datetime, limit: int
+) -> list[str]:
+    """Lease up to `limit` executions that are queued, or running under an expired lease.
+
+    On PostgreSQL the candidates are locked with SKIP LOCKED, so nodes claiming at the same
+    time never take the same row. On SQLite the write transaction serialises claimers.
+    """
+    lease_free = or_(executions.c.lease_owner.is_(None), executions.c.lease_expires_at < now)
+    claimable = or_(
+        and_(executions.c.status == "QUEUED", lease_free),
+        and_(executions.c.status == "RUNNING", executions.c.lease_expires_at < now),
+    )
+    candidates = (
+        select(executions.c.id).where(claimable).order_by(executions.c.created_at).limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    ids = [row.id for row in (await conn.execute(candidates)).all()]
+    if not ids:
+        return []
+    await conn.execute(
+        update(executions)
+        .where(executions.c.id.in_(ids), claimable)
+        .values(lease_owner=owner, lease_expires_at=lease_until)
+    )
+    return ids
+
+
+async def renew_leases(
+    conn: AsyncConnection, *, owner: str, ids: Sequence[str], lease_until: datetime
+) -> set[str]:
+    """Extend this owner's leases; returns the ids it still holds."""
+    if not ids:
+        return set()
+    await conn.execute(
+        update(executions)
+        .where(executions.c.id.in_(list(ids)), executions.c.lease_owner == owner)
+        .values(lease_expires_at=lease_until)
+    )
+    held = select(executions.c.id).where(executions.c.id.in_(list(ids)), executions.c.lease_owner == owner)
+    return {row.id for row in (await conn.execute(held)).all()}
+
+
+async def expire_leases_of(conn: AsyncConnection, owner: str, now: datetime) -> int:
+    """A node restarting under its old id hands back what its previous life held."""
+    result = await conn.execute(
+        update(executions)
+        .where(executions.c.lease_owner == owner, executions.c.status == "RUNNING")
+        .values(lease_expires_at=now)
+    )
+    return result.rowcount
+
+
+async def cancel_requested(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
+    if not ids:
+        return set()
+    query = select(executions.c.id).where(executions.c.id.in_(list(ids)), executions.c.cancel_requested.is_(True))
+    return {row.id for row in (await conn.execute(query)).all()}
+
+
+async def set_status_if(
+    conn: AsyncConnection, execution_id: str, *, expected: Sequence[str], **values: Any
+) -> bool:
+    """Change an execution only if it is still in one of the `expected` statuses."""
+    result = await conn.execute(
+        update(executions)
+        .where(executions.c.id == execution_id, executions.c.status.in_(list(expected)))
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def finish_open_task_runs(conn: AsyncConnection, execution_id: str, status: str, at: datetime) -> None:
+    """Close task runs left open (QUEUED, RUNNING, WAITING) when an execution ends from outside."""
+    await conn.execute(
+        update(task_runs)
+        .where(task_runs.c.execution_id == execution_id, task_runs.c.status.in_(("QUEUED", "RUNNING", "WAITING")))
+        .values(status=status, finished_at=at)
+    )
