@@ -16,6 +16,8 @@ from aiohttp import web
 
 from workflowdev.api.app import create_app
 from workflowdev.config import Settings
+from workflowdev.engine.clock import utcnow
+from workflowdev.engine.credentials import CredentialService, load_master_key
 from workflowdev.engine.engine import Engine, EngineSettings
 from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.plugins import build_registry
@@ -34,6 +36,7 @@ class Runtime:
     registry: PluginRegistry = field(default_factory=build_registry)
     db: Database | None = None
     engine: Engine | None = None
+    credentials: CredentialService | None = None
     runner: web.AppRunner | None = None
     port: int | None = None
     """The port actually bound (differs from settings.port when that is 0)."""
@@ -46,9 +49,12 @@ class Runtime:
 
     async def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        key = load_master_key(self.settings.data_dir)  # MasterKeyError: refuse to start
         self.db = Database(self.settings.effective_database_url)
         try:
             await self.db.migrate()
+            self.credentials = CredentialService(self.db, utcnow, key)
+            await self.credentials.check_key()
             self.engine = Engine(
                 self.db,
                 self.registry,
@@ -57,9 +63,10 @@ class Runtime:
                     workdir_root=self.settings.data_dir / "work",
                     max_running=self.settings.max_running,
                 ),
+                credentials=self.credentials.resolve,
             )
             await self.engine.start()
-            app = create_app(self.settings, self.db, self.registry, self.engine)
+            app = create_app(self.settings, self.db, self.registry, self.engine, self.credentials)
             self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10.0)
             await self.runner.setup()
             site = web.TCPSite(self.runner, self.settings.host, self.settings.port, reuse_address=True)

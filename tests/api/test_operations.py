@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import aiohttp
 from aiohttp import web
 
 from tests.conftest import Api
 from workflowdev.api.app import create_app
-from workflowdev.api.openapi import OPERATIONS
+from workflowdev.api.app import RESOURCES
 from workflowdev.config import Settings
 from workflowdev.engine.engine import Engine, EngineSettings
 from workflowdev.plugins import build_registry
@@ -57,5 +60,8 @@ async def test_openapi_documents_every_route(api: Api) -> None:
         if route.method != "HEAD"
     }
     assert served == documented
-    assert set(OPERATIONS) == {op["operationId"] for ops in doc["paths"].values() for op in ops.values()}
+    documented_names = {name for module in RESOURCES for name in module.OPERATIONS}
+    assert documented_names == {op["operationId"] for ops in doc["paths"].values() for op in ops.values()}
+    refs = set(re.findall(r'"#/components/schemas/(\w+)"', json.dumps(doc)))
+    assert refs <= set(doc["components"]["schemas"]), refs - set(doc["components"]["schemas"])
     assert "/api/v1/flows/{id}/revisions/{rev}/restore" in doc["paths"]

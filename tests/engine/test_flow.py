@@ -304,9 +304,17 @@ ERROR_CASES = [
                  4, 21, "triggers[0].type", "type must be one of webhook, schedule, flow",
                  id="trigger-type"),
     pytest.param("name: f\ntasks: [{name: a, type: util.noop}]\ntriggers:\n"
-                 "  - {name: t, type: webhook}\n  - {name: t, type: flow, enabled: yes}\n",
+                 "  - {name: t, type: webhook}\n  - {name: t, type: flow, enabled: yes, config: {upstreamFlowId: u}}\n",
                  5, 12, "triggers[1].name", "trigger 't' is already declared at triggers[0]",
                  id="trigger-duplicate"),
+    pytest.param("name: f\ntasks: [{name: a, type: util.noop}]\ntriggers:\n"
+                 "  - name: nightly\n    type: schedule\n    config: {cron: '61 * * * *'}\n",
+                 6, 20, "triggers[0].config.cron", "invalid cron expression '61 * * * *'",
+                 id="trigger-bad-cron"),
+    pytest.param("name: f\ntasks: [{name: a, type: util.noop}]\ntriggers:\n"
+                 "  - name: nightly\n    type: schedule\n    config: {cron: '0 3 * * *', timezone: Mars/Base}\n",
+                 6, 43, "triggers[0].config.timezone", "unknown time zone 'Mars/Base'",
+                 id="trigger-bad-timezone"),
     pytest.param("name: f\ntasks: [{name: a, type: util.noop}]\ntriggers:\n"
                  "  - {name: t, type: webhook, enabled: 'no'}\n", 4, 39, "triggers[0].enabled",
                  "enabled must be true or false, got a string", id="trigger-enabled"),

@@ -36,6 +36,11 @@ EXPECTED_IDS = {
     "flow.approval",
     "flow.fail",
     "flow.wait_until",
+    "kv.get",
+    "kv.set",
+    "kv.delete",
+    "kv.list",
+    "kv.increment",
 }
 
 BUILTINS = builtin_plugins()
@@ -119,7 +124,7 @@ def test_build_registry_has_exactly_the_builtins() -> None:
 @by_id
 def test_category_is_the_id_prefix(plugin: type[Plugin]) -> None:
     manifest = plugin.manifest
-    assert manifest.category in {"util", "flow"}
+    assert manifest.category in {"util", "flow", "kv"}
     assert manifest.id.split(".", 1)[0] == manifest.category
     assert manifest.name and manifest.description
 

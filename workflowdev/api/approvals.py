@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from workflowdev.api.docs import ERRORS, ID_PARAM, PAGING, TIMESTAMP, Schema, array, json_body, ok, ref
 from workflowdev.api.actors import actor_of
 from workflowdev.api.bodies import field, paging, read_object, reject_unknown
 from workflowdev.api.keys import ENGINE
@@ -51,3 +52,50 @@ async def approve(request: web.Request) -> web.Response:
 @routes.post("/api/v1/approvals/{id}/reject", name="approvals.reject")
 async def reject(request: web.Request) -> web.Response:
     return await _decide(request, False)
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Approval": {
+        "type": "object",
+        "required": ["id", "executionId", "taskName", "status", "createdAt"],
+        "properties": {
+            "id": {"type": "string"},
+            "executionId": {"type": "string"},
+            "flowId": {"type": "string"},
+            "taskName": {"type": "string"},
+            "message": {"type": ["string", "null"]},
+            "context": {},
+            "status": {"enum": ["PENDING", "APPROVED", "REJECTED", "EXPIRED"]},
+            "createdAt": TIMESTAMP,
+            "expiresAt": {"type": ["string", "null"], "format": "date-time"},
+            "decidedAt": {"type": ["string", "null"], "format": "date-time"},
+            "decidedBy": {"type": ["string", "null"]},
+            "comment": {"type": ["string", "null"]},
+        },
+    },
+    "Decision": {"type": "object", "additionalProperties": False, "properties": {"comment": {"type": "string"}}},
+}
+OPERATIONS: dict[str, Schema] = {
+    "approvals.list": {
+        "summary": "List approvals, newest first",
+        "parameters": [
+            {"name": "status", "in": "query", "schema": {"enum": ["PENDING", "APPROVED", "REJECTED", "EXPIRED"]}},
+            {"name": "executionId", "in": "query", "schema": {"type": "string"}},
+            *PAGING,
+        ],
+        "responses": {**ok(array(ref("Approval"))), **ERRORS},
+    },
+    "approvals.get": {"summary": "An approval", "parameters": [ID_PARAM], "responses": {**ok(ref("Approval")), **ERRORS}},
+    "approvals.approve": {
+        "summary": "Approve a pending gate; its execution goes on",
+        "parameters": [ID_PARAM],
+        "requestBody": json_body(ref("Decision"), required=False),
+        "responses": {**ok(ref("Approval")), **ERRORS},
+    },
+    "approvals.reject": {
+        "summary": "Reject a pending gate; its task fails",
+        "parameters": [ID_PARAM],
+        "requestBody": json_body(ref("Decision"), required=False),
+        "responses": {**ok(ref("Approval")), **ERRORS},
+    },
+}

@@ -7,6 +7,7 @@ import contextlib
 
 from aiohttp import web
 
+from workflowdev.api.docs import ERRORS, Schema
 from workflowdev.api.keys import ENGINE
 from workflowdev.api.streams import drain_client
 from workflowdev.engine.events import APPROVAL_CREATED, APPROVAL_DECIDED, EXECUTION_UPDATED, TASK_UPDATED, SubscriberLagged
@@ -39,3 +40,13 @@ async def events(request: web.Request) -> web.StreamResponse:
             await reader
         await ws.close()
     return ws
+
+
+SCHEMAS: dict[str, Schema] = {}
+OPERATIONS: dict[str, Schema] = {
+    "events": {
+        "summary": "WebSocket of execution.updated, task.updated, approval.created and approval.decided events",
+        "parameters": [{"name": "executionId", "in": "query", "schema": {"type": "string"}}],
+        "responses": {"101": {"description": "Switching to WebSocket"}, **ERRORS},
+    },
+}

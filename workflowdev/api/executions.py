@@ -8,6 +8,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from workflowdev.api.docs import ERRORS, ID_PARAM, PAGING, TIMESTAMP, Schema, array, error, json_body, ok, ref
 from workflowdev.api.actors import actor_of
 from workflowdev.api.bodies import field, paging, read_object, reject_unknown
 from workflowdev.api.keys import ENGINE
@@ -133,3 +134,109 @@ async def execution_logs(request: web.Request) -> web.StreamResponse:
             await reader
         await ws.close()
     return ws
+
+
+SCHEMAS: dict[str, Schema] = {
+    "ExecuteRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"inputs": {"type": "object"}, "labels": {"type": "object"}},
+    },
+    "ExecutionStarted": {
+        "type": "object",
+        "required": ["executionId", "status"],
+        "properties": {
+            "executionId": {"type": "string", "format": "uuid"},
+            "status": {"const": "QUEUED"},
+            "tasksTotal": {"type": "integer"},
+        },
+    },
+    "Execution": {
+        "type": "object",
+        "required": ["id", "flowId", "status", "tasksTotal", "tasksExecuted", "createdAt"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "flowId": {"type": "string"},
+            "flowName": {"type": "string"},
+            "namespace": {"type": "string"},
+            "flowRevision": {"type": "integer"},
+            "status": {"enum": ["QUEUED", "RUNNING", "PAUSED", "SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"]},
+            "tasksTotal": {"type": "integer"},
+            "tasksExecuted": {"type": "integer"},
+            "inputs": {"type": "object"},
+            "labels": {"type": "object"},
+            "trigger": {"type": "object"},
+            "error": {"type": ["string", "null"]},
+            "createdAt": TIMESTAMP,
+            "startedAt": {"type": ["string", "null"], "format": "date-time"},
+            "finishedAt": {"type": ["string", "null"], "format": "date-time"},
+            "durationMs": {"type": ["integer", "null"]},
+        },
+    },
+    "TaskRun": {
+        "type": "object",
+        "required": ["id", "taskName", "taskType", "status", "attempt"],
+        "properties": {
+            "id": {"type": "string"},
+            "taskName": {"type": "string"},
+            "taskType": {"type": "string"},
+            "parentId": {"type": ["string", "null"]},
+            "iteration": {"type": ["integer", "null"]},
+            "status": {"enum": ["QUEUED", "RUNNING", "WAITING", "SUCCESS", "FAILED", "SKIPPED", "CANCELLED", "TIMED_OUT"]},
+            "attempt": {"type": "integer"},
+            "outputs": {"type": ["string", "null"], "description": "JSON-encoded outputs"},
+            "error": {"type": ["string", "null"]},
+            "startedAt": {"type": ["string", "null"], "format": "date-time"},
+            "finishedAt": {"type": ["string", "null"], "format": "date-time"},
+            "durationMs": {"type": ["integer", "null"]},
+        },
+    },
+    "ExecutionDetail": {
+        "type": "object",
+        "required": ["execution", "tasks"],
+        "properties": {"execution": ref("Execution"), "tasks": array(ref("TaskRun"))},
+    },
+    "LogLine": {
+        "type": "object",
+        "properties": {
+            "type": {"const": "log"},
+            "seq": {"type": "integer"},
+            "ts": TIMESTAMP,
+            "level": {"enum": ["debug", "info", "warning", "error"]},
+            "taskName": {"type": ["string", "null"]},
+            "attempt": {"type": ["integer", "null"]},
+            "message": {"type": "string"},
+        },
+    },
+}
+OPERATIONS: dict[str, Schema] = {
+    "flows.execute": {
+        "summary": "Start an execution; answers once it is durably QUEUED",
+        "parameters": [ID_PARAM],
+        "requestBody": json_body(ref("ExecuteRequest"), required=False),
+        "responses": {**ok(ref("ExecutionStarted"), "201", "Queued"), **ERRORS},
+    },
+    "executions.list": {
+        "summary": "List executions, newest first",
+        "parameters": [
+            {"name": "flowId", "in": "query", "schema": {"type": "string"}},
+            {"name": "namespace", "in": "query", "schema": {"type": "string"}},
+            {"name": "status", "in": "query", "schema": {"type": "string"}, "description": "one or more, comma-separated"},
+            {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+            *PAGING,
+        ],
+        "responses": {**ok(array(ref("Execution"))), **ERRORS},
+    },
+    "executions.get": {"summary": "An execution with its task runs", "parameters": [ID_PARAM], "responses": {**ok(ref("ExecutionDetail")), **ERRORS}},
+    "executions.logs": {
+        "summary": "Log lines: a WebSocket (history, then live, then {type: end}), or a JSON array on plain GET",
+        "parameters": [ID_PARAM],
+        "responses": {**ok(array(ref("LogLine"))), "101": {"description": "Switching to WebSocket"}, **ERRORS},
+    },
+    "executions.cancel": {"summary": "Cancel a queued, paused or running execution", "parameters": [ID_PARAM], "responses": {**ok(ref("Execution")), **ERRORS}},
+    "executions.retry": {
+        "summary": "Resume a FAILED, CANCELLED or TIMED_OUT execution; finished tasks keep their outputs",
+        "parameters": [ID_PARAM],
+        "responses": {**ok(ref("ExecutionStarted")), **ERRORS},
+    },
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from workflowdev.api.docs import ERRORS, ID_PARAM, PAGING, TIMESTAMP, Schema, array, json_body, ok, ref
 from workflowdev.api import serialize
 from workflowdev.api.actors import actor_of
 from workflowdev.api.bodies import (
@@ -116,3 +117,141 @@ async def restore_revision(request: web.Request) -> web.Response:
         raise Invalid(f"revision must be a positive integer, got {raw!r}")
     row = await request.app[FLOWS].restore(request.match_info["id"], int(raw), actor=actor_of(request))
     return _json(serialize.flow(row))
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Flow": {
+        "type": "object",
+        "required": ["id", "name", "namespace", "yamlContent", "revision", "createdAt", "updatedAt"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "yamlContent": {"type": "string"},
+            "revision": {"type": "integer", "minimum": 1},
+            "tasksTotal": {"type": "integer"},
+            "createdAt": TIMESTAMP,
+            "updatedAt": TIMESTAMP,
+        },
+    },
+    "FlowCreate": {
+        "type": "object",
+        "required": ["yamlContent"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+            "description": {"type": "string"},
+            "yamlContent": {"type": "string"},
+        },
+    },
+    "FlowUpdate": {
+        "type": "object",
+        "properties": {
+            "yamlContent": {"type": "string"},
+            "namespace": {"type": "string"},
+            "description": {"type": "string"},
+        },
+    },
+    "ValidationReport": {
+        "type": "object",
+        "required": ["valid", "errors", "tasksTotal"],
+        "properties": {
+            "valid": {"type": "boolean"},
+            "errors": array(
+                {
+                    "type": "object",
+                    "required": ["line", "column", "path", "message"],
+                    "properties": {
+                        "line": {"type": "integer"},
+                        "column": {"type": "integer"},
+                        "path": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                }
+            ),
+            "tasksTotal": {"type": "integer"},
+        },
+    },
+    "FlowExport": {
+        "type": "object",
+        "required": ["formatVersion", "yamlContent"],
+        "properties": {
+            "formatVersion": {"const": 1},
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "yamlContent": {"type": "string"},
+            "triggers": array({"type": "object"}),
+            "exportedAt": TIMESTAMP,
+        },
+    },
+    "Revision": {
+        "type": "object",
+        "required": ["revision", "yamlContent", "createdAt"],
+        "properties": {
+            "revision": {"type": "integer"},
+            "yamlContent": {"type": "string"},
+            "createdAt": TIMESTAMP,
+            "createdBy": {"type": ["string", "null"]},
+        },
+    },
+}
+OPERATIONS: dict[str, Schema] = {
+    "flows.list": {
+        "summary": "List flows, newest first",
+        "parameters": [
+            {"name": "namespace", "in": "query", "schema": {"type": "string"}},
+            {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "text in name or description"},
+            *PAGING,
+        ],
+        "responses": ok(array(ref("Flow"))),
+    },
+    "flows.create": {
+        "summary": "Create a flow",
+        "requestBody": json_body(ref("FlowCreate")),
+        "responses": {**ok(ref("Flow"), "201", "Created"), **ERRORS},
+    },
+    "flows.validate": {
+        "summary": "Validate flow YAML without saving it",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object", "required": ["yamlContent"], "properties": {"yamlContent": {"type": "string"}}}},
+                "application/yaml": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
+        "responses": {**ok(ref("ValidationReport")), **ERRORS},
+    },
+    "flows.import_flow": {
+        "summary": "Import a flow from its export document",
+        "parameters": [{"name": "overwrite", "in": "query", "schema": {"type": "boolean", "default": False}}],
+        "requestBody": json_body(ref("FlowExport")),
+        "responses": {**ok(ref("Flow"), "201", "Created"), **ok(ref("Flow"), "200", "Overwritten as a new revision"), **ERRORS},
+    },
+    "flows.get": {"summary": "Get a flow", "parameters": [ID_PARAM], "responses": {**ok(ref("Flow")), **ERRORS}},
+    "flows.update": {
+        "summary": "Update a flow; changed YAML becomes a new revision",
+        "parameters": [ID_PARAM],
+        "requestBody": json_body(ref("FlowUpdate")),
+        "responses": {**ok(ref("Flow")), **ERRORS},
+    },
+    "flows.delete": {
+        "summary": "Delete a flow and its triggers; its executions stay readable",
+        "parameters": [ID_PARAM],
+        "responses": {"204": {"description": "Deleted"}, **ERRORS},
+    },
+    "flows.export": {"summary": "Export a flow as JSON", "parameters": [ID_PARAM], "responses": {**ok(ref("FlowExport")), **ERRORS}},
+    "flows.revisions": {
+        "summary": "List revisions, newest first",
+        "parameters": [ID_PARAM],
+        "responses": {**ok(array(ref("Revision"))), **ERRORS},
+    },
+    "flows.restore": {
+        "summary": "Restore a revision, saved as a new revision",
+        "parameters": [ID_PARAM, {"name": "rev", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}],
+        "responses": {**ok(ref("Flow")), **ERRORS},
+    },
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from workflowdev.api.docs import Schema, error, ok, ref
 from workflowdev.api.errors import error_response
 from workflowdev.api.keys import DATABASE
 from workflowdev.store.database import DatabaseUnavailable
@@ -23,3 +24,16 @@ async def readyz(request: web.Request) -> web.Response:
     except DatabaseUnavailable:
         return error_response(503, "database does not answer", details=[{"path": "database", "message": "unavailable"}])
     return web.json_response({"status": "ready", "database": "ok"})
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Health": {"type": "object", "properties": {"status": {"type": "string"}}},
+    "Ready": {
+        "type": "object",
+        "properties": {"status": {"type": "string"}, "database": {"type": "string"}},
+    },
+}
+OPERATIONS: dict[str, Schema] = {
+    "healthz": {"summary": "The process is alive", "responses": ok(ref("Health"))},
+    "readyz": {"summary": "The database answers", "responses": {**ok(ref("Ready")), "503": error("Database unavailable")}},
+}

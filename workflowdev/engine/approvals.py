@@ -81,10 +81,15 @@ class ApprovalService:
             if execution is None or execution.status in executions_store.TERMINAL:
                 ended = execution.status if execution is not None else "gone"
                 raise Conflict(f"execution {row.execution_id} has already ended ({ended})")
-            if not await store.decide(conn, approval_id, status=status, by=actor.name, comment=comment, at=self.clock()):
+            decided_now = await store.decide(
+                conn, approval_id, status=status, by=actor.name, comment=comment, at=self.clock()
+            )
+            if not decided_now:
                 current = await store.get(conn, approval_id)
                 raise Conflict(f"approval {approval_id} is already {current.status if current else 'gone'}")
-            requeued = await executions_store.set_status_if(conn, row.execution_id, expected=["PAUSED"], status="QUEUED")
+            requeued = await executions_store.set_status_if(
+                conn, row.execution_id, expected=["PAUSED"], status="QUEUED"
+            )
             await audit.append(
                 conn,
                 id=str(uuid.uuid4()),
@@ -114,8 +119,11 @@ class ApprovalService:
         """Close gates nobody can decide any more: their execution ended some other way."""
         now = self.clock()
         async with self.db.write() as conn:
-            closed = [a for a in approval_ids if await store.decide(conn, a, status="EXPIRED", by=SYSTEM.name, comment=reason, at=now)]
-            rows = [await store.get(conn, a) for a in closed]
+            rows = [
+                await store.get(conn, a)
+                for a in approval_ids
+                if await store.decide(conn, a, status="EXPIRED", by=SYSTEM.name, comment=reason, at=now)
+            ]
         for row in rows:
             self.bus.publish(Event(APPROVAL_DECIDED, row.execution_id, approval_json(row)))
 
@@ -127,11 +135,14 @@ class ApprovalService:
         expired = 0
         for row in due:
             async with self.db.write() as conn:
+                await executions_store.lock_execution(conn, row.execution_id)
                 if not await store.decide(conn, row.id, status="EXPIRED", by=SYSTEM.name, comment=None, at=now):
                     continue
-                await executions_store.set_status_if(conn, row.execution_id, expected=["PAUSED"], status="QUEUED")
+                requeued = await executions_store.set_status_if(
+                    conn, row.execution_id, expected=["PAUSED"], status="QUEUED"
+                )
                 decided = await store.get(conn, row.id)
-            self._announce(decided, requeued=True)
+            self._announce(decided, requeued)
             expired += 1
         return expired
 

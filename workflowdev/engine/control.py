@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from workflowdev.engine.approvals import INSERT_APPROVAL, approval_json
@@ -41,30 +41,44 @@ async def run_all(factories: Sequence[Callable[[], Awaitable[Any]]], limit: int 
     """Run coroutines at most `limit` at once, failing fast.
 
     The first failure cancels the others and is raised once they have stopped. A gate that
-    parks does not stop its siblings; `Parked` is raised after all of them are done.
+    parks keeps its slot until it is decided (a foreach of concurrency 1 stays one after
+    another); siblings in the other slots go on, and `Parked` is raised once all are done or
+    every slot is parked.
     """
     results: list[Any] = [None] * len(factories)
-    slots = asyncio.Semaphore(limit or max(len(factories), 1))
+    size = limit or max(len(factories), 1)
+    slots = asyncio.Semaphore(size)
     failures: list[BaseException] = []
     parked = False
+    held = 0
     tasks: list[asyncio.Task[None]] = []
 
+    def cancel_others() -> None:
+        for other in tasks:
+            if other is not asyncio.current_task():
+                other.cancel()
+
     async def one(index: int) -> None:
-        nonlocal parked
-        async with slots:
+        nonlocal parked, held
+        await slots.acquire()
+        keep_slot = False
+        try:
             if failures:
                 return
-            try:
-                results[index] = await factories[index]()
-            except Parked:
-                parked = True
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others stop
-                failures.append(exc)
-                for other in tasks:
-                    if other is not asyncio.current_task():
-                        other.cancel()
+            results[index] = await factories[index]()
+        except Parked:
+            parked = keep_slot = True
+            held += 1
+            if held == size:  # every slot waits for a person: those still queued cannot start
+                cancel_others()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others stop
+            failures.append(exc)
+            cancel_others()
+        finally:
+            if not keep_slot:
+                slots.release()
 
     tasks.extend(asyncio.create_task(one(i)) for i in range(len(factories)))
     try:
@@ -301,6 +315,8 @@ async def _approval(runner: Runner, task: Task, frame: Frame) -> Outcome:
         decision = await runner.deps.approvals.for_task_run(known.run_id)
         run = runner.reopen(task, frame, write=False)
         if decision is None or decision.status == "PENDING":
+            if decision is not None:
+                runner.gates[run.id] = (run, decision.id)
             raise Parked()
         if decision.status == "APPROVED":
             outputs = {"approved": True, "decidedBy": decision.decided_by, "comment": decision.comment}
@@ -327,14 +343,21 @@ async def _approval(runner: Runner, task: Task, frame: Frame) -> Outcome:
         "context": props.get("context"),
         "status": "PENDING",
         "created_at": now,
-        "expires_at": now + timedelta(seconds=timeout) if timeout is not None else None,
+        "expires_at": _earliest(now + timedelta(seconds=timeout) if timeout is not None else None, runner.deadline),
         "decided_at": None,
         "decided_by": None,
         "comment": None,
     }
     runner.recorder.write([(INSERT_APPROVAL, row)], Event(APPROVAL_CREATED, runner.execution.id, approval_json(row)))
     runner.recorder.log("info", f"{task.name} waits for approval: {row['message'] or ''}".rstrip(": "), run=run)
+    runner.gates[run.id] = (run, row["id"])
     raise Parked()
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    """A gate expires by its own timeout, and by the execution's at the latest."""
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
 
 
 async def _subflow(runner: Runner, task: Task, frame: Frame) -> Outcome:

@@ -51,6 +51,8 @@ class Dispatcher:
     _last_renewal: float = 0.0
     _last_expiry_sweep: float = 0.0
     _reserved: int = 0
+    _backlog: bool = False
+    """Work may be waiting that this node had no room for: claim when a runner ends."""
 
     async def start(self) -> None:
         async with self.db.write() as conn:
@@ -106,7 +108,10 @@ class Dispatcher:
         `adopt`, skipping the claim round trip. Flows with a concurrency limit always go
         through the claim, where the limit is applied.
         """
-        if self._stopping or flow.concurrency is not None or self._room() <= 0:
+        if self._stopping or flow.concurrency is not None:
+            return None
+        if self._room() <= 0:
+            self._backlog = True
             return None
         self._reserved += 1
         return {
@@ -133,24 +138,31 @@ class Dispatcher:
             await self.deps.approvals.expire_due()
         if time.monotonic() - self._last_renewal >= self.settings.lease_seconds / 3:
             await self._renew()
-        room = self._room()
-        if room <= 0:
-            return
-        now = self.deps.clock()
-        async with self.db.write() as conn:
-            claimed = await store.claim(
-                conn,
-                owner=self.node_id,
-                now=now,
-                lease_until=now + timedelta(seconds=self.settings.lease_seconds),
-                limit=room,
-            )
-            admitted = [eid for eid in claimed if await self._admit(conn, eid)]
-        for execution_id in admitted:
-            if execution_id not in self.runners:
-                await self._spawn(execution_id)
-        if len(claimed) == room:
-            self._wake.set()
+        # Executions held back by their flow's limit stay the oldest in the queue: claim past
+        # them (never twice in a tick) until the room is used or nothing else is queued.
+        seen: set[str] = set()
+        held_back = False
+        while (room := self._room()) > 0:
+            now = self.deps.clock()
+            async with self.db.write() as conn:
+                claimed = await store.claim(
+                    conn,
+                    owner=self.node_id,
+                    now=now,
+                    lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+                    limit=room,
+                    exclude=seen,
+                )
+                admitted = [eid for eid in claimed if await self._admit(conn, eid)]
+            for execution_id in admitted:
+                if execution_id not in self.runners:
+                    await self._spawn(execution_id)
+            seen.update(claimed)
+            held_back = held_back or len(admitted) < len(claimed)
+            if len(claimed) < room:
+                self._backlog = held_back
+                return
+        self._backlog = True
 
     async def _admit(self, conn: AsyncConnection, execution_id: str) -> bool:
         """Apply the flow's concurrency to a claimed execution; False leaves it unstarted."""
@@ -214,7 +226,7 @@ class Dispatcher:
                 await runner.crashed(exc)
         finally:
             self.runners.pop(runner.execution.id, None)
-            if not self._stopping:
+            if self._backlog and not self._stopping:
                 self._wake.set()
 
     async def _renew(self) -> None:

@@ -11,9 +11,12 @@ from workflowdev.engine.deps import CredentialLookup, EngineDeps, no_credentials
 from workflowdev.engine.dispatcher import Dispatcher, DispatcherSettings
 from workflowdev.engine.events import EventBus
 from workflowdev.engine.executions import CompiledFlows, ExecutionService
+from workflowdev.engine.flow_service import FlowService
 from workflowdev.engine.expressions import Renderer
 from workflowdev.engine.kv import KVService
 from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.scheduler import Scheduler
+from workflowdev.engine.triggers import TriggerService
 from workflowdev.store.database import Database
 from workflowdev.store.journal import Journal
 
@@ -73,6 +76,11 @@ class Engine:
             local=self.dispatcher,
         )
         self.deps.subflows = self.executions
+        self.triggers = TriggerService(db, self.executions, self.flows, self.bus, clock)
+        self.scheduler = Scheduler(self.triggers, clock, settings.poll_interval)
+        self.flow_service = FlowService(
+            db, registry, clock, triggers=self.triggers, on_triggers_changed=self.scheduler.wake
+        )
 
     def _wake(self) -> None:
         self.dispatcher.wake()
@@ -80,7 +88,10 @@ class Engine:
     async def start(self) -> None:
         await self.journal.start()
         await self.dispatcher.start()
+        self.scheduler.start()
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
         await self.dispatcher.stop()
+        await self.triggers.stop()
         await self.journal.stop()

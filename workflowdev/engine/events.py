@@ -95,6 +95,15 @@ class EventBus:
         """Call `callback` synchronously for every event (metrics, triggers); it must be quick."""
         self._listeners.append(callback)
 
+    def wants(self, kind: str, execution_id: str) -> bool:
+        """Whether anyone would receive such an event, so publishers can skip building it."""
+        if self._listeners:
+            return True
+        return any(
+            (sub.execution_id is None or sub.execution_id == execution_id) and (sub.types is None or kind in sub.types)
+            for sub in self._subscribers
+        )
+
     def publish(self, event: Event) -> None:
         for callback in self._listeners:
             callback(event)

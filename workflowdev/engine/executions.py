@@ -144,13 +144,25 @@ class ExecutionService:
         trigger: Mapping[str, Any] | None = None,
         parent_execution_id: str | None = None,
         parent_task_run_id: str | None = None,
+        execution_id: str | None = None,
+        also: Sequence[tuple[Any, Any]] = (),
     ) -> dict[str, Any]:
+        """Queue an execution. `also`: statements committed with it, all or nothing (a trigger's
+        firing row, whose unique key is what stops a double fire)."""
         async with self.db.read() as conn:
             flow_row = await flows_store.get_flow(conn, flow_id)
         if flow_row is None:
             raise NotFound(f"flow {flow_id} not found")
         return await self._start(
-            flow_row, actor, inputs, labels, trigger or {"type": "manual"}, parent_execution_id, parent_task_run_id
+            flow_row,
+            actor,
+            inputs,
+            labels,
+            trigger or {"type": "manual"},
+            parent_execution_id,
+            parent_task_run_id,
+            execution_id=execution_id,
+            also=also,
         )
 
     async def _start(
@@ -162,6 +174,9 @@ class ExecutionService:
         trigger: Mapping[str, Any],
         parent_execution_id: str | None,
         parent_task_run_id: str | None,
+        *,
+        execution_id: str | None = None,
+        also: Sequence[tuple[Any, Any]] = (),
     ) -> dict[str, Any]:
         flow = self.flows.get(flow_row.id, flow_row.revision, flow_row.yaml_content)
         try:
@@ -171,7 +186,7 @@ class ExecutionService:
         if labels is not None and not all(isinstance(v, (str, int, float, bool)) for v in labels.values()):
             raise Invalid("labels must map names to strings, numbers or booleans")
         now = self.clock()
-        execution_id = str(uuid.uuid4())
+        execution_id = execution_id or str(uuid.uuid4())
         row = {
             "id": execution_id,
             "flow_id": flow_row.id,
@@ -201,7 +216,7 @@ class ExecutionService:
         if lease is not None:
             row.update(lease)
         try:
-            await self.journal.write([(store.INSERT_EXECUTION, row), (audit.INSERT, entry)])
+            await self.journal.write([(store.INSERT_EXECUTION, row), (audit.INSERT, entry), *also])
         except BaseException:
             if lease is not None and self.local is not None:
                 self.local.release()
@@ -301,6 +316,7 @@ class ExecutionService:
                 expected=list(RETRYABLE),
                 status="QUEUED",
                 error=None,
+                started_at=None,  # a fresh start: the flow's `timeout` counts from the retry
                 finished_at=None,
                 duration_ms=None,
                 cancel_requested=False,
@@ -353,8 +369,16 @@ class ExecutionService:
         return started["executionId"]
 
     async def find_child(self, parent_task_run_id: str) -> str | None:
+        """The child a subflow run started, to take up again (say after its node was lost).
+
+        None when it ended without success: the parent is being retried, and asks for a new one.
+        """
         async with self.db.read() as conn:
-            return await store.child_of(conn, parent_task_run_id)
+            child = await store.child_of(conn, parent_task_run_id)
+            row = await store.get_execution(conn, child) if child is not None else None
+        if row is None or row.status in ("FAILED", "CANCELLED", "TIMED_OUT"):
+            return None
+        return child
 
     async def cancel_child(self, execution_id: str) -> None:
         try:

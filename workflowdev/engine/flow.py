@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
 from workflowdev.engine.durations import parse_duration
 from workflowdev.engine.plugin import Plugin, PluginRegistry, UnknownPlugin
+from workflowdev.engine.trigger_config import TRIGGER_TYPES, check_config
 from workflowdev.engine.yaml_source import (
     Path,
     SourceDocument,
@@ -57,7 +58,6 @@ MAX_TASKS = 10_000
 FLOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 TASK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 INPUT_TYPES = ("string", "integer", "number", "boolean", "object", "array")
-TRIGGER_TYPES = ("webhook", "schedule", "flow")
 CONCURRENCY_BEHAVIORS = ("queue", "cancel", "fail")
 BACKOFFS = ("constant", "exponential")
 
@@ -594,6 +594,9 @@ class _FlowReader:
             config = item.get("config")
             if config is not None:
                 config = self.mapping(config, item_path + ("config",), "config")
+            if type_ is not None and (config is not None or type_ != "webhook"):
+                for key, message in check_config(type_, config or {}):
+                    self.error(item_path + ("config", key), f"{key}: {message}")
             if name is not None:
                 if name in seen:
                     self.error(item_path + ("name",),

@@ -7,7 +7,7 @@ written in one transaction, so a request that fails leaves the database as it wa
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +20,8 @@ from workflowdev.engine.clock import Clock, rfc3339, utcnow
 from workflowdev.engine.errors import Conflict, Invalid, NotFound
 from workflowdev.engine.flow import Flow, ValidationReport, validate_flow
 from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.trigger_config import TRIGGER_TYPES
+from workflowdev.engine.triggers import TriggerService, sync_yaml_triggers
 from workflowdev.store import audit
 from workflowdev.store import flows as store
 from workflowdev.store import triggers as trigger_store
@@ -30,10 +32,20 @@ EXPORT_FORMAT_VERSION = 1
 
 
 class FlowService:
-    def __init__(self, db: Database, registry: PluginRegistry, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        registry: PluginRegistry,
+        clock: Clock = utcnow,
+        *,
+        triggers: TriggerService | None = None,
+        on_triggers_changed: Callable[[], None] = lambda: None,
+    ) -> None:
         self.db = db
         self.registry = registry
         self.clock = clock
+        self.triggers = triggers
+        self.on_triggers_changed = on_triggers_changed
 
     def validate(self, yaml_content: str | bytes) -> ValidationReport:
         return validate_flow(yaml_content, self.registry)
@@ -91,8 +103,12 @@ class FlowService:
                 updated_at=now,
             )
             await store.insert_revision(conn, flow_id, 1, yaml_content, now, actor.name)
+            await sync_yaml_triggers(conn, flow_id, flow.triggers, now)
             await self._audit(conn, actor, "flow.create", flow_id, {"namespace": namespace, "name": flow.name})
-            return await self._get(conn, flow_id)
+            created = await self._get(conn, flow_id)
+        if flow.triggers:
+            self.on_triggers_changed()
+        return created
 
     async def update(
         self,
@@ -123,6 +139,7 @@ class FlowService:
                 if description is None and parsed.description is not None:
                     values["description"] = parsed.description
                 await store.insert_revision(conn, flow_id, revision, yaml_content, values["updated_at"], actor.name)
+                await sync_yaml_triggers(conn, flow_id, parsed.triggers, values["updated_at"])
                 changed.append("yamlContent")
             if not changed:
                 return current
@@ -130,7 +147,10 @@ class FlowService:
             await self._audit(
                 conn, actor, action, flow_id, {"changed": changed, "revision": values.get("revision", current.revision), **(audit_details or {})}
             )
-            return await self._get(conn, flow_id)
+            updated = await self._get(conn, flow_id)
+        if "yamlContent" in changed:
+            self.on_triggers_changed()
+        return updated
 
     async def delete(self, flow_id: str, *, actor: Actor) -> None:
         async with self.db.write() as conn:
@@ -170,7 +190,8 @@ class FlowService:
             "description": flow.description,
             "yamlContent": flow.yaml_content,
             "triggers": [
-                {"type": t.type, "name": t.name, "enabled": t.enabled, "config": t.config} for t in triggers
+                {"type": t.type, "name": t.name, "enabled": t.enabled, "config": _exportable(t.config)}
+                for t in triggers
             ],
             "exportedAt": rfc3339(self.clock()),
         }
@@ -181,6 +202,7 @@ class FlowService:
         Returns the flow and whether it was created.
         """
         yaml_content, name, namespace, description = _read_export(document)
+        triggers = _read_export_triggers(document)
         flow = self.parse(yaml_content)
         name = name or flow.name
         if name != flow.name:
@@ -188,17 +210,34 @@ class FlowService:
         namespace = namespace or flow.namespace or DEFAULT_NAMESPACE
         async with self.db.read() as conn:
             existing = await store.get_flow_by_name(conn, namespace, name)
-        if existing is None:
-            created = await self.create(
-                yaml_content=yaml_content, actor=actor, namespace=namespace, description=description
-            )
-            return created, True
-        if not overwrite:
+        if existing is not None and not overwrite:
             raise Conflict(f"flow {namespace}/{name} already exists; import with ?overwrite=true to replace it")
-        updated = await self.update(
-            existing.id, actor=actor, yaml_content=yaml_content, description=description, action="flow.import"
-        )
-        return updated, False
+        if existing is None:
+            row = await self.create(yaml_content=yaml_content, actor=actor, namespace=namespace, description=description)
+        else:
+            row = await self.update(
+                existing.id, actor=actor, yaml_content=yaml_content, description=description, action="flow.import"
+            )
+        await self._import_triggers(row.id, triggers, actor)
+        return row, existing is None
+
+    async def _import_triggers(self, flow_id: str, triggers: list[dict[str, Any]], actor: Actor) -> None:
+        """Recreate exported API triggers that the flow does not have yet (by name and type)."""
+        if not triggers or self.triggers is None:
+            return
+        async with self.db.read() as conn:
+            have = {(t.name, t.type) for t in await trigger_store.list_for_flow(conn, flow_id)}
+        for spec in triggers:
+            if (spec.get("name"), spec["type"]) in have:
+                continue
+            await self.triggers.create(
+                flow_id=flow_id,
+                kind=spec["type"],
+                name=spec.get("name"),
+                enabled=bool(spec.get("enabled", True)),
+                config=spec.get("config") or {},
+                actor=actor,
+            )
 
     async def _get(self, conn: AsyncConnection, flow_id: str) -> Row[Any]:
         flow = await store.get_flow(conn, flow_id)
@@ -230,6 +269,23 @@ async def _unique_name_write(db: Database, namespace: str, name: str) -> AsyncIt
             yield conn
     except IntegrityError:
         raise Conflict(f"a flow named {namespace}/{name} already exists") from None
+
+
+def _exportable(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A trigger's config as it may leave the server: a webhook secret never does."""
+    return {k: v for k, v in (config or {}).items() if k != "secret"}
+
+
+def _read_export_triggers(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    triggers = document.get("triggers") or []
+    if not isinstance(triggers, list) or not all(
+        isinstance(t, dict) and t.get("type") in TRIGGER_TYPES and isinstance(t.get("config", {}), dict) for t in triggers
+    ):
+        raise Invalid(
+            "triggers must be a list of {type, name, enabled, config} objects",
+            [{"path": "triggers", "message": f"each needs a type among {', '.join(TRIGGER_TYPES)}"}],
+        )
+    return triggers
 
 
 def _read_export(document: Mapping[str, Any]) -> tuple[str, str | None, str | None, str | None]:

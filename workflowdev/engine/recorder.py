@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class TaskRunState:
     status: str
     started_at: datetime
     outputs: dict[str, Any] | None = None
+    outputs_text: str | None = None
     error: str | None = None
     finished_at: datetime | None = None
 
@@ -47,21 +49,14 @@ class TaskRunState:
             return None
         return int((self.finished_at - self.started_at).total_seconds() * 1000)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "taskName": self.task_name,
-            "taskType": self.task_type,
-            "parentId": self.parent_id,
-            "iteration": self.iteration,
-            "status": self.status,
-            "attempt": self.attempt,
-            "outputs": json.dumps(self.outputs) if self.outputs is not None else None,
-            "error": self.error,
-            "startedAt": rfc3339(self.started_at),
-            "finishedAt": rfc3339(self.finished_at),
-            "durationMs": self.duration_ms,
-        }
+
+def new_id() -> str:
+    """A random (version 4) UUID without a system call per id: task runs are made by the
+    thousand and their ids need to be unique, not unguessable."""
+    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
+
+
+_random = random.Random()
 
 
 @dataclass
@@ -88,17 +83,7 @@ class Recorder:
         attempt: int,
         status: str = "RUNNING",
     ) -> TaskRunState:
-        run = TaskRunState(
-            id=str(uuid.uuid4()),
-            key=key,
-            task_name=task_name,
-            task_type=task_type,
-            parent_id=parent_id,
-            iteration=iteration,
-            attempt=attempt,
-            status=status,
-            started_at=self.clock(),
-        )
+        run = TaskRunState(new_id(), key, task_name, task_type, parent_id, iteration, attempt, status, self.clock())
         row = {
             "id": run.id,
             "execution_id": self.execution_id,
@@ -115,79 +100,114 @@ class Recorder:
             "finished_at": None,
             "duration_ms": None,
         }
-        self._write([(store.INSERT_TASK_RUN, row)], self._task_event(run))
+        self._write([(store.INSERT_TASK_RUN, row)], TASK_UPDATED, self._task_event(run))
         return run
 
     def task_finished(
-        self, run: TaskRunState, status: str, *, outputs: dict[str, Any] | None = None, error: str | None = None
+        self,
+        run: TaskRunState,
+        status: str,
+        *,
+        outputs: dict[str, Any] | None = None,
+        outputs_text: str | None = None,
+        error: str | None = None,
     ) -> None:
+        """`outputs_text`, when given, is `outputs` already encoded (saves encoding twice)."""
         run.status = status
-        run.outputs = self.masker.mask_json(outputs) if outputs is not None else None
+        if outputs is not None and self.masker.active:
+            outputs = self.masker.mask_json(outputs)
+            outputs_text = None
+        run.outputs = outputs
+        run.outputs_text = outputs_text if outputs_text is not None or outputs is None else json.dumps(outputs)
         run.error = self.masker.mask(error) if error else error
         run.finished_at = self.clock()
         params = {
             "run_id": run.id,
             "status": status,
-            "outputs": json.dumps(run.outputs) if run.outputs is not None else None,
+            "outputs": run.outputs_text,
             "error": run.error,
             "finished_at": run.finished_at,
             "duration_ms": run.duration_ms,
         }
-        self._write([(store.FINISH_TASK_RUN, params)], self._task_event(run))
+        self._write([(store.FINISH_TASK_RUN, params)], TASK_UPDATED, self._task_event(run))
 
     def task_status(self, run: TaskRunState, status: str) -> None:
         """A run changes state without ending (a parked container waits, then resumes)."""
         run.status = status
-        self._write([(store.SET_TASK_RUN_STATUS, {"run_id": run.id, "status": status})], self._task_event(run))
+        self._write([(store.SET_TASK_RUN_STATUS, {"run_id": run.id, "status": status})], TASK_UPDATED, self._task_event(run))
 
     def log(self, level: str, message: str, *, run: TaskRunState | None = None) -> None:
         self.log_seq += 1
         text = self.masker.mask(message)
         if len(text) > MAX_LOG_MESSAGE:
             text = text[:MAX_LOG_MESSAGE] + f"… [{len(text) - MAX_LOG_MESSAGE} characters cut]"
-        ts = self.clock()
         row = {
             "execution_id": self.execution_id,
             "seq": self.log_seq,
             "task_run_id": run.id if run else None,
             "task_name": run.task_name if run else None,
             "attempt": run.attempt if run else None,
-            "ts": ts,
+            "ts": self.clock(),
             "level": level,
             "message": text,
         }
-        event = Event(LOG, self.execution_id, log_json(row))
-        self._write([(store.INSERT_LOG, row)], event)
+        self._write([(store.INSERT_LOG, row)], LOG, lambda: log_json(row))
 
-    def write(self, statements: list[tuple[Any, Any]], event: Event | None = None) -> asyncio.Future[None]:
-        return self._write(statements, event)
+    def write(
+        self, statements: list[tuple[Any, Any]], event: Event | None = None
+    ) -> asyncio.Future[None]:
+        if event is None:
+            return self._write(statements, None, None)
+        return self._write(statements, event.type, lambda: event.data)
 
     async def flush(self) -> None:
         """Wait until everything recorded so far is durable (and its events published)."""
         while self._outstanding:
             await asyncio.gather(*list(self._outstanding), return_exceptions=True)
 
-    def _write(self, statements: list[tuple[Any, Any]], event: Event | None) -> asyncio.Future[None]:
+    def _write(
+        self, statements: list[tuple[Any, Any]], kind: str | None, data: Callable[[], dict[str, Any]] | None
+    ) -> asyncio.Future[None]:
         future = self.journal.submit(statements, self.guard)
         self._outstanding.add(future)
-        future.add_done_callback(lambda f: self._done(f, event))
+        future.add_done_callback(lambda f: self._done(f, kind, data))
         return future
 
-    def _done(self, future: asyncio.Future[None], event: Event | None) -> None:
+    def _done(self, future: asyncio.Future[None], kind: str | None, data: Callable[[], dict[str, Any]] | None) -> None:
+        """After the commit: publish (building the event only if someone listens), or stop."""
         self._outstanding.discard(future)
         if future.cancelled():
             return
         exc = future.exception()
-        if exc is None:
-            if event is not None:
-                self.bus.publish(event)
-        else:
+        if exc is not None:
             self.on_failure(exc)
+        elif kind is not None and data is not None and self.bus.wants(kind, self.execution_id):
+            self.bus.publish(Event(kind, self.execution_id, data()))
 
-    def _task_event(self, run: TaskRunState) -> Event:
-        data = run.to_json()
-        data["executionId"] = self.execution_id
-        return Event(TASK_UPDATED, self.execution_id, data)
+    def _task_event(self, run: TaskRunState) -> Callable[[], dict[str, Any]]:
+        """The run as it is now, turned into event data only when it is published."""
+        status, outputs_text, error, finished_at = run.status, run.outputs_text, run.error, run.finished_at
+        execution_id = self.execution_id
+
+        def data() -> dict[str, Any]:
+            duration = int((finished_at - run.started_at).total_seconds() * 1000) if finished_at else None
+            return {
+                "id": run.id,
+                "executionId": execution_id,
+                "taskName": run.task_name,
+                "taskType": run.task_type,
+                "parentId": run.parent_id,
+                "iteration": run.iteration,
+                "status": status,
+                "attempt": run.attempt,
+                "outputs": outputs_text,
+                "error": error,
+                "startedAt": rfc3339(run.started_at),
+                "finishedAt": rfc3339(finished_at),
+                "durationMs": duration,
+            }
+
+        return data
 
 
 def log_json(row: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from workflowdev.engine.clock import rfc3339
@@ -33,7 +34,7 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.recorder import Recorder, TaskRunState
 from workflowdev.engine.control import run_control
 from workflowdev.engine.deps import EngineDeps
-from workflowdev.engine.walk import DONE, Frame, KeyState, Outcome, Parked, TaskError, backoff
+from workflowdev.engine.walk import DONE, RERUN, Frame, KeyState, Outcome, Parked, TaskError, backoff
 from workflowdev.store import executions as store
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,12 @@ class Runner:
         self.outputs: dict[str, Any] = {}
         self.scope_base: dict[str, Any] = {}
         self._walk: asyncio.Task[None] | None = None
+        self.started_at: datetime | None = None
+        """When the execution first started (kept across resumes); set when the walk begins."""
+        self.deadline: datetime | None = None
+        """When the flow's `timeout` ends the execution; gates expire by then at the latest."""
+        self.gates: dict[str, tuple[TaskRunState, str]] = {}
+        """Gates left waiting in this walk, by task run id: (run, approval id)."""
         self._status = "RUNNING"
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -111,7 +118,7 @@ class Runner:
             self.state[key] = KeyState(known.run_id, "CANCELLED", known.attempt, None, known.started_at)
 
     async def run(self) -> None:
-        started = self.execution.started_at or self.deps.clock()
+        started = self.started_at = self.execution.started_at or self.deps.clock()
         self._close_interrupted()
         self.recorder.write(
             [(store.SET_EXECUTION_RUNNING, {"execution_id": self.execution.id, "now": started})],
@@ -129,8 +136,12 @@ class Runner:
         }
         timer = None
         if self.flow.timeout is not None:
-            elapsed = (self.deps.clock() - started).total_seconds()
-            timer = asyncio.get_running_loop().call_later(max(0.0, self.flow.timeout - elapsed), self.stop, "timeout")
+            self.deadline = started + timedelta(seconds=self.flow.timeout)
+            remaining = (self.deadline - self.deps.clock()).total_seconds()
+            if remaining <= 0:  # it ran out while parked: end it without taking up any task
+                self.stop("timeout")
+            else:
+                timer = asyncio.get_running_loop().call_later(remaining, self.stop, "timeout")
         status, error = await self._main()
         if timer is not None:
             timer.cancel()
@@ -139,13 +150,14 @@ class Runner:
             return
         if self.stop_reason in ("shutdown", "lost"):
             return
+        await self._close_gates(status)
         if status == "FAILED" and self.flow.errors:
             handled = await self._handlers(self.flow.errors, status, {"error": self._error_scope(error)})
             error = handled or error
         if self.flow.finally_:
             failed = await self._handlers(self.flow.finally_, status, {})
             if failed and status == "SUCCESS":
-                status, error = "FAILED", failed
+                status, error = ("CANCELLED", failed) if self.stop_reason == "cancel" else ("FAILED", failed)
         await self._finish(status, error)
 
     async def crashed(self, exc: BaseException) -> None:
@@ -161,6 +173,8 @@ class Runner:
         """Variables, then the tasks; returns the would-be status and error."""
         if self.stop_reason == "cancel":
             return "CANCELLED", "cancelled"
+        if self.stop_reason == "timeout":
+            return "TIMED_OUT", f"execution timed out after {self.flow.timeout:g}s"
         self._walk = asyncio.current_task()
         try:
             self.scope_base["vars"] = await self.deps.renderer.render_value(
@@ -191,7 +205,15 @@ class Runner:
                 task.uncancel()
 
     async def _handlers(self, tasks: Sequence[Task], status: str, extra: dict[str, Any]) -> str | None:
-        """Run `errors` or `finally`; returns the error of the first that failed, if any."""
+        """Run `errors` or `finally`; returns the error of the first that failed, if any.
+
+        They answer this walk's outcome, so what they did in an earlier walk (before an
+        execution retry) is not kept: they run again.
+        """
+        names = {each.name for top in tasks for each in top.iter_tree()}
+        for key, known in list(self.state.items()):
+            if key.split("[", 1)[0] in names:  # the key of a handler, or of an iteration inside one
+                self.state[key] = KeyState(known.run_id, RERUN, known.attempt, None, known.started_at)
         self.scope_base["execution"] = {**self.scope_base["execution"], "status": status}
         self._walk = asyncio.current_task()
         try:
@@ -217,11 +239,47 @@ class Runner:
             self._execution_event("PAUSED"),
         )
         await self.recorder.flush()
+        await self.deps.approvals.resume_if_decided(self.execution.id, [a for _, a in self.gates.values()])
+
+    async def _close_gates(self, status: str) -> None:
+        """Gates still waiting when the execution ends otherwise (a sibling failed, a cancel).
+
+        Nobody can decide them any more: their runs end like interrupted tasks and their
+        approvals expire, so they leave the list of pending approvals.
+        """
+        if not self.gates:
+            return
+        ended = "TIMED_OUT" if self.stop_reason == "timeout" else "CANCELLED"
+        for run, _ in self.gates.values():
+            self.recorder.task_finished(run, ended, error=f"the execution ended {status} before a decision")
+            self.state[run.key] = KeyState(run.id, ended, run.attempt, None, run.started_at)
+        await self.recorder.flush()
+        await self.deps.approvals.expire([a for _, a in self.gates.values()], f"the execution ended {status}")
+        self.gates.clear()
+
+    def _close_waiting(self, status: str) -> None:
+        """Runs parked by an earlier walk that this one never took up (it timed out or was
+        cancelled first) end with the execution."""
+        ended = "TIMED_OUT" if status == "TIMED_OUT" else "CANCELLED"
+        now = self.deps.clock()
+        for key, known in self.state.items():
+            if known.status != "WAITING":
+                continue
+            params = {
+                "run_id": known.run_id,
+                "status": ended,
+                "outputs": None,
+                "error": f"the execution ended {status} while this waited",
+                "finished_at": now,
+                "duration_ms": None,
+            }
+            self.recorder.write([(store.FINISH_TASK_RUN, params)])
+            self.state[key] = KeyState(known.run_id, ended, known.attempt, None, known.started_at)
 
     async def _finish(self, status: str, error: str | None) -> None:
+        self._close_waiting(status)
         now = self.deps.clock()
-        started = self.execution.started_at or now
-        duration = int((now - started).total_seconds() * 1000)
+        duration = int((now - (self.started_at or now)).total_seconds() * 1000)
         outputs = self.recorder.masker.mask_json(dict(self.outputs))
         params = {
             "execution_id": self.execution.id,
@@ -369,8 +427,18 @@ class Runner:
         self.recorder.task_status(run, "WAITING")
         self.state[run.key] = KeyState(run.id, "WAITING", run.attempt, None, run.started_at)
 
-    def finish_run(self, task: Task, frame: Frame, run: TaskRunState, status: str, *, outputs: dict[str, Any] | None = None, error: str | None = None) -> None:
-        self.recorder.task_finished(run, status, outputs=outputs, error=error)
+    def finish_run(
+        self,
+        task: Task,
+        frame: Frame,
+        run: TaskRunState,
+        status: str,
+        *,
+        outputs: dict[str, Any] | None = None,
+        outputs_text: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.recorder.task_finished(run, status, outputs=outputs, outputs_text=outputs_text, error=error)
         self.state[self.key_of(task, frame)] = KeyState(run.id, status, run.attempt, run.outputs, run.started_at)
         if status == "SUCCESS":
             frame.outputs[task.name] = run.outputs or {}
@@ -434,7 +502,7 @@ class Runner:
             properties = await self.render(task.properties, frame)
             async with asyncio.timeout(task.timeout):
                 result = await plugin().run(ctx, properties)
-            outputs = _json_outputs(result)
+            outputs, outputs_text = _json_outputs(result)
         except asyncio.CancelledError:
             ctx.cancelled.set()
             self.interrupted(task, frame, run)
@@ -446,18 +514,20 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a plugin's bug fails its task, never the runner
             log.debug("task %s raised", task.name, exc_info=True)
             return f"{type(exc).__name__}: {exc}", "FAILED"
-        self.finish_run(task, frame, run, "SUCCESS", outputs=outputs)
+        self.finish_run(task, frame, run, "SUCCESS", outputs=outputs, outputs_text=outputs_text)
         return None, "SUCCESS"
 
 
-def _json_outputs(result: Any) -> dict[str, Any]:
-    """Outputs must be a JSON object; anything else is the plugin's bug, reported as such."""
+def _json_outputs(result: Any) -> tuple[dict[str, Any], str]:
+    """Outputs must be a JSON object; anything else is the plugin's bug, reported as such.
+
+    Returns the outputs and their JSON text, encoded once here for the database too.
+    """
     if result is None:
-        return {}
+        return {}, "{}"
     if not isinstance(result, dict):
         raise TaskFailed(f"the plugin returned {type(result).__name__}, not an object of outputs")
     try:
-        return json.loads(json.dumps(result, allow_nan=False))
+        return result, json.dumps(result, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise TaskFailed(f"the plugin returned outputs that are not JSON: {exc}") from None
-

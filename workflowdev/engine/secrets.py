@@ -43,6 +43,11 @@ class SecretMasker:
             self._secrets |= forms
             self._pattern = None
 
+    @property
+    def active(self) -> bool:
+        """Whether any secret is registered (most executions have none)."""
+        return bool(self._secrets)
+
     def mask(self, text: str) -> str:
         if not self._secrets or not text:
             return text

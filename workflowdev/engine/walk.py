@@ -12,6 +12,8 @@ from workflowdev.engine.flow import RetryPolicy
 
 Outcome = Literal["SUCCESS", "SKIPPED", "FAILED_ALLOWED"]
 DONE = ("SUCCESS", "SKIPPED")
+RERUN = "RERUN"
+"""The state of a key whose earlier outcome is not kept: it runs again, its attempts numbered on."""
 
 
 class Parked(Exception):

@@ -10,11 +10,11 @@ from __future__ import annotations
 from types import ModuleType
 
 from workflowdev.engine.plugin import Plugin, PluginRegistry
-from workflowdev.plugins import flow, util
+from workflowdev.plugins import flow, kv, util
 
 __all__ = ["build_registry", "builtin_plugins"]
 
-_CATEGORIES: tuple[ModuleType, ...] = (util, flow)
+_CATEGORIES: tuple[ModuleType, ...] = (util, flow, kv)
 
 
 def builtin_plugins() -> list[type[Plugin]]:

@@ -6,7 +6,7 @@ parameters, so the journal can merge many of them into one executemany.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -154,9 +154,18 @@ async def count_running(conn: AsyncConnection, flow_id: str) -> int:
 
 
 async def claim(
-    conn: AsyncConnection, *, owner: str, now: datetime, lease_until: datetime, limit: int
+    conn: AsyncConnection,
+    *,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    exclude: Collection[str] = (),
 ) -> list[str]:
     """Lease up to `limit` executions that are queued, or running under an expired lease.
+
+    `exclude`: ids the caller has just looked at (held back by their flow's limit), so the
+    claim reaches the work queued behind them.
 
     On PostgreSQL the candidates are locked with SKIP LOCKED, so nodes claiming at the same
     time never take the same row. On SQLite the write transaction serialises claimers.
@@ -169,6 +178,8 @@ async def claim(
     candidates = (
         select(executions.c.id).where(claimable).order_by(executions.c.created_at).limit(limit)
     )
+    if exclude:
+        candidates = candidates.where(executions.c.id.not_in(list(exclude)))
     if conn.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     ids = [row.id for row in (await conn.execute(candidates)).all()]

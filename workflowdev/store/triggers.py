@@ -1,16 +1,73 @@
-"""Queries on triggers."""
+"""Queries on triggers and their firings."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.store.models import Trigger
+from workflowdev.store.models import Flow, Trigger, TriggerFiring
 
 triggers = Trigger.__table__
+firings = TriggerFiring.__table__
+flows = Flow.__table__
+INSERT_FIRING = insert(firings)
+MARK_FIRED = (
+    update(triggers).where(triggers.c.id == bindparam("trigger_id")).values(last_fired_at=bindparam("at"))
+)
+
+
+async def insert_trigger(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(triggers).values(**values))
+
+
+async def update_trigger(conn: AsyncConnection, trigger_id: str, **values: Any) -> None:
+    await conn.execute(update(triggers).where(triggers.c.id == trigger_id).values(**values))
+
+
+async def delete_trigger(conn: AsyncConnection, trigger_id: str) -> bool:
+    return (await conn.execute(delete(triggers).where(triggers.c.id == trigger_id))).rowcount == 1
+
+
+async def get(conn: AsyncConnection, trigger_id: str) -> Row[Any] | None:
+    return (await conn.execute(select(triggers).where(triggers.c.id == trigger_id))).first()
+
+
+async def by_webhook_key(conn: AsyncConnection, key: str) -> Row[Any] | None:
+    """The webhook trigger with this key, only while it and its flow are live."""
+    query = (
+        select(triggers)
+        .join(flows, flows.c.id == triggers.c.flow_id)
+        .where(triggers.c.webhook_key == key, triggers.c.type == "webhook", flows.c.deleted_at.is_(None))
+    )
+    return (await conn.execute(query)).first()
+
+
+async def list_triggers(
+    conn: AsyncConnection,
+    *,
+    flow_id: str | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[Sequence[Row[Any]], int]:
+    conditions = []
+    if flow_id is not None:
+        conditions.append(triggers.c.flow_id == flow_id)
+    if kind is not None:
+        conditions.append(triggers.c.type == kind)
+    total = (await conn.execute(select(func.count()).select_from(triggers).where(*conditions))).scalar_one()
+    query = (
+        select(triggers)
+        .where(*conditions)
+        .order_by(triggers.c.created_at.desc(), triggers.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await conn.execute(query)).all(), total
 
 
 async def list_for_flow(
@@ -24,3 +81,56 @@ async def list_for_flow(
 
 async def delete_for_flow(conn: AsyncConnection, flow_id: str) -> None:
     await conn.execute(delete(triggers).where(triggers.c.flow_id == flow_id))
+
+
+async def due_schedules(conn: AsyncConnection, now: datetime, limit: int = 100) -> Sequence[Row[Any]]:
+    query = (
+        select(triggers)
+        .where(triggers.c.type == "schedule", triggers.c.enabled.is_(True), triggers.c.next_fire_at <= now)
+        .order_by(triggers.c.next_fire_at)
+        .limit(limit)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def next_schedule_at(conn: AsyncConnection) -> datetime | None:
+    query = select(func.min(triggers.c.next_fire_at)).where(triggers.c.type == "schedule", triggers.c.enabled.is_(True))
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def advance_schedule(
+    conn: AsyncConnection, trigger_id: str, *, expected: datetime, next_fire_at: datetime
+) -> bool:
+    """Move `next_fire_at` on, only if no one else did: the node that wins this advances it."""
+    result = await conn.execute(
+        update(triggers)
+        .where(triggers.c.id == trigger_id, triggers.c.next_fire_at == expected)
+        .values(next_fire_at=next_fire_at)
+    )
+    return result.rowcount == 1
+
+
+async def flow_triggers_of(conn: AsyncConnection, upstream_flow_id: str) -> Sequence[Row[Any]]:
+    query = select(triggers).where(
+        triggers.c.type == "flow", triggers.c.enabled.is_(True), triggers.c.upstream_flow_id == upstream_flow_id
+    )
+    return (await conn.execute(query)).all()
+
+
+async def firing_by_idempotency(conn: AsyncConnection, trigger_id: str, key: str, since: datetime) -> Row[Any] | None:
+    query = select(firings).where(
+        firings.c.trigger_id == trigger_id, firings.c.idempotency_key == key, firings.c.fired_at >= since
+    )
+    return (await conn.execute(query)).first()
+
+
+async def firings_of(conn: AsyncConnection, trigger_id: str) -> Sequence[Row[Any]]:
+    query = select(firings).where(firings.c.trigger_id == trigger_id).order_by(firings.c.scheduled_at, firings.c.fired_at)
+    return (await conn.execute(query)).all()
+
+
+async def forget_firing(conn: AsyncConnection, trigger_id: str, idempotency_key: str) -> None:
+    """Drop a firing's idempotency key once its window has passed, so the key can be used again."""
+    await conn.execute(
+        delete(firings).where(firings.c.trigger_id == trigger_id, firings.c.idempotency_key == idempotency_key)
+    )

@@ -1,0 +1,234 @@
+"""Triggers: CRUD, and the webhook endpoint that fires them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from workflowdev.api.actors import actor_of
+from workflowdev.api.bodies import bool_param, field, paging, parse_json, read_object, reject_unknown
+from workflowdev.api.docs import ERRORS, ID_PARAM, PAGING, TIMESTAMP, Schema, array, error, json_body, ok, ref
+from workflowdev.api.keys import ENGINE
+from workflowdev.engine.errors import Invalid
+from workflowdev.engine.executions import TERMINAL
+from workflowdev.engine.trigger_config import TRIGGER_TYPES
+from workflowdev.engine.triggers import WebhookCall, trigger_json
+
+routes = web.RouteTableDef()
+WAIT_DEFAULT_SECONDS = 30.0
+WAIT_MAX_SECONDS = 300.0
+MAX_IDEMPOTENCY_KEY = 255
+
+
+@routes.get("/api/v1/triggers", name="triggers.list")
+async def list_triggers(request: web.Request) -> web.Response:
+    limit, offset = paging(request)
+    kind = request.query.get("type")
+    if kind is not None and kind not in TRIGGER_TYPES:
+        raise Invalid(f"type must be one of {', '.join(TRIGGER_TYPES)}")
+    rows, total = await request.app[ENGINE].triggers.list(
+        flow_id=request.query.get("flowId"), kind=kind, limit=limit, offset=offset
+    )
+    return web.json_response([trigger_json(r) for r in rows], headers={"X-Total-Count": str(total)})
+
+
+@routes.post("/api/v1/triggers", name="triggers.create")
+async def create_trigger(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    reject_unknown(body, {"flowId", "type", "name", "enabled", "config"})
+    enabled = field(body, "enabled", bool)
+    row = await request.app[ENGINE].triggers.create(
+        flow_id=field(body, "flowId", str, required=True),
+        kind=field(body, "type", str, required=True),
+        name=field(body, "name", str),
+        enabled=True if enabled is None else enabled,
+        config=field(body, "config", dict) or {},
+        actor=actor_of(request),
+    )
+    return web.json_response(trigger_json(row), status=201)
+
+
+@routes.get("/api/v1/triggers/{id}", name="triggers.get")
+async def get_trigger(request: web.Request) -> web.Response:
+    return web.json_response(trigger_json(await request.app[ENGINE].triggers.get(request.match_info["id"])))
+
+
+@routes.put("/api/v1/triggers/{id}", name="triggers.update")
+async def update_trigger(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    reject_unknown(body, {"name", "enabled", "config", "id", "flowId", "type"})
+    current = await request.app[ENGINE].triggers.get(request.match_info["id"])
+    for fixed, value in (("flowId", current.flow_id), ("type", current.type)):
+        if fixed in body and body[fixed] != value:
+            raise Invalid(f"{fixed} cannot change; create another trigger instead")
+    row = await request.app[ENGINE].triggers.update(
+        current.id,
+        actor=actor_of(request),
+        name=field(body, "name", str),
+        enabled=field(body, "enabled", bool),
+        config=field(body, "config", dict),
+    )
+    request.app[ENGINE].scheduler.wake()
+    return web.json_response(trigger_json(row))
+
+
+@routes.delete("/api/v1/triggers/{id}", name="triggers.delete")
+async def delete_trigger(request: web.Request) -> web.Response:
+    await request.app[ENGINE].triggers.delete(request.match_info["id"], actor=actor_of(request))
+    return web.Response(status=204)
+
+
+async def _webhook_body(request: web.Request, raw: bytes) -> Any:
+    """JSON when it says JSON, a form as an object, anything else as text."""
+    if not raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("webhook body is not UTF-8 text") from None
+    if request.content_type == "application/json":
+        return parse_json(text)
+    if request.content_type == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(text, keep_blank_values=True))
+    return text
+
+
+def _wait_seconds(request: web.Request) -> float:
+    raw = request.query.get("timeout")
+    if raw is None:
+        return WAIT_DEFAULT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise Invalid(f"timeout must be a number of seconds, got {raw!r}") from None
+    if not 0 < value <= WAIT_MAX_SECONDS:
+        raise Invalid(f"timeout must be between 0 and {WAIT_MAX_SECONDS:g} seconds")
+    return value
+
+
+@routes.post("/api/v1/webhook/{key}", name="webhook.fire")
+async def fire_webhook(request: web.Request) -> web.Response:
+    raw = await request.read()
+    idempotency_key = request.headers.get("Idempotency-Key")
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+        raise Invalid(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    wait = bool_param(request, "wait")
+    timeout = _wait_seconds(request)
+    call = WebhookCall(
+        key=request.match_info["key"],
+        body=await _webhook_body(request, raw),
+        raw_body=raw,
+        headers=dict(request.headers),
+        query={k: request.query.getall(k) if len(request.query.getall(k)) > 1 else v for k, v in request.query.items()},
+        signature=request.headers.get("X-Workflowdev-Signature"),
+        idempotency_key=idempotency_key,
+    )
+    engine = request.app[ENGINE]
+    started, created = await engine.triggers.fire_webhook(call)
+    if not wait:
+        return web.json_response(started, status=201 if created else 200)
+    try:
+        ended = await asyncio.wait_for(engine.executions.wait(started["executionId"]), timeout)
+    except TimeoutError:
+        current = await engine.executions.get_row(started["executionId"])
+        return web.json_response({"executionId": current.id, "status": current.status}, status=202)
+    return web.json_response(
+        {"executionId": ended.id, "status": ended.status, "outputs": ended.outputs, "error": ended.error},
+        status=200 if ended.status in TERMINAL else 202,
+    )
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Trigger": {
+        "type": "object",
+        "required": ["id", "flowId", "type", "name", "enabled", "config"],
+        "properties": {
+            "id": {"type": "string"},
+            "flowId": {"type": "string"},
+            "type": {"enum": list(TRIGGER_TYPES)},
+            "name": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "config": {
+                "type": "object",
+                "description": "webhook: {key, secret (always shown as ***)}; schedule: {cron, timezone, inputs, "
+                "catchUp}; flow: {upstreamFlowId, statuses}",
+            },
+            "fromYaml": {"type": "boolean", "description": "declared in the flow's YAML; change it there"},
+            "createdAt": TIMESTAMP,
+            "updatedAt": TIMESTAMP,
+            "lastFiredAt": {"type": ["string", "null"], "format": "date-time"},
+            "nextFireAt": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "TriggerCreate": {
+        "type": "object",
+        "required": ["flowId", "type"],
+        "additionalProperties": False,
+        "properties": {
+            "flowId": {"type": "string"},
+            "type": {"enum": list(TRIGGER_TYPES)},
+            "name": {"type": "string"},
+            "enabled": {"type": "boolean", "default": True},
+            "config": {"type": "object"},
+        },
+    },
+    "TriggerUpdate": {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "enabled": {"type": "boolean"}, "config": {"type": "object"}},
+    },
+    "WebhookResult": {
+        "type": "object",
+        "required": ["executionId", "status"],
+        "properties": {
+            "executionId": {"type": "string"},
+            "status": {"type": "string"},
+            "outputs": {"type": ["object", "null"]},
+            "error": {"type": ["string", "null"]},
+        },
+    },
+}
+OPERATIONS: dict[str, Schema] = {
+    "triggers.list": {
+        "summary": "List triggers, newest first",
+        "parameters": [
+            {"name": "flowId", "in": "query", "schema": {"type": "string"}},
+            {"name": "type", "in": "query", "schema": {"enum": list(TRIGGER_TYPES)}},
+            *PAGING,
+        ],
+        "responses": {**ok(array(ref("Trigger"))), **ERRORS},
+    },
+    "triggers.create": {
+        "summary": "Create a trigger",
+        "requestBody": json_body(ref("TriggerCreate")),
+        "responses": {**ok(ref("Trigger"), "201", "Created"), **ERRORS},
+    },
+    "triggers.get": {"summary": "A trigger", "parameters": [ID_PARAM], "responses": {**ok(ref("Trigger")), **ERRORS}},
+    "triggers.update": {
+        "summary": "Change a trigger; re-enabling a schedule fires next at its next future instant",
+        "parameters": [ID_PARAM],
+        "requestBody": json_body(ref("TriggerUpdate")),
+        "responses": {**ok(ref("Trigger")), **ERRORS},
+    },
+    "triggers.delete": {"summary": "Delete a trigger", "parameters": [ID_PARAM], "responses": {"204": {"description": "Deleted"}, **ERRORS}},
+    "webhook.fire": {
+        "summary": "Fire a webhook trigger: the body, headers and query reach the flow as trigger.*",
+        "parameters": [
+            {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "wait", "in": "query", "schema": {"type": "boolean"}, "description": "answer when the execution ends"},
+            {"name": "timeout", "in": "query", "schema": {"type": "number", "maximum": WAIT_MAX_SECONDS}},
+            {"name": "X-Workflowdev-Signature", "in": "header", "schema": {"type": "string"}, "description": "sha256=<hex HMAC of the raw body>"},
+            {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}},
+        ],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {}}, "text/plain": {"schema": {"type": "string"}}}},
+        "responses": {
+            **ok(ref("WebhookResult"), "201", "Queued"),
+            **ok(ref("WebhookResult"), "200", "Finished (wait=true), or the first call's execution (Idempotency-Key)"),
+            **ok(ref("WebhookResult"), "202", "Still running when the wait ended"),
+            "401": error("Missing or wrong signature"),
+            **ERRORS,
+        },
+    },
+}

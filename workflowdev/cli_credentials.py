@@ -1,0 +1,139 @@
+"""`workflowdev credentials rotate-key`: re-encrypt every credential under a new master key.
+
+The order of steps is what keeps the credentials readable whatever happens: the new key is on
+disk (`master.key.new`, mode 0600) before the transaction that re-encrypts every row commits, and
+takes the place of `master.key` only after it. Interrupted after the commit, the database needs
+the key in `master.key.new`, and a node started with the old key refuses with both key ids.
+Run it with the nodes stopped: a node still running keeps the old key and can no longer read
+or write credentials until restarted with the new one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from workflowdev.config import ConfigError, Settings, load_settings
+from workflowdev.engine.clock import utcnow
+from workflowdev.engine.credentials import (
+    KEY_ENV,
+    KEY_FILE,
+    CredentialService,
+    CredentialUnreadable,
+    MasterKey,
+    MasterKeyError,
+    load_master_key,
+    read_key_file,
+    write_key_file,
+)
+from workflowdev.store.database import Database
+
+PENDING_SUFFIX = ".new"
+
+
+def add_parser(commands: Any) -> None:
+    """Add `credentials` and its actions to the subparsers of the `workflowdev` command."""
+    credentials = commands.add_parser("credentials", help="manage the credential store")
+    actions = credentials.add_subparsers(dest="credentials_action", metavar="ACTION", required=True)
+    rotate = actions.add_parser(
+        "rotate-key",
+        help="re-encrypt every credential under a new master key",
+        description=f"Re-encrypt every credential in one transaction under a new master key, then "
+        f"replace <data dir>/{KEY_FILE} with it. The current key comes from ${KEY_ENV} or that file.",
+    )
+    rotate.add_argument(
+        "--new-key-file",
+        type=Path,
+        metavar="PATH",
+        help="use the key in this file (mode 0600, 64 hex digits or base64) instead of generating one",
+    )
+    rotate.add_argument(
+        "--db", dest="database_url", metavar="URL", help="database URL (default: SQLite in the data dir)"
+    )
+    rotate.add_argument("--data-dir", type=Path, help="where the SQLite file and keys live")
+    rotate.add_argument("--config", type=Path, help="TOML config file")
+
+
+class RotationIncomplete(Exception):
+    """The re-encryption may have committed, or did and a later step failed: the message says
+    where the new key is."""
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        flags = {"database_url": args.database_url, "data_dir": args.data_dir}
+        settings = load_settings(flags, config_file=args.config)
+        print(asyncio.run(rotate_key(settings, args.new_key_file)))
+    except (ConfigError, MasterKeyError, CredentialUnreadable, RotationIncomplete) as exc:
+        print(f"workflowdev: {exc}", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"workflowdev: nothing was changed, the database failed: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def rotate_key(settings: Settings, new_key_file: Path | None) -> str:
+    """Rotate and return what to tell the operator; nothing changes when it raises (except
+    RotationIncomplete, which says where the new key was kept)."""
+    current = load_master_key(settings.data_dir, create=False)
+    key_path = settings.data_dir / KEY_FILE
+    pending = key_path.with_name(KEY_FILE + PENDING_SUFFIX)
+    new_key = _read_new_key(new_key_file) if new_key_file is not None else None
+    db = Database(settings.effective_database_url)
+    try:
+        await db.migrate()
+        service = CredentialService(db, utcnow, current)
+        await service.check_key()
+        if new_key is None:
+            new_key = MasterKey.generate(str(pending))
+            _write_pending(pending, new_key)
+        kept = new_key_file or pending
+        try:
+            count = await service.rotate(new_key)
+        except (MasterKeyError, CredentialUnreadable):
+            if new_key_file is None:
+                pending.unlink()
+            raise
+        except Exception as exc:
+            raise RotationIncomplete(
+                f"the database failed while re-encrypting ({type(exc).__name__}); if the credentials "
+                f"no longer decrypt, they are encrypted with the key kept in {kept}"
+            ) from exc
+    finally:
+        await db.close()
+    done = f"re-encrypted {count} credential(s); the new master key id is {new_key.key_id}"
+    if current.source == f"${KEY_ENV}":
+        return f"{done}\nset ${KEY_ENV} to the key in {kept} for every node, then delete that file"
+    try:
+        write_key_file(key_path, new_key, replace=True)
+    except OSError as exc:
+        raise RotationIncomplete(
+            f"{done}, but {key_path} could not be replaced ({exc.strerror}): put the key in {kept} there"
+        ) from None
+    pending.unlink(missing_ok=True)
+    return f"{done}\n{key_path} now holds it; restart every node that shares this database"
+
+
+def _read_new_key(path: Path) -> MasterKey:
+    try:
+        return read_key_file(path)
+    except FileNotFoundError:
+        raise MasterKeyError(f"the new key file {path} does not exist") from None
+
+
+def _write_pending(path: Path, key: MasterKey) -> None:
+    try:
+        write_key_file(path, key)
+    except FileExistsError:
+        raise MasterKeyError(
+            f"{path} exists: an earlier rotation was interrupted. If nodes refuse to start with a "
+            f"key mismatch, the credentials are encrypted with that key: move it to {path.with_suffix('')}. "
+            "Otherwise delete it, and run this again."
+        ) from None

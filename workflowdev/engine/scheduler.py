@@ -1,0 +1,55 @@
+"""The scheduler loop: sleeps until the next schedule is due, then fires what is due.
+
+Any number of nodes may run it against one database: each instant's firing row is unique, so
+the node that commits first fires it and the others find it taken. It wakes at the earliest
+`next_fire_at` and at least every `poll_interval`, to see triggers other nodes created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from workflowdev.engine.clock import Clock
+from workflowdev.engine.triggers import TriggerService
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(self, triggers: TriggerService, clock: Clock, poll_interval: float = 1.0) -> None:
+        self.triggers = triggers
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="scheduler")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    def wake(self) -> None:
+        """A schedule changed: look again now."""
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                await self.triggers.fire_due_schedules()
+                upcoming = await self.triggers.next_schedule_at()
+            except Exception:  # noqa: BLE001 - the database may be away; try again shortly
+                log.warning("scheduler tick failed", exc_info=True)
+                upcoming = None
+            delay = self.poll_interval
+            if upcoming is not None:
+                delay = min(delay, max(0.0, (upcoming - self.clock()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()

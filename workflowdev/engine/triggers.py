@@ -1,0 +1,425 @@
+"""Triggers: what starts executions without a person — webhooks, schedules, other flows.
+
+Every firing is a row in `trigger_firings`, committed together with the execution it starts.
+Its unique keys are what make firing exactly-once: (trigger, scheduled instant) for schedules,
+(trigger, idempotency key) for webhooks that send `Idempotency-Key` and for flow triggers (the
+upstream execution's id). A second node, a restart or a repeated event that tries the same
+firing fails on the key and starts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from workflowdev.engine.actor import Actor
+from workflowdev.engine.clock import Clock, rfc3339
+from workflowdev.engine.errors import Conflict, DomainError, Invalid, NotFound
+from workflowdev.engine.events import EXECUTION_UPDATED, Event, EventBus
+from workflowdev.engine.executions import TERMINAL, CompiledFlows, ExecutionService
+from workflowdev.engine.flow import InputsInvalid, TriggerSpec, check_inputs
+from workflowdev.engine.trigger_config import (
+    MAX_CATCH_UP,
+    TRIGGER_TYPES,
+    check_config,
+    instants_due,
+    new_webhook_key,
+    next_instant,
+)
+from workflowdev.store import audit
+from workflowdev.store import flows as flows_store
+from workflowdev.store import triggers as store
+from workflowdev.store.database import Database
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+SECRET_MASK = "***"
+HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-workflowdev-signature"})
+"""Request headers never stored with an execution: they carry credentials."""
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+def trigger_json(row: Any) -> dict[str, Any]:
+    config = dict(row.config or {})
+    if config.get("secret"):
+        config["secret"] = SECRET_MASK
+    return {
+        "id": row.id,
+        "flowId": row.flow_id,
+        "type": row.type,
+        "name": row.name,
+        "enabled": row.enabled,
+        "config": config,
+        "fromYaml": row.from_yaml,
+        "createdAt": rfc3339(row.created_at),
+        "updatedAt": rfc3339(row.updated_at),
+        "lastFiredAt": rfc3339(row.last_fired_at),
+        "nextFireAt": rfc3339(row.next_fire_at),
+    }
+
+
+@dataclass(frozen=True)
+class WebhookCall:
+    key: str
+    body: Any
+    raw_body: bytes
+    headers: Mapping[str, str]
+    query: Mapping[str, Any]
+    signature: str | None
+    idempotency_key: str | None
+
+
+def _problems_to_invalid(problems: Sequence[tuple[str, str]], message: str) -> Invalid:
+    return Invalid(message, [{"path": f"config.{path}", "message": text} for path, text in problems])
+
+
+def trigger_values(kind: str, config: Mapping[str, Any], enabled: bool, now: datetime) -> dict[str, Any]:
+    """The columns derived from a trigger's config (a webhook key is made when missing)."""
+    config = dict(config)
+    values: dict[str, Any] = {"webhook_key": None, "upstream_flow_id": None, "next_fire_at": None}
+    if kind == "webhook":
+        config["key"] = config.get("key") or new_webhook_key()
+        values["webhook_key"] = config["key"]
+    elif kind == "schedule":
+        config = {"timezone": "UTC", "inputs": {}, "catchUp": False, **config}
+        if enabled:
+            values["next_fire_at"] = next_instant(config["cron"], config["timezone"], now)
+    else:
+        config = {"statuses": ["SUCCESS"], **config}
+        values["upstream_flow_id"] = config["upstreamFlowId"]
+    values["config"] = config
+    return values
+
+
+class TriggerService:
+    def __init__(
+        self, db: Database, executions: ExecutionService, flows: CompiledFlows, bus: EventBus, clock: Clock
+    ) -> None:
+        self.db = db
+        self.executions = executions
+        self.flows = flows
+        self.bus = bus
+        self.clock = clock
+        self._pending: set[asyncio.Task[None]] = set()
+        bus.listen(self._on_event)
+
+    # -- CRUD ------------------------------------------------------------------------------
+
+    async def get(self, trigger_id: str) -> Row[Any]:
+        async with self.db.read() as conn:
+            row = await store.get(conn, trigger_id)
+        if row is None:
+            raise NotFound(f"trigger {trigger_id} not found")
+        return row
+
+    async def list(self, *, flow_id: str | None, kind: str | None, limit: int, offset: int) -> tuple[Sequence[Row[Any]], int]:
+        async with self.db.read() as conn:
+            return await store.list_triggers(conn, flow_id=flow_id, kind=kind, limit=limit, offset=offset)
+
+    async def create(
+        self,
+        *,
+        flow_id: str,
+        kind: str,
+        name: str | None,
+        enabled: bool,
+        config: Mapping[str, Any],
+        actor: Actor,
+    ) -> Row[Any]:
+        if kind not in TRIGGER_TYPES:
+            raise Invalid(f"type must be one of {', '.join(TRIGGER_TYPES)}", [{"path": "type", "message": "unknown type"}])
+        await self._check(flow_id, kind, config)
+        now = self.clock()
+        trigger_id = str(uuid.uuid4())
+        values = trigger_values(kind, config, enabled, now)
+        try:
+            async with self.db.write() as conn:
+                await store.insert_trigger(
+                    conn,
+                    id=trigger_id,
+                    flow_id=flow_id,
+                    type=kind,
+                    name=name or kind,
+                    enabled=enabled,
+                    from_yaml=False,
+                    created_at=now,
+                    updated_at=now,
+                    last_fired_at=None,
+                    **values,
+                )
+                await self._audit(conn, actor, "trigger.create", trigger_id, {"flowId": flow_id, "type": kind})
+        except IntegrityError:
+            raise Conflict("that webhook key is already in use") from None
+        return await self.get(trigger_id)
+
+    async def update(
+        self,
+        trigger_id: str,
+        *,
+        actor: Actor,
+        name: str | None = None,
+        enabled: bool | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> Row[Any]:
+        current = await self.get(trigger_id)
+        if current.from_yaml and (name is not None or config is not None):
+            raise Conflict(f"trigger {current.name} is declared in its flow's YAML: change it there (only `enabled` can be set here)")
+        new_config = dict(config) if config is not None else dict(current.config or {})
+        if config is not None and current.type == "webhook" and "secret" not in config and current.config.get("secret"):
+            new_config["secret"] = current.config["secret"]  # a secret is never sent back, so keep it
+        if config is not None:
+            await self._check(current.flow_id, current.type, new_config)
+        now_enabled = current.enabled if enabled is None else enabled
+        values: dict[str, Any] = {"updated_at": self.clock(), "enabled": now_enabled}
+        if name is not None:
+            values["name"] = name
+        if config is not None or now_enabled != current.enabled:
+            derived = trigger_values(current.type, new_config, now_enabled, self.clock())
+            if config is None and current.type == "schedule" and now_enabled:
+                derived["config"] = current.config  # re-enabled: next future instant, never a backlog
+            values.update(derived)
+        try:
+            async with self.db.write() as conn:
+                await store.update_trigger(conn, trigger_id, **values)
+                await self._audit(conn, actor, "trigger.update", trigger_id, {"changed": sorted(k for k in values if k != "updated_at")})
+        except IntegrityError:
+            raise Conflict("that webhook key is already in use") from None
+        return await self.get(trigger_id)
+
+    async def delete(self, trigger_id: str, *, actor: Actor) -> None:
+        current = await self.get(trigger_id)
+        if current.from_yaml:
+            raise Conflict(f"trigger {current.name} is declared in its flow's YAML: remove it there")
+        async with self.db.write() as conn:
+            await store.delete_trigger(conn, trigger_id)
+            await self._audit(conn, actor, "trigger.delete", trigger_id, {"flowId": current.flow_id})
+
+    async def _check(self, flow_id: str, kind: str, config: Mapping[str, Any]) -> None:
+        problems = check_config(kind, config)
+        if problems:
+            raise _problems_to_invalid(problems, f"invalid {kind} trigger: {problems[0][0]}: {problems[0][1]}")
+        async with self.db.read() as conn:
+            flow = await flows_store.get_flow(conn, flow_id)
+            upstream = await flows_store.get_flow(conn, config["upstreamFlowId"]) if kind == "flow" else True
+        if flow is None:
+            raise Invalid(f"flow {flow_id} not found", [{"path": "flowId", "message": "unknown flow"}])
+        if upstream is None:
+            raise Invalid(f"upstream flow {config['upstreamFlowId']} not found", [{"path": "config.upstreamFlowId", "message": "unknown flow"}])
+        if kind == "schedule":
+            parsed = self.flows.get(flow.id, flow.revision, flow.yaml_content)
+            try:
+                check_inputs(parsed, config.get("inputs") or {})
+            except InputsInvalid as exc:
+                raise Invalid("the schedule's inputs do not match the flow's inputs", [
+                    {"path": f"config.{e['path']}", "message": e["message"]} for e in exc.errors
+                ]) from None
+
+    async def _audit(self, conn: AsyncConnection, actor: Actor, action: str, trigger_id: str, details: dict[str, Any]) -> None:
+        await audit.append(
+            conn,
+            id=str(uuid.uuid4()),
+            at=self.clock(),
+            actor=actor.name,
+            action=action,
+            resource_type="trigger",
+            resource_id=trigger_id,
+            details=details,
+            remote_addr=actor.remote_addr,
+        )
+
+    # -- firing ----------------------------------------------------------------------------
+
+    async def fire_webhook(self, call: WebhookCall) -> tuple[dict[str, Any], bool]:
+        """Start the webhook's flow; returns (started, created). A repeat within the
+        idempotency window returns the first call's execution and created=False."""
+        async with self.db.read() as conn:
+            trigger = await store.by_webhook_key(conn, call.key)
+        if trigger is None or not trigger.enabled:
+            raise NotFound("no enabled webhook with that key")
+        secret = (trigger.config or {}).get("secret")
+        if secret:
+            expected = "sha256=" + hmac.new(secret.encode(), call.raw_body, hashlib.sha256).hexdigest()
+            if call.signature is None or not hmac.compare_digest(expected.encode(), call.signature.strip().encode()):
+                raise Unauthorized("missing or wrong X-Workflowdev-Signature (sha256=<hex HMAC-SHA256 of the body>)")
+        payload = {
+            "type": "webhook",
+            "id": trigger.id,
+            "body": call.body,
+            "headers": {k: v for k, v in call.headers.items() if k.lower() not in HIDDEN_HEADERS},
+            "query": dict(call.query),
+        }
+        if call.idempotency_key is None:
+            return await self._start(trigger, payload, None, None), True
+        return await self._start_once(trigger, payload, call.idempotency_key)
+
+    async def _start_once(self, trigger: Any, payload: dict[str, Any], key: str) -> tuple[dict[str, Any], bool]:
+        now = self.clock()
+        async with self.db.read() as conn:
+            seen = await store.firing_by_idempotency(conn, trigger.id, key, now - IDEMPOTENCY_WINDOW)
+        if seen is None:
+            async with self.db.write() as conn:
+                await store.forget_firing(conn, trigger.id, key)  # an old one, past the window
+            try:
+                return await self._start(trigger, payload, None, key), True
+            except IntegrityError:
+                async with self.db.read() as conn:
+                    seen = await store.firing_by_idempotency(conn, trigger.id, key, now - IDEMPOTENCY_WINDOW)
+                if seen is None:
+                    raise
+        status = (await self.executions.get_row(seen.execution_id)).status
+        return {"executionId": seen.execution_id, "status": status}, False
+
+    async def _start(
+        self,
+        trigger: Any,
+        payload: dict[str, Any],
+        scheduled_at: datetime | None,
+        idempotency_key: str | None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        execution_id = str(uuid.uuid4())
+        now = self.clock()
+        firing = {
+            "id": str(uuid.uuid4()),
+            "trigger_id": trigger.id,
+            "scheduled_at": scheduled_at,
+            "idempotency_key": idempotency_key,
+            "fired_at": now,
+            "execution_id": execution_id,
+        }
+        started = await self.executions.start(
+            trigger.flow_id,
+            actor=Actor(f"trigger:{trigger.name}"),
+            inputs=inputs,
+            trigger=payload,
+            execution_id=execution_id,
+            also=[(store.INSERT_FIRING, firing), (store.MARK_FIRED, {"trigger_id": trigger.id, "at": now})],
+        )
+        return started
+
+    async def fire_schedule(self, trigger: Any, instant: datetime) -> bool:
+        """Fire one scheduled instant; False when it had already fired (here or elsewhere)."""
+        config = trigger.config or {}
+        payload = {"type": "schedule", "id": trigger.id, "scheduledAt": rfc3339(instant)}
+        try:
+            await self._start(trigger, payload, instant, None, inputs=config.get("inputs") or {})
+        except IntegrityError:
+            return False
+        except DomainError as exc:
+            log.warning("schedule %s could not start its flow: %s", trigger.name, exc.message)
+            return False
+        return True
+
+    async def fire_due_schedules(self) -> int:
+        """Fire what is due; returns how many executions were started."""
+        now = self.clock()
+        async with self.db.read() as conn:
+            due = await store.due_schedules(conn, now)
+        fired = 0
+        for trigger in due:
+            fired += await self._fire_due(trigger, now)
+        return fired
+
+    async def _fire_due(self, trigger: Any, now: datetime) -> int:
+        """Fire the instants missed up to now (all with catchUp, else the latest), then move
+        `next_fire_at` past now. Firing first means a crash in between is repaired by the next
+        look: the instants already fired are refused by their unique key."""
+        config = trigger.config or {}
+        cron, timezone = config["cron"], config.get("timezone", "UTC")
+        limit = MAX_CATCH_UP if config.get("catchUp") else 1
+        due = instants_due(cron, timezone, since=trigger.next_fire_at, until=now, limit=limit)
+        fired = 0
+        for instant in due:
+            fired += await self.fire_schedule(trigger, instant)
+        following = next_instant(cron, timezone, due[-1] if due else now)
+        while following <= now:
+            following = next_instant(cron, timezone, following)
+        async with self.db.write() as conn:
+            await store.advance_schedule(conn, trigger.id, expected=trigger.next_fire_at, next_fire_at=following)
+        return fired
+
+    async def next_schedule_at(self) -> datetime | None:
+        async with self.db.read() as conn:
+            return await store.next_schedule_at(conn)
+
+    def _on_event(self, event: Event) -> None:
+        if event.type != EXECUTION_UPDATED or event.data.get("status") not in TERMINAL or "flowId" not in event.data:
+            return
+        task = asyncio.get_running_loop().create_task(self._fire_flow_triggers(event.execution_id, event.data))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _fire_flow_triggers(self, execution_id: str, data: Mapping[str, Any]) -> None:
+        try:
+            async with self.db.read() as conn:
+                downstream = await store.flow_triggers_of(conn, data["flowId"])
+            for trigger in downstream:
+                if data["status"] not in (trigger.config or {}).get("statuses", ["SUCCESS"]):
+                    continue
+                upstream = {"id": execution_id, "flowId": data["flowId"], "status": data["status"], "flowName": data.get("flowName")}
+                payload = {"type": "flow", "id": trigger.id, "execution": upstream}
+                try:
+                    await self._start(trigger, payload, None, execution_id)
+                except IntegrityError:
+                    continue  # this upstream execution already fired this trigger
+        except Exception:  # noqa: BLE001 - a failed downstream start must not break the bus
+            log.exception("flow triggers after execution %s failed", execution_id)
+
+    async def stop(self) -> None:
+        for task in list(self._pending):
+            task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
+
+
+async def sync_yaml_triggers(
+    conn: AsyncConnection, flow_id: str, specs: Sequence[TriggerSpec], now: datetime
+) -> None:
+    """Make the flow's YAML-declared triggers match `specs`, keeping ids, keys and history of
+    those that stay (matched by name and type)."""
+    existing = {(row.name, row.type): row for row in await store.list_for_flow(conn, flow_id, from_yaml=True)}
+    wanted = {(spec.name, spec.type): spec for spec in specs}
+    for key, row in existing.items():
+        if key not in wanted:
+            await store.delete_trigger(conn, row.id)
+    for key, spec in wanted.items():
+        config = dict(spec.config)
+        row = existing.get(key)
+        if row is not None and spec.type == "webhook" and not config.get("key"):
+            config["key"] = row.webhook_key
+        values = trigger_values(spec.type, config, spec.enabled, now)
+        if row is None:
+            await store.insert_trigger(
+                conn,
+                id=str(uuid.uuid4()),
+                flow_id=flow_id,
+                type=spec.type,
+                name=spec.name,
+                enabled=spec.enabled,
+                from_yaml=True,
+                created_at=now,
+                updated_at=now,
+                last_fired_at=None,
+                **values,
+            )
+        else:
+            same_schedule = row.config == values["config"] and row.enabled == spec.enabled
+            if same_schedule:
+                values.pop("next_fire_at")
+            await store.update_trigger(conn, row.id, enabled=spec.enabled, updated_at=now, **values)
+
