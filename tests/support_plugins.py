@@ -6,7 +6,13 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from workflowdev.engine.plugin import Manifest, Plugin, PluginRegistry, TaskContext, TaskFailed
+from workflowdev.engine.plugin import (
+    Manifest,
+    Plugin,
+    PluginRegistry,
+    TaskContext,
+    TaskFailed,
+)
 
 OPEN: dict[str, Any] = {"type": "object"}
 
@@ -72,4 +78,5 @@ def registry_with_test_plugins() -> PluginRegistry:
 
     registry = build_registry(entry_points=False)
     registry.register_all(TEST_PLUGINS)
+    registry.describe_category("test", "task types that misbehave on purpose, for tests")
     return registry

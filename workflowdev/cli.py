@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import workflowdev
+from workflowdev import cli_credentials
 from workflowdev.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("workflowdev")
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check flow files; errors as FILE:LINE:COLUMN")
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    cli_credentials.add_parser(commands)
     return parser
 
 
@@ -65,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return validate_files(args.files)
         if args.command == "run":
             return run_flow_file(args.file, args.input)
+        if args.command == "credentials":
+            return cli_credentials.run(args)
         settings = settings_from(args)
     except ConfigError as exc:
         print(f"workflowdev: {exc}", file=sys.stderr)
@@ -124,6 +129,7 @@ def _refuse_insecure_bind(settings: Settings) -> str | None:
 
 async def serve_forever(settings: Settings) -> int:
     """Run until SIGINT or SIGTERM, then shut down cleanly."""
+    from workflowdev.engine.credentials import MasterKeyError
     from workflowdev.runtime import PortInUse, Runtime
 
     refusal = _refuse_insecure_bind(settings)
@@ -133,7 +139,7 @@ async def serve_forever(settings: Settings) -> int:
     runtime = Runtime(settings)
     try:
         await runtime.start()
-    except PortInUse as exc:
+    except (PortInUse, MasterKeyError) as exc:
         print(f"workflowdev: {exc}", file=sys.stderr)
         return 2
     if not settings.is_loopback and not settings.auth:

@@ -9,12 +9,15 @@ on the command line.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from workflowdev.engine.plugin import PluginSettings
 
 ENV_PREFIX = "WORKFLOWDEV_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -43,10 +46,29 @@ class Settings:
     log_level: str = "info"
     max_running: int = 200
     """Executions running at once on this node; the rest wait QUEUED (gates hold no slot)."""
+    scripts_enabled: bool = True
+    """False on servers that must not run arbitrary code: script.* tasks then fail."""
+    files_root: Path | None = None
+    """Where file.* and archive.* tasks may work; unset: each execution's working directory."""
+    http_max_response_bytes: int = 10 * 1024 * 1024
+    http_allow: tuple[str, ...] = ()
+    """CIDR ranges http.* tasks may reach although blocked by default (link-local, metadata)."""
+    http_deny: tuple[str, ...] = ()
+    """CIDR ranges http.* tasks must never reach (private ranges, say), comma-separated."""
 
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'workflowdev.db'}"
+
+    @property
+    def plugin_settings(self) -> PluginSettings:
+        return PluginSettings(
+            scripts_enabled=self.scripts_enabled,
+            files_root=self.files_root,
+            http_max_response_bytes=self.http_max_response_bytes,
+            http_allow=self.http_allow,
+            http_deny=self.http_deny,
+        )
 
     @property
     def is_loopback(self) -> bool:
@@ -73,8 +95,11 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             if isinstance(raw, bool):
                 raise ValueError(f"expected an integer, got {raw!r}")
             return int(raw)
-        if kind == "Path":
-            return Path(str(raw)).expanduser()
+        if kind in ("Path", "Path | None"):
+            return Path(str(raw)).expanduser() if str(raw) else None
+        if kind == "tuple[str, ...]":
+            items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+            return tuple(str(item).strip() for item in items if str(item).strip())
         value = str(raw)
         if name == "log_level" and value.lower() not in LOG_LEVELS:
             raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {raw!r}")
@@ -131,6 +156,11 @@ def load_settings(
     settings = replace(base, **{**from_file, **from_env, **from_flags})
     if not 0 <= settings.port < 65536:
         raise ConfigError(f"port must be between 0 (any free port) and 65535, got {settings.port}")
+    for cidr in (*settings.http_allow, *settings.http_deny):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ConfigError(f"{cidr!r} in http_allow/http_deny is not an address range like 10.0.0.0/8") from None
     if settings.max_running < 1:
         raise ConfigError(f"max_running must be at least 1, got {settings.max_running}")
     if settings.body_limit < 1024:

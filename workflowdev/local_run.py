@@ -23,7 +23,12 @@ from rich.tree import Tree
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.engine import Engine, EngineSettings
 from workflowdev.engine.errors import DomainError
-from workflowdev.engine.events import APPROVAL_CREATED, EXECUTION_UPDATED, LOG, TASK_UPDATED
+from workflowdev.engine.events import (
+    APPROVAL_CREATED,
+    EXECUTION_UPDATED,
+    LOG,
+    TASK_UPDATED,
+)
 from workflowdev.engine.executions import TERMINAL
 from workflowdev.engine.flow_service import FlowService
 from workflowdev.plugins import build_registry

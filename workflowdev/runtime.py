@@ -62,6 +62,7 @@ class Runtime:
                     node_id=node_id(self.settings.data_dir),
                     workdir_root=self.settings.data_dir / "work",
                     max_running=self.settings.max_running,
+                    plugins=self.settings.plugin_settings,
                 ),
                 credentials=self.credentials.resolve,
             )

@@ -18,7 +18,12 @@ from tests.conftest import Api, Reply
 from tests.engine.flows_helpers import outputs, run, tasks_by_name
 from workflowdev.config import Settings
 from workflowdev.engine.actor import SYSTEM
-from workflowdev.engine.credentials import KEY_ENV, MasterKey, MasterKeyError, load_master_key
+from workflowdev.engine.credentials import (
+    KEY_ENV,
+    MasterKey,
+    MasterKeyError,
+    load_master_key,
+)
 from workflowdev.engine.events import Event
 from workflowdev.runtime import Runtime
 from workflowdev.store.models import AuditEntry, Credential

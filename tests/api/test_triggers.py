@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, outputs, save_flow, tasks_by_name, wait_status
+from tests.engine.flows_helpers import (
+    eventually,
+    outputs,
+    save_flow,
+    tasks_by_name,
+    wait_status,
+)
 
 ECHO = """
 name: echo

@@ -6,7 +6,15 @@ import uuid
 from typing import Any
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import detail, eventually, outputs, save_flow, start, tasks_by_name, wait_status
+from tests.engine.flows_helpers import (
+    detail,
+    eventually,
+    outputs,
+    save_flow,
+    start,
+    tasks_by_name,
+    wait_status,
+)
 
 GATED = """
 name: gated

@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import detail, eventually, outputs, run, save_flow, start, tasks_by_name, wait_status
+from tests.engine.flows_helpers import (
+    detail,
+    eventually,
+    outputs,
+    run,
+    save_flow,
+    start,
+    tasks_by_name,
+    wait_status,
+)
 
 
 async def task_running(api: Api, execution_id: str, name: str) -> dict[str, Any]:

@@ -11,8 +11,16 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import Api
+from tests.engine.flows_helpers import (
+    detail,
+    eventually,
+    run,
+    save_flow,
+    start,
+    tasks_by_name,
+    wait_status,
+)
 from tests.support_plugins import registry_with_test_plugins
-from tests.engine.flows_helpers import detail, eventually, run, save_flow, start, tasks_by_name, wait_status
 from workflowdev.runtime import Runtime
 
 

@@ -10,7 +10,15 @@ from datetime import datetime
 from typing import Any
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import detail, outputs, run, save_flow, start, tasks_by_name, wait_status
+from tests.engine.flows_helpers import (
+    detail,
+    outputs,
+    run,
+    save_flow,
+    start,
+    tasks_by_name,
+    wait_status,
+)
 
 
 def ts(value: str) -> datetime:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from workflowdev.engine.expressions import ExpressionError, Limits, Renderer, is_template
+from workflowdev.engine.expressions import (
+    ExpressionError,
+    Limits,
+    Renderer,
+    is_template,
+)
 from workflowdev.engine.secrets import SecretMasker
 
-FROZEN = datetime(2024, 5, 1, 12, 30, 15, 250_000, tzinfo=timezone.utc)
+FROZEN = datetime(2024, 5, 1, 12, 30, 15, 250_000, tzinfo=UTC)
 
 SCOPE: dict[str, Any] = {
     "inputs": {"customer_id": 42, "dry_run": False, "name": "alice", "items": [1, 2]},
@@ -409,7 +414,7 @@ BOMBS = [
         "{% set a = ['x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'] %}"
         + "".join(
             f"{{% set {n} = [{p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}] %}}"
-            for p, n in zip("abcdefgh", "bcdefghi")
+            for p, n in zip("abcdefgh", "bcdefghi", strict=True)
         )
         + "{{ i | length }}",
         SIZE,

@@ -24,7 +24,12 @@ from workflowdev.engine.flow import (
     parse_flow,
     validate_flow,
 )
-from workflowdev.engine.plugin import Manifest, Plugin, PluginRegistry, RunnerLevelPlugin
+from workflowdev.engine.plugin import (
+    Manifest,
+    Plugin,
+    PluginRegistry,
+    RunnerLevelPlugin,
+)
 from workflowdev.engine.yaml_source import MAX_BYTES
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import outputs, run, save_flow, start, tasks_by_name, wait_status
+from tests.engine.flows_helpers import (
+    outputs,
+    run,
+    save_flow,
+    start,
+    tasks_by_name,
+    wait_status,
+)
 
 TYPED = """
 name: typed

@@ -10,7 +10,14 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import outputs, run, save_flow, start, tasks_by_name, wait_status
+from tests.engine.flows_helpers import (
+    outputs,
+    run,
+    save_flow,
+    start,
+    tasks_by_name,
+    wait_status,
+)
 from workflowdev.plugins import build_registry
 
 REGISTRY = build_registry(entry_points=False)

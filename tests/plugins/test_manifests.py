@@ -15,7 +15,13 @@ import yaml
 from jsonschema import Draft202012Validator
 
 import workflowdev.engine.plugin as plugin_contract
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, RunnerLevelPlugin, TaskListShape
+from workflowdev.engine.plugin import (
+    JSON,
+    Manifest,
+    Plugin,
+    RunnerLevelPlugin,
+    TaskListShape,
+)
 from workflowdev.plugins import build_registry, builtin_plugins
 
 from .test_util import FakeContext

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from workflowdev.engine.plugin import JSON, TaskContext, TaskFailed
+from workflowdev.engine.plugin import JSON, PluginSettings, TaskContext, TaskFailed
 from workflowdev.plugins.util import Assert, Echo, Log, Noop, Sleep
 
 
@@ -46,6 +46,8 @@ class FakeContext:
     attempt: int = 1
     iteration: int | None = None
     workdir: Path = field(default_factory=Path.cwd)
+    settings: PluginSettings = field(default_factory=PluginSettings)
+    resources: Any = None  # util plugins keep nothing per execution
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from workflowdev.api import approvals, events, executions, flows, health, kv, openapi, triggers
+from workflowdev.api import approvals, events, executions, flows, health, kv, openapi, plugins, triggers
 from workflowdev.api import credentials as credentials_api
 from workflowdev.api.credentials import CREDENTIALS
 from workflowdev.api.errors import error_middleware
-from workflowdev.api.openapi import RESOURCES_KEY
 from workflowdev.api.keys import DATABASE, ENGINE, FLOWS, REGISTRY, SETTINGS
+from workflowdev.api.openapi import RESOURCES_KEY
 from workflowdev.config import Settings
 from workflowdev.engine.clock import utcnow
 from workflowdev.engine.credentials import CredentialService, load_master_key
@@ -17,8 +17,7 @@ from workflowdev.engine.engine import Engine
 from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.store.database import Database
 
-
-RESOURCES = (health, flows, executions, approvals, triggers, events, kv, credentials_api, openapi)
+RESOURCES = (health, flows, executions, approvals, triggers, events, kv, credentials_api, plugins, openapi)
 """Every resource module: its `routes` are served and its `OPERATIONS` documented."""
 
 

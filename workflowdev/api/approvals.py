@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from workflowdev.api.docs import ERRORS, ID_PARAM, PAGING, TIMESTAMP, Schema, array, json_body, ok, ref
 from workflowdev.api.actors import actor_of
 from workflowdev.api.bodies import field, paging, read_object, reject_unknown
+from workflowdev.api.docs import (
+    ERRORS,
+    ID_PARAM,
+    PAGING,
+    TIMESTAMP,
+    Schema,
+    array,
+    json_body,
+    ok,
+    ref,
+)
 from workflowdev.api.keys import ENGINE
 from workflowdev.engine.approvals import approval_json
 from workflowdev.engine.errors import Invalid

@@ -9,7 +9,18 @@ from aiohttp import web
 
 from workflowdev.api.actors import actor_of
 from workflowdev.api.bodies import field, paging, read_object, reject_unknown
-from workflowdev.api.docs import ERRORS, ID_PARAM, PAGING, TIMESTAMP, Schema, array, error, json_body, ok, ref
+from workflowdev.api.docs import (
+    ERRORS,
+    ID_PARAM,
+    PAGING,
+    TIMESTAMP,
+    Schema,
+    array,
+    error,
+    json_body,
+    ok,
+    ref,
+)
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.credentials import MAX_VALUE_BYTES, CredentialService
 

@@ -10,7 +10,13 @@ from aiohttp import web
 from workflowdev.api.docs import ERRORS, Schema
 from workflowdev.api.keys import ENGINE
 from workflowdev.api.streams import drain_client
-from workflowdev.engine.events import APPROVAL_CREATED, APPROVAL_DECIDED, EXECUTION_UPDATED, TASK_UPDATED, SubscriberLagged
+from workflowdev.engine.events import (
+    APPROVAL_CREATED,
+    APPROVAL_DECIDED,
+    EXECUTION_UPDATED,
+    TASK_UPDATED,
+    SubscriberLagged,
+)
 
 routes = web.RouteTableDef()
 STREAMED = (EXECUTION_UPDATED, TASK_UPDATED, APPROVAL_CREATED, APPROVAL_DECIDED)

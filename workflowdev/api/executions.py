@@ -8,9 +8,19 @@ from datetime import datetime
 
 from aiohttp import web
 
-from workflowdev.api.docs import ERRORS, ID_PARAM, PAGING, TIMESTAMP, Schema, array, error, json_body, ok, ref
 from workflowdev.api.actors import actor_of
 from workflowdev.api.bodies import field, paging, read_object, reject_unknown
+from workflowdev.api.docs import (
+    ERRORS,
+    ID_PARAM,
+    PAGING,
+    TIMESTAMP,
+    Schema,
+    array,
+    json_body,
+    ok,
+    ref,
+)
 from workflowdev.api.keys import ENGINE
 from workflowdev.api.streams import drain_client
 from workflowdev.engine.errors import Invalid

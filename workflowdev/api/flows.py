@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from workflowdev.api.docs import ERRORS, ID_PARAM, PAGING, TIMESTAMP, Schema, array, json_body, ok, ref
 from workflowdev.api import serialize
 from workflowdev.api.actors import actor_of
 from workflowdev.api.bodies import (
@@ -15,6 +14,17 @@ from workflowdev.api.bodies import (
     read_object,
     read_text,
     reject_unknown,
+)
+from workflowdev.api.docs import (
+    ERRORS,
+    ID_PARAM,
+    PAGING,
+    TIMESTAMP,
+    Schema,
+    array,
+    json_body,
+    ok,
+    ref,
 )
 from workflowdev.api.keys import FLOWS
 from workflowdev.engine.errors import Invalid

@@ -16,7 +16,16 @@ from aiohttp import web
 
 from workflowdev.api.actors import actor_of
 from workflowdev.api.bodies import paging, read_json
-from workflowdev.api.docs import ERRORS, PAGING, TIMESTAMP, Schema, array, json_body, ok, ref
+from workflowdev.api.docs import (
+    ERRORS,
+    PAGING,
+    TIMESTAMP,
+    Schema,
+    array,
+    json_body,
+    ok,
+    ref,
+)
 from workflowdev.api.keys import ENGINE
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.errors import Invalid, NotFound

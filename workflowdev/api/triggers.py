@@ -9,8 +9,26 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from workflowdev.api.actors import actor_of
-from workflowdev.api.bodies import bool_param, field, paging, parse_json, read_object, reject_unknown
-from workflowdev.api.docs import ERRORS, ID_PARAM, PAGING, TIMESTAMP, Schema, array, error, json_body, ok, ref
+from workflowdev.api.bodies import (
+    bool_param,
+    field,
+    paging,
+    parse_json,
+    read_object,
+    reject_unknown,
+)
+from workflowdev.api.docs import (
+    ERRORS,
+    ID_PARAM,
+    PAGING,
+    TIMESTAMP,
+    Schema,
+    array,
+    error,
+    json_body,
+    ok,
+    ref,
+)
 from workflowdev.api.keys import ENGINE
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.executions import TERMINAL

@@ -18,7 +18,12 @@ from sqlalchemy import Row
 from workflowdev.engine.actor import SYSTEM, Actor
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, NotFound
-from workflowdev.engine.events import APPROVAL_DECIDED, EXECUTION_UPDATED, Event, EventBus
+from workflowdev.engine.events import (
+    APPROVAL_DECIDED,
+    EXECUTION_UPDATED,
+    Event,
+    EventBus,
+)
 from workflowdev.store import approvals as store
 from workflowdev.store import audit
 from workflowdev.store import executions as executions_store

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from workflowdev.engine.kv import FlowKV
+from workflowdev.engine.plugin import PluginSettings
 from workflowdev.engine.recorder import Recorder, TaskRunState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,29 @@ class RunLogger:
         self.recorder.log("error", message, run=self.run)
 
 
+class Resources:
+    """Per-execution objects of plugins, closed when the runner lets the execution go."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[Any, Callable[[Any], Awaitable[None]]]] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, key: str, factory: Callable[[], Any], close: Callable[[Any], Awaitable[None]]) -> Any:
+        async with self._lock:
+            if key not in self._items:
+                made = factory()
+                self._items[key] = (await made if inspect.isawaitable(made) else made, close)
+            return self._items[key][0]
+
+    async def close(self) -> None:
+        items, self._items = list(self._items.values()), {}
+        for obj, close in reversed(items):
+            try:
+                await close(obj)
+            except Exception:  # noqa: BLE001 - closing one must not keep the others open
+                log.warning("closing an execution resource failed", exc_info=True)
+
+
 @dataclass(slots=True)
 class RunContext:
     execution_id: str
@@ -41,6 +71,8 @@ class RunContext:
     log: RunLogger
     kv: FlowKV
     workdir_root: Path
+    settings: PluginSettings
+    resources: Resources
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property

@@ -21,7 +21,6 @@ from workflowdev.engine.events import APPROVAL_CREATED, Event
 from workflowdev.engine.expressions import ExpressionError
 from workflowdev.engine.flow import Task
 from workflowdev.engine.plugin import TaskFailed, as_condition, as_text, parse_duration
-
 from workflowdev.engine.walk import Frame, Outcome, Parked, TaskError, backoff
 
 if TYPE_CHECKING:

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from workflowdev.engine.actor import SYSTEM, Actor
 from workflowdev.engine.clock import Clock
 from workflowdev.engine.errors import Conflict, Invalid, NotFound, Unavailable
+from workflowdev.engine.expressions import SafeResolverError
 from workflowdev.store import audit
 from workflowdev.store import credentials as store
 from workflowdev.store.database import Database
@@ -61,7 +62,7 @@ class MasterKeyError(Exception):
     """The master key cannot be loaded or does not fit the database: the process must not start."""
 
 
-class CredentialUnreadable(Exception):
+class CredentialUnreadable(SafeResolverError):
     """A stored value does not decrypt: altered in the database, or encrypted under another key.
     The message names the credential and the key ids, never a value."""
 

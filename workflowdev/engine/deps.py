@@ -12,7 +12,7 @@ from workflowdev.engine.clock import Clock
 from workflowdev.engine.events import EventBus
 from workflowdev.engine.expressions import Renderer
 from workflowdev.engine.kv import KVService
-from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.plugin import PluginRegistry, PluginSettings
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.store.journal import Guard, Journal
 
@@ -54,6 +54,7 @@ class EngineDeps:
     approvals: ApprovalService
     clock: Clock
     workdir_root: Path
+    plugin_settings: PluginSettings = field(default_factory=PluginSettings)
     subflows: SubflowLauncher = field(init=False)
     credentials: CredentialLookup = no_credentials
 

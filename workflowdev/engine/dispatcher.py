@@ -28,6 +28,8 @@ from workflowdev.store import executions as store
 from workflowdev.store.database import Database
 
 log = logging.getLogger(__name__)
+PURGE_INTERVAL = 60.0
+"""Seconds between sweeps of expired key-value entries (they already read as missing)."""
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Dispatcher:
     _stopping: bool = False
     _last_renewal: float = 0.0
     _last_expiry_sweep: float = 0.0
+    _last_purge: float = 0.0
     _reserved: int = 0
     _backlog: bool = False
     """Work may be waiting that this node had no room for: claim when a runner ends."""
@@ -67,7 +70,7 @@ class Dispatcher:
         self._wake.set()
         if self._loop_task is not None:
             await self._loop_task
-        for runner, task in list(self.runners.values()):
+        for runner, _task in list(self.runners.values()):
             runner.stop("shutdown")
         if self.runners:
             await asyncio.gather(*(task for _, task in self.runners.values()), return_exceptions=True)
@@ -136,6 +139,9 @@ class Dispatcher:
         if time.monotonic() - self._last_expiry_sweep >= self.settings.poll_interval:
             self._last_expiry_sweep = time.monotonic()
             await self.deps.approvals.expire_due()
+        if time.monotonic() - self._last_purge >= PURGE_INTERVAL:
+            self._last_purge = time.monotonic()
+            await self.deps.kv.purge_expired()
         if time.monotonic() - self._last_renewal >= self.settings.lease_seconds / 3:
             await self._renew()
         # Executions held back by their flow's limit stay the oldest in the queue: claim past
@@ -207,6 +213,18 @@ class Dispatcher:
             flow = await self.flows.load(self.db, row.flow_id, row.flow_revision)
         except Exception as exc:  # noqa: BLE001 - a revision that no longer parses fails its execution
             log.warning("execution %s cannot start: %s", execution_id, exc)
+            now = self.deps.clock()
+            async with self.db.write() as conn:
+                await store.set_status_if(
+                    conn,
+                    execution_id,
+                    expected=["QUEUED", "RUNNING"],
+                    status="FAILED",
+                    error=f"the flow revision could not be loaded: {exc}",
+                    finished_at=now,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
             return
         runner = Runner(self.deps, row, flow, prior, seq, self.node_id)
         if row.cancel_requested:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workflowdev.engine.approvals import ApprovalService
@@ -11,10 +11,10 @@ from workflowdev.engine.deps import CredentialLookup, EngineDeps, no_credentials
 from workflowdev.engine.dispatcher import Dispatcher, DispatcherSettings
 from workflowdev.engine.events import EventBus
 from workflowdev.engine.executions import CompiledFlows, ExecutionService
-from workflowdev.engine.flow_service import FlowService
 from workflowdev.engine.expressions import Renderer
+from workflowdev.engine.flow_service import FlowService
 from workflowdev.engine.kv import KVService
-from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.plugin import PluginRegistry, PluginSettings
 from workflowdev.engine.scheduler import Scheduler
 from workflowdev.engine.triggers import TriggerService
 from workflowdev.store.database import Database
@@ -25,6 +25,7 @@ from workflowdev.store.journal import Journal
 class EngineSettings:
     node_id: str
     workdir_root: Path
+    plugins: PluginSettings = field(default_factory=PluginSettings)
     max_running: int = 200
     lease_seconds: float = 30.0
     poll_interval: float = 1.0
@@ -56,6 +57,7 @@ class Engine:
             approvals=self.approvals,
             clock=clock,
             workdir_root=settings.workdir_root,
+            plugin_settings=settings.plugins,
             credentials=credentials,
         )
         self.dispatcher = Dispatcher(

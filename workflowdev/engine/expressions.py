@@ -66,15 +66,15 @@ import uuid
 from collections.abc import (
     Awaitable,
     Callable,
+    ItemsView,
     Iterable,
     Iterator,
-    ItemsView,
     KeysView,
     Mapping,
     ValuesView,
 )
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property, lru_cache, partial, update_wrapper
 from string import Formatter
 from typing import Any
@@ -110,6 +110,10 @@ CredentialResolver = Callable[[str], Awaitable[str | None]]
 KVReader = Callable[[str, str | None], Awaitable[Any]]
 
 
+class SafeResolverError(Exception):
+    """A credential lookup failure whose message holds no secret and may be shown as is."""
+
+
 class ExpressionError(Exception):
     """An expression could not be rendered. The message is for the operator and holds no secret."""
 
@@ -142,7 +146,7 @@ def is_template(text: str) -> bool:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # -- credentials in the author's text ------------------------------------------------------------
@@ -307,7 +311,6 @@ class _Pass:
         leaf = _leaf_weight(value)
         if leaf is not None:
             return leaf
-        cap = self.limits.max_output_bytes
         weights = self._weights
         stack = [value]
         visits = 0
@@ -1083,7 +1086,7 @@ class _Session:
     @cached_property
     def names(self) -> dict[str, Any]:
         """What a template sees; built on the first template, so plain values cost nothing."""
-        instant = self._clock().astimezone(timezone.utc)
+        instant = self._clock().astimezone(UTC)
         now = instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return {
             **self._scope,
@@ -1134,6 +1137,8 @@ class _Session:
                 continue
             try:
                 value = await self._credentials(name) if self._credentials is not None else None
+            except SafeResolverError as error:
+                raise ExpressionError(f"credential {name} could not be read: {error}") from None
             except Exception as error:  # noqa: BLE001 - never echo what a resolver says
                 raise ExpressionError(
                     f"credential {name} could not be read ({type(error).__name__})"

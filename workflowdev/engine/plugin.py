@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -27,9 +27,11 @@ __all__ = [
     "DURATION_TEXT_SCHEMA",
     "JSON",
     "KVAccess",
+    "ExecutionResources",
     "Manifest",
     "Plugin",
     "PluginRegistry",
+    "PluginSettings",
     "RunnerLevelPlugin",
     "TaskContext",
     "TaskFailed",
@@ -129,6 +131,34 @@ class KVAccess(Protocol):
     async def increment(self, key: str, by: float = 1, namespace: str | None = None) -> float: ...
 
 
+@dataclass(frozen=True)
+class PluginSettings:
+    """The operator's settings that task types obey (from workflowdev's Settings)."""
+
+    scripts_enabled: bool = True
+    """False on servers that must not run arbitrary code: script.* tasks fail at once."""
+    files_root: Path | None = None
+    """Where file.* and archive.* may work; None means the execution's working directory."""
+    http_max_response_bytes: int = 10 * 1024 * 1024
+    """A response body larger than this fails the task instead of filling memory."""
+    http_allow: tuple[str, ...] = ()
+    """CIDR ranges http.* may reach even though they are blocked by default (link-local, metadata)."""
+    http_deny: tuple[str, ...] = ()
+    """CIDR ranges http.* must never reach, on top of the default ones (private ranges, say)."""
+
+
+class ExecutionResources(Protocol):
+    """Things a plugin keeps for the rest of an execution (an HTTP session, a connection pool).
+
+    `get(key, factory, close)` returns the object stored under `key`, creating it with
+    `factory()` the first time; `close(obj)` is awaited when the execution stops running here.
+    """
+
+    async def get(
+        self, key: str, factory: Callable[[], Any], close: Callable[[Any], Awaitable[None]]
+    ) -> Any: ...
+
+
 @runtime_checkable
 class TaskContext(Protocol):
     """What a running task may know and use. The runner builds one per task attempt."""
@@ -143,6 +173,8 @@ class TaskContext(Protocol):
     log: TaskLogger
     kv: KVAccess
     cancelled: asyncio.Event
+    settings: PluginSettings
+    resources: ExecutionResources
 
 
 class Plugin:
@@ -173,6 +205,17 @@ class PluginRegistry:
     """Task types by id. Built-ins first, then the `workflowdev.plugins` entry-point group."""
 
     _plugins: dict[str, type[Plugin]] = field(default_factory=dict)
+    _category_descriptions: dict[str, str] = field(default_factory=dict)
+
+    def describe_category(self, name: str, description: str) -> None:
+        self._category_descriptions[name] = description
+
+    def categories(self) -> list[tuple[str, str, int]]:
+        """(name, description, number of task types), by name."""
+        counts: dict[str, int] = {}
+        for plugin in self._plugins.values():
+            counts[plugin.manifest.category] = counts.get(plugin.manifest.category, 0) + 1
+        return [(name, self._category_descriptions.get(name, ""), counts[name]) for name in sorted(counts)]
 
     def register(self, plugin: type[Plugin]) -> type[Plugin]:
         manifest = getattr(plugin, "manifest", None)

@@ -25,16 +25,25 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from workflowdev.engine.clock import rfc3339
-from workflowdev.engine.context import RunContext, RunLogger
+from workflowdev.engine.context import Resources, RunContext, RunLogger
+from workflowdev.engine.control import run_control
+from workflowdev.engine.deps import EngineDeps
 from workflowdev.engine.events import EXECUTION_UPDATED, Event
 from workflowdev.engine.expressions import ExpressionError
 from workflowdev.engine.flow import Flow, Task
 from workflowdev.engine.kv import FlowKV
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.recorder import Recorder, TaskRunState
-from workflowdev.engine.control import run_control
-from workflowdev.engine.deps import EngineDeps
-from workflowdev.engine.walk import DONE, RERUN, Frame, KeyState, Outcome, Parked, TaskError, backoff
+from workflowdev.engine.walk import (
+    DONE,
+    RERUN,
+    Frame,
+    KeyState,
+    Outcome,
+    Parked,
+    TaskError,
+    backoff,
+)
 from workflowdev.store import executions as store
 
 log = logging.getLogger(__name__)
@@ -74,6 +83,7 @@ class Runner:
             on_failure=self._write_failed,
         )
         self.kv = FlowKV(deps.kv, execution.namespace)
+        self.resources = Resources()
         self.counted: set[str] = set()
         self.countable = {each.name for top in flow.tasks for each in top.iter_tree()}
         self.outputs: dict[str, Any] = {}
@@ -85,7 +95,6 @@ class Runner:
         """When the flow's `timeout` ends the execution; gates expire by then at the latest."""
         self.gates: dict[str, tuple[TaskRunState, str]] = {}
         """Gates left waiting in this walk, by task run id: (run, approval id)."""
-        self._status = "RUNNING"
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -118,6 +127,12 @@ class Runner:
             self.state[key] = KeyState(known.run_id, "CANCELLED", known.attempt, None, known.started_at)
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            await self.resources.close()
+
+    async def _run(self) -> None:
         started = self.started_at = self.execution.started_at or self.deps.clock()
         self._close_interrupted()
         self.recorder.write(
@@ -290,7 +305,6 @@ class Runner:
             "finished_at": now,
             "duration_ms": duration,
         }
-        self._status = status
         self.recorder.write(
             [(store.FINISH_EXECUTION, params)],
             self._execution_event(status, error=params["error"], finished_at=now, duration_ms=duration),
@@ -497,6 +511,8 @@ class Runner:
             log=RunLogger(self.recorder, run),
             kv=self.kv,
             workdir_root=self.deps.workdir_root,
+            settings=self.deps.plugin_settings,
+            resources=self.resources,
         )
         try:
             properties = await self.render(task.properties, frame)

@@ -1,25 +1,38 @@
 """The built-in task types, and the registry the server builds from them.
 
-Each category is one module exposing `PLUGINS`; adding a category means adding its module to
-`_CATEGORIES`, nothing else. Third-party packages add task types through the
+Each category is one module of this package exposing `PLUGINS` (modules whose name starts
+with `_` are helpers); adding a category means adding its module, nothing else. Third-party packages add task types through the
 `workflowdev.plugins` entry-point group, loaded after the built-ins so they cannot replace one.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from functools import cache
 from types import ModuleType
 
 from workflowdev.engine.plugin import Plugin, PluginRegistry
-from workflowdev.plugins import flow, kv, util
 
 __all__ = ["build_registry", "builtin_plugins"]
 
-_CATEGORIES: tuple[ModuleType, ...] = (util, flow, kv)
+
+@cache
+def _categories() -> tuple[ModuleType, ...]:
+    names = sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
+    modules = [importlib.import_module(f"{__name__}.{name}") for name in names]
+    return tuple(module for module in modules if hasattr(module, "PLUGINS"))
 
 
 def builtin_plugins() -> list[type[Plugin]]:
     """Every built-in task type, category by category."""
-    return [plugin for module in _CATEGORIES for plugin in module.PLUGINS]
+    return [plugin for module in _categories() for plugin in module.PLUGINS]
+
+
+def _summary(module: ModuleType) -> str:
+    """A category's description: the first line of its module's docstring, without `name:`."""
+    first = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+    return first.split(": ", 1)[-1].rstrip(".")
 
 
 def build_registry(*, entry_points: bool = True) -> PluginRegistry:
@@ -30,6 +43,8 @@ def build_registry(*, entry_points: bool = True) -> PluginRegistry:
     """
     registry = PluginRegistry()
     registry.register_all(builtin_plugins())
+    for module in _categories():
+        registry.describe_category(module.__name__.rsplit(".", 1)[-1], _summary(module))
     if entry_points:
         registry.load_entry_points()
     return registry
