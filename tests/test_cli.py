@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -137,3 +138,34 @@ def test_run_reports_invalid_flows_and_inputs(tmp_path: Path) -> None:
     broken.write_text("name: x\ntasks:\n  - name: a\n    type: util.nope\n")
     invalid = run("run", str(broken))
     assert invalid.returncode == 2 and "line 4" in invalid.stderr
+
+
+def test_user_commands_manage_users_and_are_audited(tmp_path: Path) -> None:
+    base = ["--data-dir", str(tmp_path)]
+    made = subprocess.run(
+        [*EXE, "user", "create", "ops", "--role", "editor", "--password-stdin", *base],
+        input="a long enough password\n", capture_output=True, text=True, timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    listed = run("user", "list", *base)
+    assert listed.returncode == 0 and "ops\teditor" in listed.stdout
+    assert run("user", "set-role", "ops", "admin", *base).returncode == 0
+    assert "ops\tadmin" in run("user", "list", *base).stdout
+    assert run("user", "delete", "ops", *base).returncode == 0
+    assert "ops" not in run("user", "list", *base).stdout
+    missing = run("user", "delete", "ops", *base)
+    assert missing.returncode == 2 and "not found" in missing.stderr
+    short = subprocess.run(
+        [*EXE, "user", "create", "x", "--password-stdin", *base], input="short\n", capture_output=True, text=True, timeout=60
+    )
+    assert short.returncode == 2 and "at least" in short.stderr
+    with sqlite3.connect(tmp_path / "workflowdev.db") as conn:
+        audited = conn.execute("SELECT action, actor FROM audit_entries ORDER BY seq").fetchall()
+    assert [a for a, _ in audited] == ["user.create", "user.set_role", "user.delete"]
+    assert all(actor.startswith("cli:") for _, actor in audited)
+
+
+def test_a_short_jwt_secret_refuses_to_start(tmp_path: Path) -> None:
+    env = {**os.environ, "WORKFLOWDEV_JWT_SECRET": "too-short"}
+    result = run("server", "--auth", "--port", str(_free_port()), "--data-dir", str(tmp_path), env=env)
+    assert result.returncode == 2 and "at least 32" in result.stderr

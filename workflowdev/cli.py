@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import workflowdev
-from workflowdev import cli_credentials
+from workflowdev import cli_credentials, cli_users
 from workflowdev.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("workflowdev")
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
     cli_credentials.add_parser(commands)
+    cli_users.add_parser(commands)
     return parser
 
 
@@ -70,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_flow_file(args.file, args.input)
         if args.command == "credentials":
             return cli_credentials.run(args)
+        if args.command == "user":
+            return cli_users.run(args)
         settings = settings_from(args)
     except ConfigError as exc:
         print(f"workflowdev: {exc}", file=sys.stderr)
@@ -130,6 +133,7 @@ def _refuse_insecure_bind(settings: Settings) -> str | None:
 async def serve_forever(settings: Settings) -> int:
     """Run until SIGINT or SIGTERM, then shut down cleanly."""
     from workflowdev.engine.credentials import MasterKeyError
+    from workflowdev.engine.users import SecretError
     from workflowdev.runtime import PortInUse, Runtime
 
     refusal = _refuse_insecure_bind(settings)
@@ -139,7 +143,7 @@ async def serve_forever(settings: Settings) -> int:
     runtime = Runtime(settings)
     try:
         await runtime.start()
-    except (PortInUse, MasterKeyError) as exc:
+    except (PortInUse, MasterKeyError, SecretError) as exc:
         print(f"workflowdev: {exc}", file=sys.stderr)
         return 2
     if not settings.is_loopback and not settings.auth:

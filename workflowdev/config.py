@@ -42,6 +42,10 @@ class Settings:
     """Empty means the SQLite file `workflowdev.db` in the data dir."""
     auth: bool = False
     insecure: bool = False
+    jwt_secret: str = ""
+    """At least 32 bytes; empty: a random one kept in `<data dir>/jwt.secret` (mode 0600)."""
+    token_ttl: int = 12 * 3600
+    """Seconds a login token stays valid."""
     body_limit: int = 1_048_576
     log_level: str = "info"
     max_running: int = 200

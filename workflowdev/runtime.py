@@ -16,10 +16,10 @@ from aiohttp import web
 
 from workflowdev.api.app import create_app
 from workflowdev.config import Settings
-from workflowdev.engine.clock import utcnow
-from workflowdev.engine.credentials import CredentialService, load_master_key
+from workflowdev.engine.credentials import load_master_key
 from workflowdev.engine.engine import Engine, EngineSettings
 from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.users import load_jwt_secret
 from workflowdev.plugins import build_registry
 from workflowdev.store.database import Database
 
@@ -36,7 +36,6 @@ class Runtime:
     registry: PluginRegistry = field(default_factory=build_registry)
     db: Database | None = None
     engine: Engine | None = None
-    credentials: CredentialService | None = None
     runner: web.AppRunner | None = None
     port: int | None = None
     """The port actually bound (differs from settings.port when that is 0)."""
@@ -50,11 +49,10 @@ class Runtime:
     async def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         key = load_master_key(self.settings.data_dir)  # MasterKeyError: refuse to start
+        secret = load_jwt_secret(self.settings.jwt_secret, self.settings.data_dir) if self.settings.auth else b""
         self.db = Database(self.settings.effective_database_url)
         try:
             await self.db.migrate()
-            self.credentials = CredentialService(self.db, utcnow, key)
-            await self.credentials.check_key()
             self.engine = Engine(
                 self.db,
                 self.registry,
@@ -64,10 +62,12 @@ class Runtime:
                     max_running=self.settings.max_running,
                     plugins=self.settings.plugin_settings,
                 ),
-                credentials=self.credentials.resolve,
+                master_key=key,
+                jwt_secret=secret,
+                token_ttl=self.settings.token_ttl,
             )
             await self.engine.start()
-            app = create_app(self.settings, self.db, self.registry, self.engine, self.credentials)
+            app = create_app(self.settings, self.db, self.registry, self.engine)
             self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10.0)
             await self.runner.setup()
             site = web.TCPSite(self.runner, self.settings.host, self.settings.port, reuse_address=True)

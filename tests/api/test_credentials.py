@@ -81,7 +81,7 @@ async def test_create_returns_the_credential_with_its_value_only_encrypted(api: 
     assert RFC3339.match(body["createdAt"]) and body["createdAt"] == body["updatedAt"]
     sealed = base64.b64decode(body["encryptedValue"])
     assert len(sealed) == 12 + len(SECRET) + 16 and SECRET.encode() not in sealed
-    assert body["keyId"] == api.runtime.credentials.key.key_id
+    assert body["keyId"] == api.runtime.engine.credentials.key.key_id
     assert (await recorder.call("GET", f"/api/v1/credentials/{body['id']}")).body == body
     listed = await recorder.call("GET", "/api/v1/credentials")
     assert listed.body == [body] and listed.headers["X-Total-Count"] == "1"
@@ -110,7 +110,7 @@ async def test_update_replaces_value_and_or_description(api: Api) -> None:
     assert revalued.body["encryptedValue"] != created["encryptedValue"]
     assert (revalued.body["name"], revalued.body["description"]) == ("SHOP_TOKEN", "new")
     assert revalued.body["updatedAt"] >= created["updatedAt"] and revalued.body["createdAt"] == created["createdAt"]
-    assert await api.runtime.credentials.resolve("SHOP_TOKEN") == SECRET + "-rotated"
+    assert await api.runtime.engine.credentials.resolve("SHOP_TOKEN") == SECRET + "-rotated"
 
 
 async def test_delete_is_204_then_404(api: Api) -> None:
@@ -164,7 +164,7 @@ async def test_a_duplicate_name_is_409_and_keeps_the_first(api: Api) -> None:
     assert reply.status == 409 and reply.error["code"] == "conflict"
     assert "SHOP_TOKEN" in reply.error["message"]
     assert (await api.get(f"/api/v1/credentials/{first['id']}")).body == first
-    assert await api.runtime.credentials.resolve("SHOP_TOKEN") == SECRET
+    assert await api.runtime.engine.credentials.resolve("SHOP_TOKEN") == SECRET
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ async def test_update_refuses_a_new_name_unknown_fields_and_an_empty_change(api:
     assert (await api.put(path, json={"value": 7})).status == 400
     assert (await api.put("/api/v1/credentials/nope", json={"value": "new-value-here"})).status == 404
     assert (await api.get(path)).body == created
-    assert await api.runtime.credentials.resolve("SHOP_TOKEN") == SECRET
+    assert await api.runtime.engine.credentials.resolve("SHOP_TOKEN") == SECRET
 
 
 # -- a credential used by a task -----------------------------------------------------------------
@@ -310,8 +310,8 @@ async def test_a_wrong_master_key_at_start_is_refused_and_changes_nothing(
     runtime = Runtime(settings)
     await runtime.start()
     try:
-        right = runtime.credentials.key
-        await runtime.credentials.create(name="SHOP_TOKEN", value=SECRET, description=None, actor=SYSTEM)
+        right = runtime.engine.credentials.key
+        await runtime.engine.credentials.create(name="SHOP_TOKEN", value=SECRET, description=None, actor=SYSTEM)
     finally:
         await runtime.stop()
 
@@ -328,8 +328,8 @@ async def test_a_wrong_master_key_at_start_is_refused_and_changes_nothing(
     again = Runtime(settings)  # the key file is untouched, so the right key still starts
     await again.start()
     try:
-        assert again.credentials.key == right == load_master_key(settings.data_dir, env={})
-        assert await again.credentials.resolve("SHOP_TOKEN") == SECRET
+        assert again.engine.credentials.key == right == load_master_key(settings.data_dir, env={})
+        assert await again.engine.credentials.resolve("SHOP_TOKEN") == SECRET
     finally:
         await again.stop()
 

@@ -6,11 +6,8 @@ from aiohttp import web
 
 from workflowdev.engine.actor import Actor
 
-ACTOR_KEY = "workflowdev.actor"
+ACTOR_KEY = web.RequestKey("actor", Actor)
 
 
 def actor_of(request: web.Request) -> Actor:
-    actor = request.get(ACTOR_KEY)
-    if isinstance(actor, Actor):
-        return actor
-    return Actor("anonymous", request.remote)
+    return request.get(ACTOR_KEY) or Actor("anonymous", request.remote)

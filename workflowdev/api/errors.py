@@ -60,7 +60,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     try:
         return await handler(request)
     except DomainError as exc:
-        return error_response(exc.status, exc.message, code=exc.code, details=exc.details)
+        return error_response(exc.status, exc.message, code=exc.code, details=exc.details, headers=exc.headers or None)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -6,15 +6,19 @@ from aiohttp import web
 
 from workflowdev.api.docs import Schema, error, ok, ref
 from workflowdev.api.errors import error_response
-from workflowdev.api.keys import DATABASE
+from workflowdev.api.keys import DATABASE, SETTINGS
 from workflowdev.store.database import DatabaseUnavailable
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/healthz", name="healthz")
-async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+async def healthz(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    if settings.auth or settings.is_loopback:
+        return web.json_response({"status": "ok"})
+    warning = f"authentication is off on {settings.host}: anyone who can reach it can do anything"
+    return web.json_response({"status": "ok", "warnings": [warning]})
 
 
 @routes.get("/readyz", name="readyz")

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 import workflowdev
+from workflowdev.api.access import ACCESS, PUBLIC
 from workflowdev.api.docs import Schema, array, ok
 
 routes = web.RouteTableDef()
@@ -58,12 +59,24 @@ def build_document(app: web.Application, resources: tuple[ModuleType, ...]) -> d
             continue
         info = route.resource.get_info() if route.resource else {}
         path = info.get("formatter") or info.get("path")
-        paths.setdefault(path, {})[route.method.lower()] = {"operationId": route.name, **operations[route.name]}
+        operation = {"operationId": route.name, **operations[route.name]}
+        if ACCESS.get(route.name) != PUBLIC:
+            operation["security"] = [{"bearerAuth": []}]
+            operation["x-required-role"] = ACCESS.get(route.name)
+        paths.setdefault(path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
-        "info": {"title": "workflowdev", "version": workflowdev.__version__},
+        "info": {
+            "title": "workflowdev",
+            "version": workflowdev.__version__,
+            "description": "With --auth, send `Authorization: Bearer <token>` from POST /auth/login; "
+            "x-required-role names the least role of each operation.",
+        },
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
     }
 
 

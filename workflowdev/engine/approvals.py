@@ -9,12 +9,12 @@ Events go out after the commit.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Row
 
+from workflowdev.engine import audit_trail
 from workflowdev.engine.actor import SYSTEM, Actor
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, NotFound
@@ -25,7 +25,6 @@ from workflowdev.engine.events import (
     EventBus,
 )
 from workflowdev.store import approvals as store
-from workflowdev.store import audit
 from workflowdev.store import executions as executions_store
 from workflowdev.store.database import Database
 
@@ -95,16 +94,14 @@ class ApprovalService:
             requeued = await executions_store.set_status_if(
                 conn, row.execution_id, expected=["PAUSED"], status="QUEUED"
             )
-            await audit.append(
+            await audit_trail.record(
                 conn,
-                id=str(uuid.uuid4()),
-                at=self.clock(),
-                actor=actor.name,
-                action="approval.approve" if approve else "approval.reject",
-                resource_type="approval",
-                resource_id=approval_id,
-                details={"executionId": row.execution_id, "taskName": row.task_name, "comment": comment},
-                remote_addr=actor.remote_addr,
+                actor,
+                "approval.approve" if approve else "approval.reject",
+                "approval",
+                approval_id,
+                {"executionId": row.execution_id, "taskName": row.task_name, "comment": comment},
+                self.clock(),
             )
             decided = await store.get(conn, approval_id)
         self._announce(decided, requeued)

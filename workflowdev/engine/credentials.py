@@ -38,11 +38,11 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from workflowdev.engine import audit_trail
 from workflowdev.engine.actor import SYSTEM, Actor
 from workflowdev.engine.clock import Clock
 from workflowdev.engine.errors import Conflict, Invalid, NotFound, Unavailable
 from workflowdev.engine.expressions import SafeResolverError
-from workflowdev.store import audit
 from workflowdev.store import credentials as store
 from workflowdev.store.database import Database
 
@@ -391,17 +391,7 @@ class CredentialService:
     async def _audit(
         self, conn: AsyncConnection, actor: Actor, action: str, resource_id: str | None, details: dict[str, Any]
     ) -> None:
-        await audit.append(
-            conn,
-            id=str(uuid.uuid4()),
-            at=self.clock(),
-            actor=actor.name,
-            action=action,
-            resource_type="credential",
-            resource_id=resource_id,
-            details=details,
-            remote_addr=actor.remote_addr,
-        )
+        await audit_trail.record(conn, actor, action, "credential", resource_id, details, self.clock())
 
 
 async def _existing(conn: AsyncConnection, credential_id: str) -> Row[Any]:

@@ -7,16 +7,19 @@ from pathlib import Path
 
 from workflowdev.engine.approvals import ApprovalService
 from workflowdev.engine.clock import Clock, utcnow
-from workflowdev.engine.deps import CredentialLookup, EngineDeps, no_credentials
+from workflowdev.engine.credentials import CredentialService, MasterKey
+from workflowdev.engine.deps import EngineDeps, no_credentials
 from workflowdev.engine.dispatcher import Dispatcher, DispatcherSettings
 from workflowdev.engine.events import EventBus
 from workflowdev.engine.executions import CompiledFlows, ExecutionService
 from workflowdev.engine.expressions import Renderer
 from workflowdev.engine.flow_service import FlowService
 from workflowdev.engine.kv import KVService
+from workflowdev.engine.metrics import EngineMetrics
 from workflowdev.engine.plugin import PluginRegistry, PluginSettings
 from workflowdev.engine.scheduler import Scheduler
 from workflowdev.engine.triggers import TriggerService
+from workflowdev.engine.users import UserService
 from workflowdev.store.database import Database
 from workflowdev.store.journal import Journal
 
@@ -39,11 +42,16 @@ class Engine:
         settings: EngineSettings,
         *,
         clock: Clock = utcnow,
-        credentials: CredentialLookup = no_credentials,
+        master_key: MasterKey | None = None,
+        jwt_secret: bytes = b"",
+        token_ttl: float = 12 * 3600,
     ) -> None:
+        """`master_key`: without one (tools, tests) no credential can be stored or resolved."""
         self.db = db
         self.registry = registry
         self.bus = EventBus()
+        self.credentials = CredentialService(db, clock, master_key) if master_key is not None else None
+        self.users = UserService(db, clock, jwt_secret, token_ttl)
         self.journal = Journal(db)
         self.flows = CompiledFlows(registry)
         self.kv = KVService(db, clock)
@@ -58,7 +66,7 @@ class Engine:
             clock=clock,
             workdir_root=settings.workdir_root,
             plugin_settings=settings.plugins,
-            credentials=credentials,
+            credentials=self.credentials.resolve if self.credentials is not None else no_credentials,
         )
         self.dispatcher = Dispatcher(
             db,
@@ -78,6 +86,7 @@ class Engine:
             local=self.dispatcher,
         )
         self.deps.subflows = self.executions
+        self.metrics = EngineMetrics(db, self.bus, lambda: self.dispatcher.running)
         self.triggers = TriggerService(db, self.executions, self.flows, self.bus, clock)
         self.scheduler = Scheduler(self.triggers, clock, settings.poll_interval)
         self.flow_service = FlowService(
@@ -88,6 +97,8 @@ class Engine:
         self.dispatcher.wake()
 
     async def start(self) -> None:
+        if self.credentials is not None:
+            await self.credentials.check_key()  # MasterKeyError: refuse to start
         await self.journal.start()
         await self.dispatcher.start()
         self.scheduler.start()

@@ -18,6 +18,8 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.details = list(details)
+        self.headers: dict[str, str] = {}
+        """Response headers the error needs (Retry-After on a 429)."""
 
 
 class Invalid(DomainError):

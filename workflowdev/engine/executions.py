@@ -7,7 +7,6 @@ Runners are the dispatcher's business; this service only queues work and wakes i
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Row
 
+from workflowdev.engine import audit_trail
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, Invalid, NotFound
@@ -211,7 +211,7 @@ class ExecutionService:
             "lease_expires_at": None,
             "cancel_requested": False,
         }
-        entry = _audit_row(actor, "execution.create", execution_id, now, {"flowId": flow_row.id, "trigger": trigger.get("type")})
+        entry = audit_trail.entry(actor, "execution.create", "execution", execution_id, {"flowId": flow_row.id, "trigger": trigger.get("type")}, now)
         lease = self.local.reserve(flow) if self.local is not None else None
         if lease is not None:
             row.update(lease)
@@ -272,27 +272,29 @@ class ExecutionService:
                 raise NotFound(f"execution {execution_id} not found")
             if row.status in TERMINAL:
                 raise Conflict(f"execution {execution_id} is already {row.status}")
-            await audit.append(conn, **_audit_row(actor, "execution.cancel", execution_id, now, {"status": row.status}))
-            if row.status in ("QUEUED", "PAUSED"):
-                duration = int((now - row.started_at).total_seconds() * 1000) if row.started_at else None
-                await store.set_status_if(
-                    conn,
-                    execution_id,
-                    expected=[row.status],
-                    status="CANCELLED",
-                    error=f"cancelled by {actor.name}",
-                    finished_at=now,
-                    duration_ms=duration,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
+            await audit_trail.record(conn, actor, "execution.cancel", "execution", execution_id, {"status": row.status}, now)
+            # A QUEUED execution under a lease has been claimed: its runner may already be
+            # working, so it is stopped like a running one.
+            idle = row.status == "PAUSED" or (row.status == "QUEUED" and row.lease_owner is None)
+            stopped_here = idle and await store.set_status_if(
+                conn,
+                execution_id,
+                expected=[row.status],
+                status="CANCELLED",
+                error=f"cancelled by {actor.name}",
+                finished_at=now,
+                duration_ms=int((now - row.started_at).total_seconds() * 1000) if row.started_at else None,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            if stopped_here:
                 await store.finish_open_task_runs(conn, execution_id, "CANCELLED", now)
                 for gate in await approvals_store.pending_for_execution(conn, execution_id):
-                    await approvals_store.decide(conn, gate.id, status="EXPIRED", by=actor.name, comment="execution cancelled", at=now)
-                stopped_here = True
+                    await approvals_store.decide(
+                        conn, gate.id, status="EXPIRED", by=actor.name, comment="execution cancelled", at=now
+                    )
             else:
-                await store.set_status_if(conn, execution_id, expected=["RUNNING"], cancel_requested=True)
-                stopped_here = False
+                await store.set_status_if(conn, execution_id, expected=["QUEUED", "RUNNING"], cancel_requested=True)
         if stopped_here:
             final = await self.get_row(execution_id)
             self.bus.publish(Event(EXECUTION_UPDATED, execution_id, execution_json(final)))
@@ -323,7 +325,7 @@ class ExecutionService:
             )
             if not resumed:
                 raise Conflict(f"execution {execution_id} is {row.status}; only FAILED, CANCELLED or TIMED_OUT can be retried")
-            await audit.append(conn, **_audit_row(actor, "execution.retry", execution_id, now, {"from": row.status}))
+            await audit_trail.record(conn, actor, "execution.retry", "execution", execution_id, {"from": row.status}, now)
         self.bus.publish(Event(EXECUTION_UPDATED, execution_id, {"id": execution_id, "status": "QUEUED"}))
         self.wake()
         return {"executionId": execution_id, "status": "QUEUED"}
@@ -397,17 +399,4 @@ def _event_data(row: Mapping[str, Any]) -> dict[str, Any]:
         "tasksTotal": row["tasks_total"],
         "tasksExecuted": row["tasks_executed"],
         "createdAt": rfc3339(row["created_at"]),
-    }
-
-
-def _audit_row(actor: Actor, action: str, execution_id: str, at: datetime, details: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "at": at,
-        "actor": actor.name,
-        "action": action,
-        "resource_type": "execution",
-        "resource_id": execution_id,
-        "details": json.loads(json.dumps(details)),
-        "remote_addr": actor.remote_addr,
     }

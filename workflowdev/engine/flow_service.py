@@ -15,6 +15,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from workflowdev.engine import audit_trail
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339, utcnow
 from workflowdev.engine.errors import Conflict, Invalid, NotFound
@@ -22,7 +23,6 @@ from workflowdev.engine.flow import Flow, ValidationReport, validate_flow
 from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.engine.trigger_config import TRIGGER_TYPES
 from workflowdev.engine.triggers import TriggerService, sync_yaml_triggers
-from workflowdev.store import audit
 from workflowdev.store import flows as store
 from workflowdev.store import triggers as trigger_store
 from workflowdev.store.database import Database
@@ -248,17 +248,7 @@ class FlowService:
     async def _audit(
         self, conn: AsyncConnection, actor: Actor, action: str, flow_id: str, details: Mapping[str, Any]
     ) -> None:
-        await audit.append(
-            conn,
-            id=str(uuid.uuid4()),
-            at=self.clock(),
-            actor=actor.name,
-            action=action,
-            resource_type="flow",
-            resource_id=flow_id,
-            details=dict(details),
-            remote_addr=actor.remote_addr,
-        )
+        await audit_trail.record(conn, actor, action, "flow", flow_id, details, self.clock())
 
 
 @asynccontextmanager

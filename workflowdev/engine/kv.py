@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,11 +24,11 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from workflowdev.engine import audit_trail
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339, utcnow
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.plugin import TaskFailed
-from workflowdev.store import audit
 from workflowdev.store import kv as store
 from workflowdev.store.database import Database
 
@@ -200,18 +199,8 @@ class KVService:
     async def _audit(
         self, conn: AsyncConnection, actor: Actor, action: str, namespace: str, key: str, details: dict[str, Any]
     ) -> None:
-        await audit.append(
-            conn,
-            id=str(uuid.uuid4()),
-            at=self.clock(),
-            actor=actor.name,
-            action=action,
-            resource_type="kv",
-            # The column holds 255 characters; the details keep the full namespace and key.
-            resource_id=f"{namespace}/{key}"[:255],
-            details=details,
-            remote_addr=actor.remote_addr,
-        )
+        # The resource id is cut to the column's size; the details keep the full names.
+        await audit_trail.record(conn, actor, action, "kv", f"{namespace}/{key}", details, self.clock())
 
 
 def _check_prefix(prefix: str) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from workflowdev.engine import audit_trail
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, DomainError, Invalid, NotFound
@@ -37,7 +38,6 @@ from workflowdev.engine.trigger_config import (
     new_webhook_key,
     next_instant,
 )
-from workflowdev.store import audit
 from workflowdev.store import flows as flows_store
 from workflowdev.store import triggers as store
 from workflowdev.store.database import Database
@@ -231,17 +231,7 @@ class TriggerService:
                 ]) from None
 
     async def _audit(self, conn: AsyncConnection, actor: Actor, action: str, trigger_id: str, details: dict[str, Any]) -> None:
-        await audit.append(
-            conn,
-            id=str(uuid.uuid4()),
-            at=self.clock(),
-            actor=actor.name,
-            action=action,
-            resource_type="trigger",
-            resource_id=trigger_id,
-            details=details,
-            remote_addr=actor.remote_addr,
-        )
+        await audit_trail.record(conn, actor, action, "trigger", trigger_id, details, self.clock())
 
     # -- firing ----------------------------------------------------------------------------
 

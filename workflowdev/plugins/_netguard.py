@@ -5,6 +5,9 @@ guard, `http.request` to 169.254.169.254 hands the cloud instance's credentials 
 the flow (server-side request forgery). The guard judges the address a socket is about to connect
 to, not the host name in the URL, so DNS answers, DNS rebinding and redirects cannot slip past
 it: `AddressPolicy.open_socket` is the HTTP client's socket factory and refuses before connect.
+`GuardedResolver` applies the same policy to DNS answers first, so that a name whose every
+address is refused gets one clear refusal, and a name with some allowed addresses only ever
+connects to those.
 
 Loopback stays reachable by default (a local server talking to itself is the common case);
 operators who need more protection add ranges with `http_deny`.
@@ -18,7 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["DEFAULT_BLOCKED", "AddressPolicy", "BlockedAddress"]
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
+__all__ = ["DEFAULT_BLOCKED", "AddressPolicy", "BlockedAddress", "GuardedResolver"]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -85,8 +91,8 @@ class AddressPolicy:
         for network in self.blocked:
             if ip in network and not any(ip in allowed for allowed in self.allow):
                 return (
-                    f"it is in {network}: link-local and cloud-metadata addresses are blocked; "
-                    "an operator can allow the range with http_allow"
+                    f"it is in {network}, a link-local or cloud-metadata range blocked by default; "
+                    "an operator can allow it with http_allow"
                 )
         return None
 
@@ -98,3 +104,29 @@ class AddressPolicy:
         if reason is not None:
             raise BlockedAddress(address, reason)
         return socket.socket(family=family, type=type_, proto=proto)
+
+
+class GuardedResolver(AbstractResolver):
+    """DNS answers without the addresses the policy refuses; BlockedAddress if none is left.
+
+    Only a convenience for clear messages: the socket factory remains the guard, and it also
+    covers IP literals, which the HTTP client never sends through a resolver. Names are looked
+    up with the system's getaddrinfo (hosts file included), which leaves nothing to close.
+    """
+
+    def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
+        self._policy = policy
+        self._inner = inner if inner is not None else ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        answers = await self._inner.resolve(host, port, family)
+        allowed = [answer for answer in answers if self._policy.refusal(answer["host"]) is None]
+        if answers and not allowed:
+            first = answers[0]["host"]
+            raise BlockedAddress(first, self._policy.refusal(first) or "")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()

@@ -269,18 +269,18 @@ class If(RunnerLevelPlugin):
             "additionalProperties": False,
         },
         examples=(
-            "- name: report_unless_dry_run\n"
+            "- name: report_on_schedule\n"
             "  type: flow.if\n"
             "  properties:\n"
-            "    condition: \"{{ not inputs.dry_run }}\"\n"
+            "    condition: \"{{ trigger.type == 'schedule' }}\"\n"
             "    then:\n"
             "      - name: send_report\n"
             "        type: util.log\n"
             "        properties: {message: sending the daily report}\n"
             "    else:\n"
-            "      - name: dry_run_note\n"
+            "      - name: manual_note\n"
             "        type: util.log\n"
-            "        properties: {message: \"dry run, nothing sent\"}\n",
+            "        properties: {message: \"started by hand: no report\"}\n",
         ),
     )
 
@@ -336,23 +336,23 @@ class Switch(RunnerLevelPlugin):
             "additionalProperties": False,
         },
         examples=(
-            "- name: by_environment\n"
+            "- name: by_trigger\n"
             "  type: flow.switch\n"
             "  properties:\n"
-            "    value: \"{{ inputs.environment }}\"\n"
+            "    value: \"{{ trigger.type }}\"\n"
             "    cases:\n"
-            "      production:\n"
-            "        - name: careful_deploy\n"
+            "      schedule:\n"
+            "        - name: nightly_run\n"
             "          type: util.log\n"
-            "          properties: {message: deploying with canary}\n"
-            "      staging:\n"
-            "        - name: quick_deploy\n"
+            "          properties: {message: nightly run}\n"
+            "      webhook:\n"
+            "        - name: on_push\n"
             "          type: util.log\n"
-            "          properties: {message: deploying at once}\n"
+            "          properties: {message: \"pushed: {{ trigger.body }}\"}\n"
             "    default:\n"
-            "      - name: unknown_environment\n"
-            "        type: flow.fail\n"
-            "        properties: {message: \"unknown environment {{ inputs.environment }}\"}\n",
+            "      - name: by_hand\n"
+            "        type: util.log\n"
+            "        properties: {message: \"started by hand ({{ trigger.type }})\"}\n",
         ),
     )
 
@@ -421,12 +421,12 @@ class Foreach(RunnerLevelPlugin):
             "- name: each_order\n"
             "  type: flow.foreach\n"
             "  properties:\n"
-            "    items: \"{{ outputs.fetch.body }}\"\n"
+            "    items: [{id: 101, total: 12.5}, {id: 102, total: 80}, {id: 103, total: 7}]\n"
             "    concurrency: 4\n"
             "    tasks:\n"
             "      - name: show_order\n"
             "        type: util.log\n"
-            "        properties: {message: \"order {{ index }}: {{ item.id }}\"}\n",
+            "        properties: {message: \"order {{ index }}: {{ item.id }} ({{ item.total }})\"}\n",
             "- name: greet_everyone\n"
             "  type: flow.foreach\n"
             "  properties:\n"
@@ -602,7 +602,7 @@ class Approval(RunnerLevelPlugin):
             "- name: gate\n"
             "  type: flow.approval\n"
             "  properties:\n"
-            "    message: \"Sync {{ outputs.fetch.body | length }} orders?\"\n"
+            "    message: \"Deploy {{ flow.name }} to production?\"\n"
             "    timeout: 1h\n"
             "    context: {target: production}\n",
         ),
@@ -640,11 +640,11 @@ class Fail(RunnerLevelPlugin):
         },
         output_schema=_NO_OUTPUTS,
         examples=(
-            "- name: refuse_empty_batch\n"
+            "- name: refuse_manual_runs\n"
             "  type: flow.fail\n"
-            "  when: \"{{ inputs.batch | length == 0 }}\"\n"
+            "  when: \"{{ trigger.type != 'schedule' }}\"\n"
             "  properties:\n"
-            "    message: the batch is empty\n",
+            "    message: only the nightly schedule may start this flow\n",
         ),
     )
 
@@ -711,12 +711,12 @@ class WaitUntil(RunnerLevelPlugin):
             "additionalProperties": False,
         },
         examples=(
-            "- name: wait_for_export\n"
+            "- name: wait_for_maintenance_end\n"
             "  type: flow.wait_until\n"
             "  properties:\n"
-            "    condition: \"{{ kv('export-ready') == true }}\"\n"
-            "    interval: 30s\n"
-            "    timeout: 2h\n",
+            "    condition: \"{{ kv('maintenance') is none }}\"\n"
+            "    interval: 5s\n"
+            "    timeout: 10m\n",
         ),
     )
 

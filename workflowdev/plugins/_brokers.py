@@ -1,0 +1,164 @@
+"""What the messaging task types share: broker URLs that never show their password, payloads as
+text, timeouts that name what they were waiting for, and a goodbye that cannot hang a task.
+
+A broker URL usually comes from a credential (`${AMQP_URL}`); the engine masks the credential
+itself, but a message built from the URL's parts (host, port, user) is new text the engine has
+never seen. So messages name the server as `scheme://host:port[/vhost]`, without user or
+password, and anything a client library says is scrubbed of the password before it is shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Final
+from urllib.parse import quote, unquote, urlsplit
+
+from workflowdev.engine.plugin import JSON, TaskContext, TaskFailed, TaskLogger, as_text, parse_duration
+
+__all__ = [
+    "CLOSE_SECONDS",
+    "CONNECTORS_HINT",
+    "BrokerUrl",
+    "Step",
+    "Timeout",
+    "client_name",
+    "close_within",
+    "decode_payload",
+    "encode_message",
+    "import_client",
+    "timeout",
+]
+
+CONNECTORS_HINT: Final = "this task needs the `connectors` extra: pip install 'workflowdev[connectors]'"
+CLOSE_SECONDS: Final = 5.0
+"""How long a task waits for a broker to acknowledge its goodbye before dropping the socket."""
+MASK: Final = "***"
+
+
+def import_client(module: str) -> ModuleType:
+    """The broker client, imported when a task first needs it: the extra is optional."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise TaskFailed(CONNECTORS_HINT) from None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerUrl:
+    """A broker URL taken apart. `text` and `password` are secrets: kept out of repr and messages."""
+
+    text: str = field(repr=False)
+    scheme: str
+    host: str
+    port: int
+    username: str | None
+    password: str | None = field(repr=False)
+    path: str
+    """The URL's path as written (`/` or `/vhost` for AMQP; empty for NATS and MQTT)."""
+
+    @classmethod
+    def parse(cls, value: JSON, default_ports: Mapping[str, int], example: str) -> BrokerUrl:
+        """Check a URL without ever echoing it: a refusal names the expected form, not the text."""
+        if not isinstance(value, str) or not value.strip():
+            raise TaskFailed(f"url must be a URL such as {example}")
+        text = value.strip()
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+        except ValueError:
+            raise TaskFailed(
+                f"url is not a valid URL (a port that is not a number?); expected something like {example}"
+            ) from None
+        schemes = ", ".join(f"{scheme}://" for scheme in default_ports)
+        if parts.scheme not in default_ports:
+            raise TaskFailed(f"url must start with {schemes} like {example}")
+        if not parts.hostname:
+            raise TaskFailed(f"url names no host; expected something like {example}")
+        return cls(
+            text=text,
+            scheme=parts.scheme,
+            host=parts.hostname,
+            port=port or default_ports[parts.scheme],
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            path=parts.path,
+        )
+
+    @property
+    def where(self) -> str:
+        """How messages name the server: no user, no password, no query."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
+
+    def scrub(self, text: str) -> str:
+        """`text` (say, a client library's error) with the URL and its password replaced by ***."""
+        secrets = {self.text}
+        if self.password:
+            secrets |= {self.password, quote(self.password, safe=""), quote(self.password)}
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
+
+
+def client_name(ctx: TaskContext) -> str:
+    """How the broker's own tools (connection lists, client ids) show this task's connection."""
+    return f"workflowdev {ctx.namespace}/{ctx.flow_name}:{ctx.task_name} ({ctx.execution_id})"
+
+
+def encode_message(value: JSON) -> bytes:
+    """Text as it is, anything else as compact JSON, in UTF-8."""
+    return as_text(value).encode()
+
+
+def decode_payload(data: bytes) -> tuple[str, str]:
+    """(payload, encoding): UTF-8 text as text, any other bytes as base64, so nothing is lost."""
+    try:
+        return data.decode(), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii"), "base64"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    seconds: float
+    text: str
+    """As the flow wrote it, for messages ("timed out after 10s")."""
+
+
+def timeout(properties: Mapping[str, JSON], name: str, default: str) -> Timeout:
+    value = properties.get(name, default)
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise TaskFailed(f"{name}: {exc}") from None
+    if seconds <= 0:
+        raise TaskFailed(f"{name} must be longer than zero")
+    return Timeout(seconds, value.strip() if isinstance(value, str) else f"{value:g}s")
+
+
+class Step:
+    """What a task is waiting for right now, so that a timeout can say where it got stuck."""
+
+    def __init__(self, doing: str) -> None:
+        self.doing = doing
+
+    def timed_out(self, limit: Timeout) -> TaskFailed:
+        return TaskFailed(f"timed out after {limit.text} {self.doing}")
+
+
+async def close_within(log: TaskLogger, what: str, close: Callable[[], Awaitable[object]]) -> None:
+    """Say goodbye to a broker, also while the task is being cancelled.
+
+    The task's outcome is decided by then, so a goodbye that fails or is not acknowledged within
+    CLOSE_SECONDS is only logged; the client drops its socket either way.
+    """
+    try:
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await close()
+    except Exception as exc:  # noqa: BLE001 - the outcome is decided; a failed goodbye must not replace it
+        log.debug(f"closing the connection to {what} did not finish cleanly: {type(exc).__name__}")

@@ -1,0 +1,641 @@
+"""redis: read, write, delete and publish Redis keys, and run other commands with a guard on the dangerous ones.
+
+Each task opens one client with `async with` (so its connection closes however the task ends,
+cancellation included; redis-py drops a connection whose reply never came), with connect and
+socket timeouts plus an overall `timeout`. The `url` usually comes from a credential, so
+messages name the host, port and user, never the URL.
+
+Values travel as text. What a task stores: strings as they are, anything else as compact JSON
+(`json: true` makes every value JSON, strings included). What a task returns: UTF-8 replies as
+strings and any other bytes as `{"base64": "…"}`, an object that no text reply can be mistaken for.
+
+This module is `workflowdev.plugins.redis`; inside it, `import redis` is the absolute import of
+the redis-py package (no implicit relative imports in Python 3), done lazily in each task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from workflowdev.engine.plugin import (
+    DURATION_SCHEMA,
+    JSON,
+    Manifest,
+    Plugin,
+    TaskContext,
+    TaskFailed,
+    as_text,
+    parse_duration,
+)
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["DANGEROUS_COMMANDS", "PLUGINS", "Command", "Delete", "Get", "Publish", "Set", "UNSUPPORTED_COMMANDS"]
+
+DEFAULT_TIMEOUT: Final = "10s"
+DEFAULT_PORT: Final = 6379
+MAX_KEYS: Final = 1000
+CONNECTORS_HINT: Final = "this task needs the `connectors` extra: pip install 'workflowdev[connectors]'"
+
+_DATA_LOSS: Final = "wipe or swap whole databases"
+_SERVER: Final = "change or stop the server itself"
+_CODE: Final = "run scripts on the server, which can do anything a command can"
+DANGEROUS_COMMANDS: Final[Mapping[str, str]] = {
+    "FLUSHALL": _DATA_LOSS,
+    "FLUSHDB": _DATA_LOSS,
+    "SWAPDB": _DATA_LOSS,
+    "CONFIG": _SERVER,
+    "SHUTDOWN": _SERVER,
+    "DEBUG": _SERVER,
+    "MODULE": _SERVER,
+    "ACL": _SERVER,
+    "CLIENT": _SERVER,
+    "CLUSTER": _SERVER,
+    "FAILOVER": _SERVER,
+    "REPLICAOF": _SERVER,
+    "SLAVEOF": _SERVER,
+    "SAVE": _SERVER,
+    "BGSAVE": _SERVER,
+    "BGREWRITEAOF": _SERVER,
+    "MIGRATE": "move keys to another server",
+    "EVAL": _CODE,
+    "EVALSHA": _CODE,
+    "EVAL_RO": _CODE,
+    "EVALSHA_RO": _CODE,
+    "SCRIPT": _CODE,
+    "FCALL": _CODE,
+    "FCALL_RO": _CODE,
+    "FUNCTION": _CODE,
+    "KEYS": "block the server while it walks every key (SCAN does the same in steps)",
+}
+"""Refused unless the task sets `allow_dangerous: true`, with the reason in the error."""
+
+UNSUPPORTED_COMMANDS: Final = frozenset(
+    {
+        "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+        "MONITOR", "SYNC", "PSYNC", "HELLO", "RESET", "QUIT",
+    }
+)  # fmt: skip
+"""Commands that turn the connection into a stream or change its protocol: one request and one
+reply cannot carry them, whatever `allow_dangerous` says."""
+
+T = TypeVar("T")
+
+
+# -- reading properties ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Timeout:
+    seconds: float
+    text: str
+    """As the flow wrote it, for messages ("timed out after 10s")."""
+
+
+def _timeout(value: JSON) -> _Timeout:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise TaskFailed(f"timeout: {exc}") from None
+    if seconds <= 0:
+        raise TaskFailed("timeout must be longer than zero")
+    return _Timeout(seconds, value.strip() if isinstance(value, str) else f"{value:g}s")
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    url: str
+    where: str
+    """"127.0.0.1:6379" or the socket path: how messages name the server."""
+    user: str | None
+
+
+def _target(value: JSON) -> _Target:
+    """The server a URL names, checked without ever echoing the URL (it may hold a password)."""
+    example = "redis://[user:password@]host:6379/0, rediss://… or unix:///path/to/redis.sock"
+    if not isinstance(value, str) or not value.strip():
+        raise TaskFailed(f"url must be a Redis URL such as {example}")
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        raise TaskFailed(f"url is not a Redis URL; expected something like {example}") from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise TaskFailed(f"url must start with redis://, rediss:// or unix://, like {example}")
+    if parts.scheme == "unix":
+        where = parts.path or "(no socket path)"
+    else:
+        where = f"{parts.hostname or 'localhost'}:{port or DEFAULT_PORT}"
+    return _Target(value.strip(), where, unquote(parts.username) if parts.username else None)
+
+
+def _key(properties: Mapping[str, JSON], name: str = "key") -> str:
+    value = properties.get(name)
+    if not isinstance(value, str) or value == "":
+        raise TaskFailed(f"{name} must be a non-empty string")
+    return value
+
+
+def _flag(properties: Mapping[str, JSON], name: str) -> bool:
+    value = properties.get(name, False)
+    if not isinstance(value, bool):
+        raise TaskFailed(f"{name} must be true or false, got {as_text(value)}")
+    return value
+
+
+def _encode(value: JSON, as_json: bool) -> str:
+    """What is stored or sent: strings as they are, other values (or all, with json) as JSON."""
+    if isinstance(value, str) and not as_json:
+        return value
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise TaskFailed("the value holds NaN or an infinity, which JSON cannot carry") from None
+
+
+# -- replies --------------------------------------------------------------------------------------
+
+
+def _bytes_out(raw: bytes) -> JSON:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(raw).decode("ascii")}
+
+
+def _reply(value: Any) -> JSON:
+    """A redis-py reply as JSON: text for UTF-8 bytes, {"base64": …} for other bytes."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _bytes_out(bytes(value))
+    if isinstance(value, Mapping):
+        return {_key_text(key): _reply(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_reply(item) for item in value]
+    return str(value)
+
+
+def _key_text(key: Any) -> str:
+    """An object key must be text: bytes that are not UTF-8 become their base64 form."""
+    if isinstance(key, (bytes, bytearray)):
+        decoded = _bytes_out(bytes(key))
+        return decoded if isinstance(decoded, str) else f"base64:{decoded['base64']}"
+    return str(key)
+
+
+# -- the connection -------------------------------------------------------------------------------
+
+
+def _client_library() -> ModuleType:
+    try:
+        import redis.asyncio as redis_asyncio
+    except ModuleNotFoundError:
+        raise TaskFailed(CONNECTORS_HINT) from None
+    return redis_asyncio
+
+
+def _os_reason(error: BaseException | None) -> str | None:
+    if isinstance(error, OSError) and error.errno:
+        return os.strerror(error.errno)
+    return None
+
+
+def _failure(exc: Exception, target: _Target, timeout: _Timeout) -> TaskFailed | None:
+    """An operator-facing verdict for a redis-py error, or None for anything else."""
+    from redis import exceptions
+
+    if isinstance(exc, exceptions.AuthenticationError):
+        user = f"user {target.user!r}" if target.user else "the default user"
+        return TaskFailed(f"authentication failed for {user} at {target.where}: {exc}")
+    if isinstance(exc, exceptions.TimeoutError):
+        return TaskFailed(f"timed out after {timeout.text} waiting for Redis at {target.where}")
+    if isinstance(exc, exceptions.ConnectionError):
+        reason = _os_reason(exc.__context__) or _os_reason(exc.__cause__) or str(exc)
+        return TaskFailed(f"could not connect to {target.where}: {reason}")
+    if isinstance(exc, exceptions.ResponseError):
+        return TaskFailed(f"Redis at {target.where} answered with an error: {exc}")
+    if isinstance(exc, exceptions.RedisError):
+        return TaskFailed(f"Redis at {target.where}: {exc}")
+    return None
+
+
+async def _with_client(properties: Mapping[str, JSON], use: Callable[[Redis], Awaitable[T]]) -> T:
+    """Open a client for `url`, hand it to `use`, and close it whatever happens, within `timeout`."""
+    target = _target(properties["url"])
+    timeout = _timeout(properties.get("timeout", DEFAULT_TIMEOUT))
+    redis_asyncio = _client_library()
+    try:
+        client = redis_asyncio.Redis.from_url(
+            target.url,
+            socket_connect_timeout=timeout.seconds,
+            socket_timeout=timeout.seconds,
+            decode_responses=False,
+        )
+    except ValueError:  # redis-py's URL parsing; its message may quote the URL
+        raise TaskFailed(f"url is not a usable Redis URL for {target.where}") from None
+    try:
+        async with asyncio.timeout(timeout.seconds):
+            async with client:
+                return await use(client)
+    except TimeoutError:
+        raise TaskFailed(f"timed out after {timeout.text} waiting for Redis at {target.where}") from None
+    except Exception as exc:
+        failure = _failure(exc, target, timeout)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+# -- schemas --------------------------------------------------------------------------------------
+
+
+def _object(properties: dict[str, JSON], required: list[str]) -> dict[str, JSON]:
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+URL_SCHEMA: Final[dict[str, JSON]] = {
+    "type": "string",
+    "minLength": 1,
+    "description": (
+        "The Redis server, as a URL that usually comes from a credential (`${REDIS_URL}`): "
+        "redis://[user:password@]host:6379/0, rediss://… for TLS, or unix:///path/to/redis.sock."
+    ),
+}
+KEY_SCHEMA: Final[dict[str, JSON]] = {"type": "string", "minLength": 1, "description": "The key."}
+TIMEOUT_SCHEMA: Final[dict[str, JSON]] = {
+    **DURATION_SCHEMA,
+    "default": DEFAULT_TIMEOUT,
+    "description": (
+        "How long the whole task may take, connecting included: 500ms, 10s, ISO 8601 or a number "
+        "of seconds. A server that accepts the connection but never answers fails the task then."
+    ),
+}
+REPLY_TEXT: Final = 'UTF-8 text comes back as a string; other bytes as {"base64": "…"}.'
+
+
+# -- the task types -------------------------------------------------------------------------------
+
+
+class Get(Plugin):
+    """Read one string key; a missing key is an answer (`found: false`), not a failure."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="redis.get",
+        name="Read a Redis key",
+        category="redis",
+        description=(
+            "Reads the string value of `key`. A missing key gives `found: false` and `value: null`; "
+            "a key holding a hash, list or other type fails the task with Redis's WRONGTYPE error. "
+            "With `json: true` the value is decoded as JSON."
+        ),
+        input_schema=_object(
+            {
+                "url": URL_SCHEMA,
+                "key": KEY_SCHEMA,
+                "json": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Decode the stored text as JSON (a value that is not JSON fails the task).",
+                },
+                "timeout": TIMEOUT_SCHEMA,
+            },
+            ["url", "key"],
+        ),
+        output_schema=_object(
+            {
+                "value": {"description": f"The value, or null when the key is missing. {REPLY_TEXT}"},
+                "found": {"type": "boolean", "description": "Whether the key exists."},
+            },
+            ["value", "found"],
+        ),
+        examples=(
+            "- name: last_run\n"
+            "  type: redis.get\n"
+            "  properties:\n"
+            "    url: ${REDIS_URL}\n"
+            "    key: workflowdev:example:last_run\n"
+            "    json: true\n",
+        ),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        key = _key(properties)
+        as_json = _flag(properties, "json")
+
+        async def use(client: Redis) -> bytes | None:
+            raw: bytes | None = await client.get(key)
+            return raw
+
+        raw = await _with_client(properties, use)
+        if raw is None:
+            return {"value": None, "found": False}
+        if not as_json:
+            return {"value": _bytes_out(raw), "found": True}
+        try:
+            return {"value": json.loads(raw.decode("utf-8")), "found": True}
+        except (UnicodeDecodeError, ValueError):
+            raise TaskFailed(f"the value of {key} is not JSON; read it without json: true") from None
+
+
+class Set(Plugin):
+    """Write one string key, optionally with an expiry and only-if-absent/present conditions."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="redis.set",
+        name="Write a Redis key",
+        category="redis",
+        description=(
+            "Stores `value` under `key`: a string as it is, any other value as compact JSON (with "
+            "`json: true`, strings too, so redis.get with json: true gives back exactly the value). "
+            "`ttl` makes the key expire; `nx` writes only when the key does not exist (a lock or "
+            "a once-only marker), `xx` only when it does. `set` tells whether it was written."
+        ),
+        input_schema=_object(
+            {
+                "url": URL_SCHEMA,
+                "key": KEY_SCHEMA,
+                "value": {"description": "What to store: a string as it is, other JSON values as JSON text."},
+                "json": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Store every value as JSON text, strings included.",
+                },
+                "ttl": {
+                    **DURATION_SCHEMA,
+                    "description": "Expire the key after this long (500ms, 30s, 1h, 1d …); kept forever when absent.",
+                },
+                "nx": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Write only if the key does not exist yet.",
+                },
+                "xx": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Write only if the key already exists.",
+                },
+                "timeout": TIMEOUT_SCHEMA,
+            },
+            ["url", "key", "value"],
+        ),
+        output_schema=_object(
+            {"set": {"type": "boolean", "description": "True when written; false when nx or xx stopped it."}},
+            ["set"],
+        ),
+        examples=(
+            "- name: remember_run\n"
+            "  type: redis.set\n"
+            "  properties:\n"
+            "    url: ${REDIS_URL}\n"
+            "    key: workflowdev:example:last_run\n"
+            "    value: {status: ok, rows: 42}\n"
+            "    ttl: 1d\n",
+            "- name: take_lock\n"
+            "  type: redis.set\n"
+            "  properties:\n"
+            "    url: ${REDIS_URL}\n"
+            "    key: workflowdev:example:lock\n"
+            "    value: locked\n"
+            "    nx: true\n"
+            "    ttl: 30s\n",
+        ),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        key = _key(properties)
+        data = _encode(properties["value"], _flag(properties, "json"))
+        nx, xx = _flag(properties, "nx"), _flag(properties, "xx")
+        if nx and xx:
+            raise TaskFailed("nx and xx exclude each other: a key cannot both exist and not exist")
+        milliseconds = None
+        if properties.get("ttl") is not None:
+            try:
+                milliseconds = math.ceil(parse_duration(properties["ttl"]) * 1000)
+            except ValueError as exc:
+                raise TaskFailed(f"ttl: {exc}") from None
+            if milliseconds <= 0:
+                raise TaskFailed("ttl must be longer than zero")
+
+        async def use(client: Redis) -> bool:
+            return bool(await client.set(key, data, px=milliseconds, nx=nx, xx=xx))
+
+        written = await _with_client(properties, use)
+        ctx.log.info(f"{key} {'written' if written else 'left as it was'}")
+        return {"set": written}
+
+
+class Delete(Plugin):
+    """Remove keys; keys that were not there are not an error."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="redis.delete",
+        name="Delete Redis keys",
+        category="redis",
+        description=(
+            "Deletes `keys` (one key or a list) of any type and returns how many existed. Missing "
+            "keys are skipped, so deleting twice is safe."
+        ),
+        input_schema=_object(
+            {
+                "url": URL_SCHEMA,
+                "keys": {
+                    "anyOf": [
+                        {"type": "string", "minLength": 1},
+                        {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": MAX_KEYS,
+                            "items": {"type": "string", "minLength": 1},
+                        },
+                    ],
+                    "description": f"The key, or a list of at most {MAX_KEYS} keys, to delete.",
+                },
+                "timeout": TIMEOUT_SCHEMA,
+            },
+            ["url", "keys"],
+        ),
+        output_schema=_object(
+            {"deleted": {"type": "integer", "minimum": 0, "description": "How many of the keys existed."}},
+            ["deleted"],
+        ),
+        examples=(
+            "- name: release_lock\n"
+            "  type: redis.delete\n"
+            "  properties:\n"
+            "    url: ${REDIS_URL}\n"
+            "    keys: [workflowdev:example:lock, workflowdev:example:last_run]\n",
+        ),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        raw = properties["keys"]
+        keys = [raw] if isinstance(raw, str) else raw
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+            raise TaskFailed("keys must be a key or a non-empty list of keys")
+        if len(keys) > MAX_KEYS:
+            raise TaskFailed(f"keys holds {len(keys)} keys; at most {MAX_KEYS} are deleted in one task")
+
+        async def use(client: Redis) -> int:
+            return int(await client.delete(*keys))
+
+        deleted = await _with_client(properties, use)
+        ctx.log.info(f"deleted {deleted} of {len(keys)} key(s)")
+        return {"deleted": deleted}
+
+
+class Publish(Plugin):
+    """Send a message to a pub/sub channel; Redis keeps nothing for absent subscribers."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="redis.publish",
+        name="Publish to a Redis channel",
+        category="redis",
+        description=(
+            "Publishes `message` on `channel`: a string as it is, any other value as compact JSON "
+            "(all values with `json: true`). Returns how many subscribers received it; pub/sub "
+            "keeps nothing, so a message nobody listens to is gone (receivers: 0, still a success)."
+        ),
+        input_schema=_object(
+            {
+                "url": URL_SCHEMA,
+                "channel": {"type": "string", "minLength": 1, "description": "The channel."},
+                "message": {"description": "The message: a string as it is, other JSON values as JSON text."},
+                "json": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Send every message as JSON text, strings included.",
+                },
+                "timeout": TIMEOUT_SCHEMA,
+            },
+            ["url", "channel", "message"],
+        ),
+        output_schema=_object(
+            {
+                "receivers": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How many subscribers received the message.",
+                },
+            },
+            ["receivers"],
+        ),
+        examples=(
+            "- name: announce\n"
+            "  type: redis.publish\n"
+            "  properties:\n"
+            "    url: ${REDIS_URL}\n"
+            "    channel: workflowdev:example:events\n"
+            "    message: {event: import_finished, rows: 42}\n",
+        ),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        channel = _key(properties, "channel")
+        data = _encode(properties["message"], _flag(properties, "json"))
+
+        async def use(client: Redis) -> int:
+            return int(await client.publish(channel, data))
+
+        receivers = await _with_client(properties, use)
+        ctx.log.info(f"published on {channel} to {receivers} receiver(s)")
+        return {"receivers": receivers}
+
+
+class Command(Plugin):
+    """Any other command, as an argument list; the ones that can hurt the server need consent."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="redis.command",
+        name="Run a Redis command",
+        category="redis",
+        description=(
+            "Sends one command, written as its argument list (`[HSET, user:1, name, Ada]`), and "
+            "returns the reply. Commands that wipe data, reconfigure or stop the server, run "
+            f"scripts, or block it ({', '.join(sorted(DANGEROUS_COMMANDS))}) are refused unless "
+            "`allow_dangerous: true`. Subscribing, MONITOR and protocol changes are never run: a "
+            "task sends one request and reads one reply."
+        ),
+        input_schema=_object(
+            {
+                "url": URL_SCHEMA,
+                "command": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": ["string", "number", "boolean"]},
+                    "description": (
+                        "The command and its arguments. Numbers and booleans are sent as their text (true, false)."
+                    ),
+                },
+                "allow_dangerous": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Allow the commands refused by default (see the description).",
+                },
+                "timeout": TIMEOUT_SCHEMA,
+            },
+            ["url", "command"],
+        ),
+        output_schema=_object(
+            {
+                "result": {
+                    "description": (
+                        "The reply: numbers, text, lists, null, true for OK, and objects for "
+                        f"replies redis-py reads as such (HGETALL, INFO). {REPLY_TEXT}"
+                    ),
+                },
+            },
+            ["result"],
+        ),
+        examples=(
+            "- name: count_visit\n"
+            "  type: redis.command\n"
+            "  properties:\n"
+            "    url: ${REDIS_URL}\n"
+            "    command: [INCRBY, workflowdev:example:visits, 5]\n",
+            "- name: profile\n"
+            "  type: redis.command\n"
+            "  properties:\n"
+            "    url: ${REDIS_URL}\n"
+            "    command: [HGETALL, workflowdev:example:profile]\n",
+        ),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        argv = properties["command"]
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, (str, int, float)) for a in argv):
+            raise TaskFailed("command must be a non-empty list of strings and numbers, like [GET, some:key]")
+        words = [as_text(arg) for arg in argv]
+        name = words[0].upper()
+        if name in UNSUPPORTED_COMMANDS:
+            raise TaskFailed(
+                f"{name} cannot run as a task: it turns the connection into a stream or changes its "
+                "protocol, and a task sends one request and reads one reply"
+            )
+        if name in DANGEROUS_COMMANDS and not _flag(properties, "allow_dangerous"):
+            raise TaskFailed(
+                f"{name} is refused by default because it can {DANGEROUS_COMMANDS[name]}; set "
+                "allow_dangerous: true if this flow really needs it"
+            )
+
+        async def use(client: Redis) -> Any:
+            return await client.execute_command(*words)
+
+        result = _reply(await _with_client(properties, use))
+        ctx.log.info(f"{name} done")
+        return {"result": result}
+
+
+PLUGINS: Final[list[type[Plugin]]] = [Get, Set, Delete, Publish, Command]
