@@ -191,12 +191,16 @@ def server_process(database_url: str, data_dir: Path) -> Iterator[tuple[str, int
 
 
 def server_start(database_url: str, data_dir: Path) -> dict[str, float]:
+    """First start (creates the schema), then a restart on that database, as operators see it."""
+    began = time.perf_counter()
+    with server_process(database_url, data_dir):
+        first = time.perf_counter() - began
     began = time.perf_counter()
     with server_process(database_url, data_dir) as (_url, pid):
         ready = time.perf_counter() - began
         time.sleep(1.0)
         idle = rss_mb(pid)
-    return {"ready_s": ready, "idle_rss_mb": idle}
+    return {"first_ready_s": first, "ready_s": ready, "idle_rss_mb": idle}
 
 
 async def bench(database_url: str, data_dir: Path) -> dict[str, float]:
@@ -234,7 +238,8 @@ def table(rows: dict[str, dict[str, float]]) -> str:
         ("w3_p50_ms", "W3 p50 start-to-finish, ms"),
         ("w3_p95_ms", "W3 p95 start-to-finish, ms"),
         ("w4_extra_mb", "W4 1,000 parked gates, extra MB"),
-        ("ready_s", "server /readyz after start, s"),
+        ("first_ready_s", "server /readyz after first start (new schema), s"),
+        ("ready_s", "server /readyz after a restart, s"),
         ("idle_rss_mb", "server idle resident, MB"),
     ]
     names = list(rows)
