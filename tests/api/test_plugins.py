@@ -12,6 +12,7 @@ async def test_lists_every_builtin_with_its_manifest(api: Api) -> None:
     reply = await api.get("/api/v1/plugins")
     assert reply.status == 200
     builtin = {p.manifest.id for p in builtin_plugins()}
+    assert len(builtin) == 83  # the catalogue of PLUGINS.md
     assert {m["id"] for m in reply.body} >= builtin
     for manifest in (m for m in reply.body if m["id"] in builtin):
         assert set(manifest) == {"id", "name", "category", "description", "inputSchema", "outputSchema", "examples"}

@@ -36,11 +36,13 @@ __all__ = [
     "TaskContext",
     "TaskFailed",
     "TaskListShape",
+    "TaskTimeout",
     "TaskLogger",
     "UnknownPlugin",
     "as_condition",
     "as_text",
     "parse_duration",
+    "parse_timeout",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,25 @@ CONDITION_SCHEMA: dict[str, JSON] = {
 }
 """A boolean, or the words true/false in any case: an expression inside longer text renders to
 text, so the words are accepted; anything else is refused rather than guessed at."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskTimeout:
+    """A `timeout` property: seconds, and the text as the flow wrote it for messages."""
+
+    seconds: float
+    text: str
+
+
+def parse_timeout(value: JSON) -> TaskTimeout:
+    """Read a positive duration property, or fail the task saying what is wrong with it."""
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise TaskFailed(f"timeout: {exc}") from None
+    if seconds <= 0:
+        raise TaskFailed("timeout must be longer than zero")
+    return TaskTimeout(seconds, value.strip() if isinstance(value, str) else f"{value:g}s")
 
 
 def as_text(value: JSON) -> str:

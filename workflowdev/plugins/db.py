@@ -49,8 +49,10 @@ from workflowdev.engine.plugin import (
     Plugin,
     TaskContext,
     TaskFailed,
+    TaskTimeout,
     as_text,
     parse_duration,
+    parse_timeout,
 )
 from workflowdev.plugins._paths import confinement
 
@@ -162,21 +164,6 @@ def _sqlite_target(ctx: TaskContext, url: URL) -> _Target:
 # -- reading properties ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Timeout:
-    seconds: float
-    text: str
-    """As the flow wrote it, for messages ("timed out after 30s")."""
-
-
-def _timeout(value: JSON) -> _Timeout:
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise TaskFailed(f"timeout: {exc}") from None
-    if seconds <= 0:
-        raise TaskFailed("timeout must be longer than zero")
-    return _Timeout(seconds, value.strip() if isinstance(value, str) else f"{value:g}s")
 
 
 def _max_rows(properties: Mapping[str, JSON]) -> int:
@@ -461,7 +448,7 @@ class _Phase:
 async def _in_transaction(
     ctx: TaskContext,
     target: _Target,
-    timeout: _Timeout,
+    timeout: TaskTimeout,
     work: Callable[[AsyncConnection, _Phase], Awaitable[T]],
     *,
     write: bool,
@@ -670,7 +657,7 @@ class Query(Plugin):
         target = _target(ctx, properties["url"])
         statement = _statement(properties["sql"], properties.get("params"))
         max_rows = _max_rows(properties)
-        timeout = _timeout(properties.get("timeout", DEFAULT_TIMEOUT))
+        timeout = parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT))
 
         def read(sync: Connection) -> tuple[list[Any], list[Any]] | None:
             result = sync.execute(statement.clause(), statement.params, execution_options={"stream_results": True})
@@ -730,7 +717,7 @@ class Execute(Plugin):
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
         target = _target(ctx, properties["url"])
         statement = _statement(properties["sql"], properties.get("params"))
-        timeout = _timeout(properties.get("timeout", DEFAULT_TIMEOUT))
+        timeout = parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT))
 
         async def work(conn: AsyncConnection, phase: _Phase) -> dict[str, JSON]:
             phase.now(f"running the statement on {target.where}", statement)
@@ -820,7 +807,7 @@ class Transaction(Plugin):
                 raise TaskFailed(f"statement {number} must be an object with sql and params")
             statements.append(_statement(item.get("sql"), item.get("params"), f"statement {number}: "))
         max_rows = _max_rows(properties)
-        timeout = _timeout(properties.get("timeout", DEFAULT_TIMEOUT))
+        timeout = parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT))
         total = len(statements)
 
         async def work(conn: AsyncConnection, phase: _Phase) -> dict[str, JSON]:
@@ -1053,7 +1040,7 @@ class InsertRows(Plugin):
             ctx.log.info("no rows to insert")
             return {"inserted": 0}
         wanted = _column_names(rows, properties.get("columns"))
-        timeout = _timeout(properties.get("timeout", DEFAULT_TIMEOUT))
+        timeout = parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT))
         shown = properties["table"]
 
         async def work(conn: AsyncConnection, phase: _Phase) -> dict[str, JSON]:

@@ -39,8 +39,9 @@ from workflowdev.engine.plugin import (
     TaskContext,
     TaskFailed,
     TaskLogger,
+    TaskTimeout,
     as_text,
-    parse_duration,
+    parse_timeout,
 )
 from workflowdev.plugins._netguard import AddressPolicy, BlockedAddress, GuardedResolver
 from workflowdev.plugins._paths import confinement, open_flags
@@ -189,21 +190,6 @@ RESPONSE_OUT: Final[dict[str, JSON]] = _object(
 # -- reading properties ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Timeout:
-    seconds: float
-    text: str
-    """As the flow wrote it, for messages ("timed out after 30s")."""
-
-
-def _timeout(value: JSON) -> _Timeout:
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise TaskFailed(f"timeout: {exc}") from None
-    if seconds <= 0:
-        raise TaskFailed("timeout must be longer than zero")
-    return _Timeout(seconds, value.strip() if isinstance(value, str) else f"{value:g}s")
 
 
 def _text_map(value: JSON, what: str) -> dict[str, str]:
@@ -329,7 +315,7 @@ async def _exchange(
     url: URL,
     read: Callable[[aiohttp.ClientResponse], Awaitable[T]],
     *,
-    timeout: _Timeout,
+    timeout: TaskTimeout,
     verify_tls: bool = True,
     follow_redirects: bool = True,
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
@@ -464,7 +450,7 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int, setting: st
     return bytes(buffer)
 
 
-async def _fetch(ctx: TaskContext, method: str, url: URL, *, timeout: _Timeout, **request: Any) -> _Reply:
+async def _fetch(ctx: TaskContext, method: str, url: URL, *, timeout: TaskTimeout, **request: Any) -> _Reply:
     """One exchange whose body is read into memory under `http_max_response_bytes`."""
     limit = ctx.settings.http_max_response_bytes
     loop = asyncio.get_running_loop()
@@ -578,7 +564,7 @@ class Request(Plugin):
             ctx,
             method,
             url,
-            timeout=_timeout(properties.get("timeout", DEFAULT_TIMEOUT)),
+            timeout=parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT)),
             verify_tls=_flag(properties, "verify_tls", True),
             follow_redirects=_flag(properties, "follow_redirects", True),
             max_redirects=_count(properties, "max_redirects", DEFAULT_MAX_REDIRECTS, 1, MAX_REDIRECTS_LIMIT),
@@ -760,7 +746,7 @@ class Download(Plugin):
             "GET",
             url,
             save,
-            timeout=_timeout(properties.get("timeout", DEFAULT_TRANSFER_TIMEOUT)),
+            timeout=parse_timeout(properties.get("timeout", DEFAULT_TRANSFER_TIMEOUT)),
             verify_tls=_flag(properties, "verify_tls", True),
             follow_redirects=_flag(properties, "follow_redirects", True),
             headers=_text_map(properties.get("headers"), "headers"),
@@ -876,7 +862,7 @@ class Upload(Plugin):
                 ctx,
                 method,
                 url,
-                timeout=_timeout(properties.get("timeout", DEFAULT_TRANSFER_TIMEOUT)),
+                timeout=parse_timeout(properties.get("timeout", DEFAULT_TRANSFER_TIMEOUT)),
                 verify_tls=_flag(properties, "verify_tls", True),
                 follow_redirects=False,
                 headers=_text_map(properties.get("headers"), "headers"),
@@ -974,7 +960,7 @@ class GraphQL(Plugin):
             ctx,
             "POST",
             url,
-            timeout=_timeout(properties.get("timeout", DEFAULT_TIMEOUT)),
+            timeout=parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT)),
             verify_tls=_flag(properties, "verify_tls", True),
             headers=headers,
             data=json.dumps(document, ensure_ascii=False).encode(),
@@ -1117,7 +1103,7 @@ class Check(Plugin):
                 ctx,
                 method,
                 url,
-                timeout=_timeout(properties.get("timeout", DEFAULT_CHECK_TIMEOUT)),
+                timeout=parse_timeout(properties.get("timeout", DEFAULT_CHECK_TIMEOUT)),
                 verify_tls=_flag(properties, "verify_tls", True),
                 follow_redirects=_flag(properties, "follow_redirects", True),
                 headers=_text_map(properties.get("headers"), "headers"),

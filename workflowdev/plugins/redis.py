@@ -33,8 +33,10 @@ from workflowdev.engine.plugin import (
     Plugin,
     TaskContext,
     TaskFailed,
+    TaskTimeout,
     as_text,
     parse_duration,
+    parse_timeout,
 )
 
 if TYPE_CHECKING:
@@ -95,21 +97,6 @@ T = TypeVar("T")
 # -- reading properties ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Timeout:
-    seconds: float
-    text: str
-    """As the flow wrote it, for messages ("timed out after 10s")."""
-
-
-def _timeout(value: JSON) -> _Timeout:
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise TaskFailed(f"timeout: {exc}") from None
-    if seconds <= 0:
-        raise TaskFailed("timeout must be longer than zero")
-    return _Timeout(seconds, value.strip() if isinstance(value, str) else f"{value:g}s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +200,7 @@ def _os_reason(error: BaseException | None) -> str | None:
     return None
 
 
-def _failure(exc: Exception, target: _Target, timeout: _Timeout) -> TaskFailed | None:
+def _failure(exc: Exception, target: _Target, timeout: TaskTimeout) -> TaskFailed | None:
     """An operator-facing verdict for a redis-py error, or None for anything else."""
     from redis import exceptions
 
@@ -235,7 +222,7 @@ def _failure(exc: Exception, target: _Target, timeout: _Timeout) -> TaskFailed |
 async def _with_client(properties: Mapping[str, JSON], use: Callable[[Redis], Awaitable[T]]) -> T:
     """Open a client for `url`, hand it to `use`, and close it whatever happens, within `timeout`."""
     target = _target(properties["url"])
-    timeout = _timeout(properties.get("timeout", DEFAULT_TIMEOUT))
+    timeout = parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT))
     redis_asyncio = _client_library()
     try:
         client = redis_asyncio.Redis.from_url(

@@ -43,13 +43,12 @@ from workflowdev.engine.plugin import (
     as_text,
     parse_duration,
 )
+from workflowdev.plugins._capture import CAPTURE_BYTES, Capture
 from workflowdev.plugins._paths import Confined
 from workflowdev.plugins._process import run_in_own_group
 
 __all__ = ["CAPTURE_BYTES", "OUTPUT_PREFIX", "PLUGINS", "Command", "Python", "Shell"]
 
-CAPTURE_BYTES: Final = 1024 * 1024
-"""How much of stdout and of stderr is returned (the end of it); logs carry everything."""
 MAX_OUTPUT_FILE_BYTES: Final = 10 * 1024 * 1024
 OUTPUT_PREFIX: Final = "::output::"
 OUTPUT_FILE_VARIABLE: Final = "WORKFLOWDEV_OUTPUT"
@@ -131,22 +130,6 @@ def _input_schema(own: dict[str, JSON], required: list[str]) -> dict[str, JSON]:
     }
 
 
-@dataclass
-class _Capture:
-    """The end of one stream, at most `limit` bytes of it."""
-
-    limit: int = CAPTURE_BYTES
-    data: bytearray = field(default_factory=bytearray)
-    truncated: bool = False
-
-    def add(self, chunk: bytes) -> None:
-        self.data += chunk
-        if (excess := len(self.data) - self.limit) > 0:
-            del self.data[:excess]
-            self.truncated = True
-
-    def text(self) -> str:
-        return self.data.decode("utf-8", errors="replace")
 
 
 @dataclass
@@ -154,8 +137,8 @@ class _Collector:
     """Turns the script's lines into log lines, captured text and structured outputs."""
 
     ctx: TaskContext
-    stdout: _Capture = field(default_factory=_Capture)
-    stderr: _Capture = field(default_factory=_Capture)
+    stdout: Capture = field(default_factory=Capture)
+    stderr: Capture = field(default_factory=Capture)
     outputs: dict[str, JSON] = field(default_factory=dict)
     last_error_line: str = ""
 

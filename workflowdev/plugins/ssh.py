@@ -18,7 +18,7 @@ import asyncio
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from workflowdev.engine.plugin import (
@@ -31,6 +31,7 @@ from workflowdev.engine.plugin import (
     as_text,
     parse_duration,
 )
+from workflowdev.plugins._capture import CAPTURE_BYTES, Capture
 
 if TYPE_CHECKING:
     import asyncssh
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["CAPTURE_BYTES", "PLUGINS", "Command"]
 
 CONNECTORS_EXTRA: Final = "this task needs the `connectors` extra: pip install 'workflowdev[connectors]'"
-CAPTURE_BYTES: Final = 1024 * 1024
-"""How much of stdout and of stderr is returned (the end of it); the log carries everything."""
 MAX_LINE_BYTES: Final = 64 * 1024
 """A longer line reaches the log in pieces of this size, so one endless line cannot exhaust memory."""
 DEFAULT_TIMEOUT: Final = "1h"
@@ -166,25 +165,9 @@ def _client_keys(properties: Mapping[str, JSON]) -> list[Any] | None:
 # -- the command's output -------------------------------------------------------------------------
 
 
-@dataclass
-class _Capture:
-    """The end of one stream, at most `limit` bytes of it."""
-
-    limit: int = CAPTURE_BYTES
-    data: bytearray = field(default_factory=bytearray)
-    truncated: bool = False
-
-    def add(self, chunk: bytes) -> None:
-        self.data += chunk
-        if (excess := len(self.data) - self.limit) > 0:
-            del self.data[:excess]
-            self.truncated = True
-
-    def text(self) -> str:
-        return self.data.decode("utf-8", errors="replace")
 
 
-async def _pump(stream: asyncssh.SSHReader[bytes], capture: _Capture, log: Callable[[str], None]) -> None:
+async def _pump(stream: asyncssh.SSHReader[bytes], capture: Capture, log: Callable[[str], None]) -> None:
     """Read a stream to its end: every byte into `capture`, every line into the log."""
     pending = bytearray()
 
@@ -216,8 +199,8 @@ async def _execute(
     stdin: str | None,
     timeout: _Duration,
     ctx: TaskContext,
-    stdout: _Capture,
-    stderr: _Capture,
+    stdout: Capture,
+    stderr: Capture,
 ) -> tuple[int | None, str | None]:
     """Run `command` to its end; (exit status, signal name). TimeoutError after `timeout`."""
     process = await conn.create_process(command, env=env, encoding=None)
@@ -388,7 +371,7 @@ class Command(Plugin):
         fail_on_error = _flag(properties, "fail_on_error", True)
 
         conn = await _connect(target, password, client_keys, known_hosts, connect_timeout)
-        stdout, stderr = _Capture(), _Capture()
+        stdout, stderr = Capture(), Capture()
         try:
             async with conn:
                 ctx.log.debug(f"connected to {target.label} as {target.username}")
