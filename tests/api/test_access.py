@@ -186,3 +186,11 @@ async def test_without_auth_everything_is_open_to_the_local_user(api: Api) -> No
     me = await api.get("/api/v1/auth/me")
     assert me.status == 200 and me.body["auth"] is False
     assert (await api.post("/auth/login", json={"username": "x", "password": "y"})).status == 404
+
+
+async def test_public_routes_ignore_foreign_authorization_headers(secured: tuple[Api, dict[str, str]]) -> None:
+    api, _ = secured
+    for header in ("Basic dXNlcjpwYXNz", "Bearer not-a-jwt", "token xyz"):
+        assert (await api.get("/healthz", headers={"Authorization": header})).status == 200
+        # an unknown webhook key is a 404 whatever Authorization says, never a 401
+        assert (await api.post("/api/v1/webhook/" + "k" * 40, json={}, headers={"Authorization": header})).status == 404
