@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from tests.conftest import Api
@@ -75,3 +77,17 @@ async def test_unknown_execution_is_404_for_both_forms(api: Api) -> None:
             raise AssertionError("upgrade should have been refused")
     except aiohttp.WSServerHandshakeError as exc:
         assert exc.status == 404
+
+
+async def test_shutdown_closes_open_streams_going_away(settings) -> None:  # type: ignore[no-untyped-def]
+    """A console still connected must not hold the server's shutdown up."""
+    from workflowdev.runtime import Runtime
+
+    runtime = Runtime(settings)
+    await runtime.start()
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"{runtime.base_url}/api/v1/events") as ws:
+            stopping = asyncio.create_task(runtime.stop())
+            message = await asyncio.wait_for(ws.receive(), 15)
+            assert message.type == aiohttp.WSMsgType.CLOSE and message.data == aiohttp.WSCloseCode.GOING_AWAY
+            await asyncio.wait_for(stopping, 15)

@@ -25,6 +25,7 @@ from workflowdev.api.errors import error_middleware
 from workflowdev.api.keys import DATABASE, ENGINE, FLOWS, REGISTRY, SETTINGS
 from workflowdev.api.metrics import metrics_middleware
 from workflowdev.api.openapi import RESOURCES_KEY
+from workflowdev.api.streams import track_streams
 from workflowdev.config import Settings
 from workflowdev.engine.engine import Engine
 from workflowdev.engine.plugin import PluginRegistry
@@ -50,6 +51,7 @@ def create_app(settings: Settings, db: Database, registry: PluginRegistry, engin
     if engine.credentials is not None:
         app[CREDENTIALS] = engine.credentials
     app[RESOURCES_KEY] = RESOURCES
+    track_streams(app)
     for module in RESOURCES:
         app.add_routes(module.routes)
     return app

@@ -22,7 +22,7 @@ from workflowdev.api.docs import (
     ref,
 )
 from workflowdev.api.keys import ENGINE
-from workflowdev.api.streams import drain_client
+from workflowdev.api.streams import drain_client, open_stream
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.events import EXECUTION_UPDATED, LOG, SubscriberLagged
 from workflowdev.engine.executions import TERMINAL, execution_json, task_run_json
@@ -109,7 +109,7 @@ async def execution_logs(request: web.Request) -> web.StreamResponse:
         return web.json_response([log_json(r) for r in rows])
     await engine.executions.get_row(execution_id)  # 404 before upgrading
     subscription = engine.bus.subscribe(execution_id=execution_id, types=[LOG, EXECUTION_UPDATED])
-    await ws.prepare(request)
+    await open_stream(request, ws)
     reader = asyncio.create_task(drain_client(ws))
     try:
         status = (await engine.executions.get_row(execution_id)).status

@@ -1,8 +1,33 @@
-"""Helpers shared by the WebSocket streams."""
+"""Helpers shared by the WebSocket streams.
+
+Open streams are tracked so that shutdown closes them at once: otherwise the server would wait
+out its shutdown timeout for every console still connected.
+"""
 
 from __future__ import annotations
 
-from aiohttp import WSMsgType, web
+import weakref
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+OPEN_STREAMS = web.AppKey("open_streams", weakref.WeakSet)
+
+
+async def open_stream(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Upgrade the request and remember the socket until it closes."""
+    await ws.prepare(request)
+    request.app[OPEN_STREAMS].add(ws)
+
+
+async def close_streams(app: web.Application) -> None:
+    """on_shutdown: tell every connected client the server is going away."""
+    for ws in list(app[OPEN_STREAMS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+
+def track_streams(app: web.Application) -> None:
+    app[OPEN_STREAMS] = weakref.WeakSet()
+    app.on_shutdown.append(close_streams)
 
 
 async def drain_client(ws: web.WebSocketResponse) -> None:
