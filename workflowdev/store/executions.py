@@ -42,11 +42,6 @@ SET_EXECUTION_RUNNING = (
     .where(executions.c.id == bindparam("execution_id"))
     .values(status="RUNNING", started_at=func.coalesce(executions.c.started_at, bindparam("now")))
 )
-SET_TASKS_EXECUTED = (
-    update(executions)
-    .where(executions.c.id == bindparam("execution_id"))
-    .values(tasks_executed=bindparam("tasks_executed"))
-)
 FINISH_EXECUTION = (
     update(executions)
     .where(executions.c.id == bindparam("execution_id"))
