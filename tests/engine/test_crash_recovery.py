@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.engine.flows_helpers import TERMINAL
+from tests.engine.flows_helpers import TERMINAL, eventually
 
 FLOW = """
 name: crashy
@@ -73,17 +73,6 @@ async def _get(session: aiohttp.ClientSession, url: str) -> dict:
         return await resp.json()
 
 
-async def _until(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_kill_9_mid_execution_then_restart_finishes_it(
     tmp_path: Path, database_url: str, session: aiohttp.ClientSession
 ) -> None:
@@ -100,7 +89,7 @@ async def test_kill_9_mid_execution_then_restart_finishes_it(
             body = await _get(session, f"{first.url}/api/v1/executions/{execution_id}")
             return any(t["taskName"] == "nap" and t["status"] == "RUNNING" for t in body["tasks"])
 
-        await _until(napping, 20, "the nap task to be running")
+        await eventually(napping, timeout=20, what="the nap task to be running")
         first.kill()
         await first.proc.wait()  # type: ignore[union-attr]
     finally:
@@ -114,7 +103,7 @@ async def test_kill_9_mid_execution_then_restart_finishes_it(
             body = await _get(session, f"{second.url}/api/v1/executions/{execution_id}")
             return body if body["execution"]["status"] in TERMINAL else None
 
-        body = await _until(finished, 30, "the execution to finish after the restart")
+        body = await eventually(finished, timeout=30, what="the execution to finish after the restart")
         logs = await _get(session, f"{second.url}/api/v1/executions/{execution_id}/logs")
     finally:
         await second.stop()

@@ -15,7 +15,8 @@ from aiohttp import web
 from workflowdev.api.actors import ACTOR_KEY
 from workflowdev.api.keys import SETTINGS
 from workflowdev.engine.actor import Actor
-from workflowdev.engine.users import RANK, Forbidden, Unauthorized, UserService
+from workflowdev.engine.errors import Forbidden, Unauthorized
+from workflowdev.engine.users import RANK, UserService
 
 PUBLIC = "public"
 USERS = web.AppKey("users", UserService)

@@ -7,13 +7,12 @@ whose misspelt filter silently returned the whole log would draw the wrong concl
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import Row
 
-from workflowdev.api.bodies import paging
+from workflowdev.api.bodies import paging, time_param
 from workflowdev.api.docs import PAGING, TIMESTAMP, Schema, array, error, ok, ref
 from workflowdev.api.keys import DATABASE
 from workflowdev.engine.clock import rfc3339
@@ -27,16 +26,6 @@ TEXT_FILTERS = {"actor": "actor", "action": "action", "resourceType": "resource_
 PARAMETERS = {*TEXT_FILTERS, "since", "limit", "offset"}
 
 
-def _since(raw: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid(f"query parameter since must be an RFC 3339 timestamp, got {raw!r}") from None
-    if value.tzinfo is None:
-        raise Invalid("query parameter since must carry a time zone (end it with Z for UTC)")
-    return value
-
-
 def _filter(request: web.Request) -> audit.AuditFilter:
     unknown = sorted(set(request.query) - PARAMETERS)
     if unknown:
@@ -47,8 +36,7 @@ def _filter(request: web.Request) -> audit.AuditFilter:
         if raw is not None and not raw.strip():
             raise Invalid(f"query parameter {name} must not be empty")
         values[field_name] = raw
-    since = request.query.get("since")
-    return audit.AuditFilter(**values, since=_since(since) if since is not None else None)
+    return audit.AuditFilter(**values, since=time_param(request, "since"))
 
 
 def entry_json(row: Row[Any]) -> dict[str, Any]:

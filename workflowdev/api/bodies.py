@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -104,6 +105,20 @@ def bool_param(request: web.Request, name: str) -> bool:
     if raw.lower() in ("false", "0", "no", ""):
         return False
     raise Invalid(f"query parameter {name} must be true or false")
+
+
+def time_param(request: web.Request, name: str) -> datetime | None:
+    """An RFC 3339 timestamp query parameter with its time zone, or None when absent."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"query parameter {name} must be an RFC 3339 timestamp, got {raw!r}") from None
+    if value.tzinfo is None:
+        raise Invalid(f"query parameter {name} must carry a time zone (end it with Z for UTC)")
+    return value
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:

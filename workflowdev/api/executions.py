@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
 
 from aiohttp import web
 
 from workflowdev.api.actors import actor_of
-from workflowdev.api.bodies import field, paging, read_object, reject_unknown
+from workflowdev.api.bodies import field, paging, read_object, reject_unknown, time_param
 from workflowdev.api.docs import (
     ERRORS,
     ID_PARAM,
@@ -46,19 +45,6 @@ async def execute_flow(request: web.Request) -> web.Response:
     return web.json_response(started, status=201)
 
 
-def _since(request: web.Request) -> datetime | None:
-    raw = request.query.get("since")
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid(f"since must be an RFC 3339 timestamp, got {raw!r}") from None
-    if value.tzinfo is None:
-        raise Invalid("since must carry a time zone (end it with Z for UTC)")
-    return value
-
-
 def _statuses(request: web.Request) -> list[str]:
     wanted = [s.strip().upper() for raw in request.query.getall("status", []) for s in raw.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in STATUSES]
@@ -74,7 +60,7 @@ async def list_executions(request: web.Request) -> web.Response:
         flow_id=request.query.get("flowId"),
         namespace=request.query.get("namespace"),
         status=_statuses(request),
-        since=_since(request),
+        since=time_param(request, "since"),
         limit=limit,
         offset=offset,
     )

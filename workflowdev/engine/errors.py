@@ -37,6 +37,16 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
 class Unavailable(DomainError):
     status = 503
     code = "unavailable"

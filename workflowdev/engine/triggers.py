@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from workflowdev.engine import audit_trail
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339
-from workflowdev.engine.errors import Conflict, DomainError, Invalid, NotFound
+from workflowdev.engine.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
 from workflowdev.engine.events import EXECUTION_UPDATED, Event, EventBus
 from workflowdev.engine.executions import TERMINAL, CompiledFlows, ExecutionService
 from workflowdev.engine.flow import InputsInvalid, TriggerSpec, check_inputs
@@ -48,11 +48,6 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 SECRET_MASK = "***"
 HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-workflowdev-signature"})
 """Request headers never stored with an execution: they carry credentials."""
-
-
-class Unauthorized(DomainError):
-    status = 401
-    code = "unauthorized"
 
 
 def trigger_json(row: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from workflowdev.engine import audit_trail
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339
-from workflowdev.engine.errors import Conflict, DomainError, Invalid, NotFound
+from workflowdev.engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from workflowdev.store import users as store
 from workflowdev.store.database import Database
 
@@ -43,16 +43,6 @@ MAX_PASSWORD_BYTES = 1024
 MIN_PASSWORD_CHARS = 8
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-class Unauthorized(DomainError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(DomainError):
-    status = 403
-    code = "forbidden"
 
 
 class RateLimited(DomainError):
