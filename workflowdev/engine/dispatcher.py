@@ -28,6 +28,8 @@ from workflowdev.store import executions as store
 from workflowdev.store.database import Database
 
 log = logging.getLogger(__name__)
+PREVIOUS_RUNNER_GRACE = 5.0
+"""Seconds a re-claimed execution waits for its previous runner here to finish letting go."""
 PURGE_INTERVAL = 60.0
 """Seconds between sweeps of expired key-value entries (they already read as missing)."""
 
@@ -161,7 +163,7 @@ class Dispatcher:
                 )
                 admitted = [eid for eid in claimed if await self._admit(conn, eid)]
             for execution_id in admitted:
-                if execution_id not in self.runners:
+                if await self._previous_runner_done(execution_id):
                     await self._spawn(execution_id)
             seen.update(claimed)
             held_back = held_back or len(admitted) < len(claimed)
@@ -169,6 +171,21 @@ class Dispatcher:
                 self._backlog = held_back
                 return
         self._backlog = True
+
+    async def _previous_runner_done(self, execution_id: str) -> bool:
+        """A gate decided while its runner was still parking re-queues the execution before
+        that runner has let go of it here: wait for it to finish, then run the new walk. If it
+        does not finish soon, hand the claim back; the runner's end wakes a new claim."""
+        entry = self.runners.get(execution_id)
+        if entry is None:
+            return True
+        done, _ = await asyncio.wait({entry[1]}, timeout=PREVIOUS_RUNNER_GRACE)
+        if done and execution_id not in self.runners:
+            return True
+        self._backlog = True
+        async with self.db.write() as conn:
+            await store.set_status_if(conn, execution_id, expected=["QUEUED"], lease_owner=None, lease_expires_at=None)
+        return False
 
     async def _admit(self, conn: AsyncConnection, execution_id: str) -> bool:
         """Apply the flow's concurrency to a claimed execution; False leaves it unstarted."""
