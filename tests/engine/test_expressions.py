@@ -377,7 +377,7 @@ BOMBS = [
     ),
     (
         "{% macro g(n) %}{% if n %}{% set t %}{{ g(n - 1) }}{{ g(n - 1) }}{% endset %}{{ t }}"
-        "{% else %}xxxxxxxxxxxxxxxx{% endif %}{% endmacro %}{{ g(30) }}",
+        "{% else %}{{ 'x' * 4096 }}{% endif %}{% endmacro %}{{ g(30) }}",
         BUILT,
     ),
     ("{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}", "rendered text is larger"),
