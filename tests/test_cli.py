@@ -82,12 +82,14 @@ def test_server_starts_answers_and_stops_cleanly(tmp_path: Path, sig: signal.Sig
         proc.kill()
 
 
-def test_server_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["server", "up"])
+def test_port_in_use_is_a_clear_error(tmp_path: Path, command: str) -> None:
+    """`up` says so before the console takes the terminal."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run("server", "--port", str(port), "--data-dir", str(tmp_path))
+        result = run(command, "--port", str(port), "--data-dir", str(tmp_path))
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
 

@@ -9,10 +9,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import workflowdev
-from workflowdev import cli_credentials, cli_users
+from workflowdev import cli_console, cli_credentials, cli_users
 from workflowdev.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from workflowdev.runtime import Runtime
 
 log = logging.getLogger("workflowdev")
 
@@ -28,6 +32,7 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--body-limit", type=int, metavar="BYTES", help="largest request body accepted")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--max-running", type=int, metavar="N", help="executions running at once (default 200)")
+    parser.add_argument("--roles", metavar="LIST", help="what this node does: api,worker,scheduler (default all)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     server = commands.add_parser("server", help="run the API and engine headless")
     _server_flags(server)
+    worker = commands.add_parser("worker", help="run executions for the nodes sharing this database; no API, only probes")
+    _server_flags(worker)
+    worker.set_defaults(roles="worker")
 
     run = commands.add_parser("run", help="run a flow file once, here, with a live tree of its tasks")
     run.add_argument("file", type=Path, metavar="FILE")
@@ -47,13 +55,25 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check flow files; errors as FILE:LINE:COLUMN")
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
+    cli_console.add_parsers(commands, _server_flags)
     cli_credentials.add_parser(commands)
     cli_users.add_parser(commands)
     return parser
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    names = ("host", "port", "database_url", "data_dir", "auth", "insecure", "body_limit", "log_level", "max_running")
+    names = (
+        "host",
+        "port",
+        "database_url",
+        "data_dir",
+        "auth",
+        "insecure",
+        "body_limit",
+        "log_level",
+        "max_running",
+        "roles",
+    )
     flags = {name: getattr(args, name, None) for name in names}
     return load_settings(flags, config_file=getattr(args, "config", None))
 
@@ -62,8 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            parser.print_help()  # no terminal to draw the console on
+            return 0
+        args = parser.parse_args(["up"])
     try:
         if args.command == "validate":
             return validate_files(args.files)
@@ -73,10 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_credentials.run(args)
         if args.command == "user":
             return cli_users.run(args)
+        if args.command == "tui":
+            return cli_console.run_remote(args)
         settings = settings_from(args)
     except ConfigError as exc:
         print(f"workflowdev: {exc}", file=sys.stderr)
         return 2
+    if args.command == "up":
+        cli_console.log_to_file(settings)
+        return asyncio.run(console_embedded(settings, args))
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -122,16 +149,16 @@ def run_flow_file(path: Path, pairs: list[str]) -> int:
 
 
 def _refuse_insecure_bind(settings: Settings) -> str | None:
-    if settings.is_loopback or settings.auth or settings.insecure:
-        return None
+    if settings.is_loopback or settings.auth or settings.insecure or "api" not in settings.roles:
+        return None  # a node without the API serves only its public probes
     return (
         f"refusing to listen on {settings.host} without authentication: "
         "use --auth, or --insecure if this network is trusted"
     )
 
 
-async def serve_forever(settings: Settings) -> int:
-    """Run until SIGINT or SIGTERM, then shut down cleanly."""
+async def start_runtime(settings: Settings) -> Runtime | None:
+    """The product started, or None after saying on stderr why it cannot start."""
     from workflowdev.engine.credentials import MasterKeyError
     from workflowdev.engine.users import SecretError
     from workflowdev.runtime import PortInUse, Runtime
@@ -139,12 +166,20 @@ async def serve_forever(settings: Settings) -> int:
     refusal = _refuse_insecure_bind(settings)
     if refusal:
         print(f"workflowdev: {refusal}", file=sys.stderr)
-        return 2
+        return None
     runtime = Runtime(settings)
     try:
         await runtime.start()
     except (PortInUse, MasterKeyError, SecretError) as exc:
         print(f"workflowdev: {exc}", file=sys.stderr)
+        return None
+    return runtime
+
+
+async def serve_forever(settings: Settings) -> int:
+    """Run until SIGINT or SIGTERM, then shut down cleanly."""
+    runtime = await start_runtime(settings)
+    if runtime is None:
         return 2
     if not settings.is_loopback and not settings.auth:
         log.warning("listening on %s WITHOUT authentication (--insecure)", settings.host)
@@ -157,6 +192,18 @@ async def serve_forever(settings: Settings) -> int:
         await stop.wait()
     finally:
         log.info("shutting down")
+        await runtime.stop()
+    return 0
+
+
+async def console_embedded(settings: Settings, args: argparse.Namespace) -> int:
+    """`workflowdev up`: the server and the console on one loop; quitting the console stops both."""
+    runtime = await start_runtime(settings)
+    if runtime is None:
+        return 2
+    try:
+        await cli_console.run_console(runtime.base_url, settings, args, embedded=True)
+    finally:
         await runtime.stop()
     return 0
 

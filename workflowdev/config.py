@@ -10,6 +10,7 @@ on the command line.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workflowdev.engine.plugin import PluginSettings
+from workflowdev.engine.roles import ROLES
 
 ENV_PREFIX = "WORKFLOWDEV_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -50,6 +52,14 @@ class Settings:
     log_level: str = "info"
     max_running: int = 200
     """Executions running at once on this node; the rest wait QUEUED (gates hold no slot)."""
+    roles: tuple[str, ...] = ROLES
+    """What this node does: `api` serves HTTP, `worker` runs executions, `scheduler` fires
+    schedules. Any number of nodes sharing one PostgreSQL may hold any roles."""
+    lease_seconds: float = 30.0
+    """How long a node's claim on an execution lasts unrenewed: after a node dies, others take
+    its executions over within about twice this."""
+    poll_interval: float = 1.0
+    """Seconds between looks for work when no NOTIFY can wake the node (SQLite, LISTEN down)."""
     scripts_enabled: bool = True
     """False on servers that must not run arbitrary code: script.* tasks then fail."""
     files_root: Path | None = None
@@ -59,6 +69,11 @@ class Settings:
     """CIDR ranges http.* tasks may reach although blocked by default (link-local, metadata)."""
     http_deny: tuple[str, ...] = ()
     """CIDR ranges http.* tasks must never reach (private ranges, say), comma-separated."""
+    keymap: dict[str, str] = field(default_factory=dict)
+    """The console's keys by binding id (`executions.cancel = "C"`); `?` in the console shows the ids.
+    In TOML a `[keymap]` table; in the environment `id=keys;id=keys`."""
+    theme: str = ""
+    """The console's Textual theme; empty: the terminal's own ANSI palette unless it has more colours."""
 
     @property
     def effective_database_url(self) -> str:
@@ -95,21 +110,39 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             if text in ("0", "false", "no", "off", ""):
                 return False
             raise ValueError(f"expected true or false, got {raw!r}")
-        if kind == "int":
+        if kind in ("int", "float"):
             if isinstance(raw, bool):
-                raise ValueError(f"expected an integer, got {raw!r}")
-            return int(raw)
+                raise ValueError(f"expected a number, got {raw!r}")
+            number = int(raw) if kind == "int" else float(raw)
+            if not math.isfinite(number):
+                raise ValueError(f"expected a finite number, got {raw!r}")
+            return number
         if kind in ("Path", "Path | None"):
             return Path(str(raw)).expanduser() if str(raw) else None
         if kind == "tuple[str, ...]":
             items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
             return tuple(str(item).strip() for item in items if str(item).strip())
+        if kind == "dict[str, str]":
+            return _keymap(raw)
         value = str(raw)
         if name == "log_level" and value.lower() not in LOG_LEVELS:
             raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {raw!r}")
         return value.lower() if name == "log_level" else value
     except ValueError as exc:
         raise ConfigError(f"{name} from {source}: {exc}") from None
+
+
+def _keymap(raw: Any) -> dict[str, str]:
+    if isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    else:
+        pairs = [tuple(part.split("=", 1)) for part in str(raw).split(";") if part.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("expected binding-id=keys pairs separated by ';'")
+    keymap = {str(k).strip(): str(v).strip() for k, v in pairs}
+    if any(not k or not v for k, v in keymap.items()):
+        raise ValueError("every binding id needs keys, and every keys a binding id")
+    return keymap
 
 
 def _from_mapping(values: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -169,4 +202,19 @@ def load_settings(
         raise ConfigError(f"max_running must be at least 1, got {settings.max_running}")
     if settings.body_limit < 1024:
         raise ConfigError(f"body_limit must be at least 1024 bytes, got {settings.body_limit}")
+    _check_cluster_settings(settings)
     return settings
+
+
+def _check_cluster_settings(settings: Settings) -> None:
+    unknown = [role for role in settings.roles if role not in ROLES]
+    if unknown or not settings.roles:
+        given = ",".join(settings.roles) or "nothing"
+        raise ConfigError(f"roles must be one or more of {', '.join(ROLES)} (comma-separated), got {given!r}")
+    if settings.lease_seconds < 1:
+        raise ConfigError(f"lease_seconds must be at least 1, got {settings.lease_seconds:g}")
+    if not 0 < settings.poll_interval <= settings.lease_seconds:
+        raise ConfigError(
+            f"poll_interval must be above 0 and at most lease_seconds ({settings.lease_seconds:g}), "
+            f"got {settings.poll_interval:g}"
+        )

@@ -1,5 +1,8 @@
 """One running workflowdev: database, plugins and the HTTP API, started and stopped together.
 
+A node without the `api` role still listens, for its probes only (/healthz, /readyz, /metrics):
+load balancers and orchestrators need to know whether a worker is alive and has its database.
+
 The `server` command, the embedded console and the tests all start the product through this,
 so they run the same thing.
 """
@@ -14,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from workflowdev.api.app import create_app
+from workflowdev.api.app import PROBES, RESOURCES, create_app
 from workflowdev.config import Settings
 from workflowdev.engine.credentials import load_master_key
 from workflowdev.engine.engine import Engine, EngineSettings
@@ -46,6 +49,14 @@ class Runtime:
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
+    @property
+    def address(self) -> str:
+        """Where other machines reach this node, for the node registry."""
+        host = self.settings.host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostname()
+        return f"{host}:{self.port}"
+
     async def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         key = load_master_key(self.settings.data_dir)  # MasterKeyError: refuse to start
@@ -60,6 +71,9 @@ class Runtime:
                     node_id=node_id(self.settings.data_dir),
                     workdir_root=self.settings.data_dir / "work",
                     max_running=self.settings.max_running,
+                    lease_seconds=self.settings.lease_seconds,
+                    poll_interval=self.settings.poll_interval,
+                    roles=frozenset(self.settings.roles),
                     plugins=self.settings.plugin_settings,
                 ),
                 master_key=key,
@@ -67,7 +81,8 @@ class Runtime:
                 token_ttl=self.settings.token_ttl,
             )
             await self.engine.start()
-            app = create_app(self.settings, self.db, self.registry, self.engine)
+            resources = RESOURCES if "api" in self.settings.roles else PROBES
+            app = create_app(self.settings, self.db, self.registry, self.engine, resources)
             self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10.0)
             await self.runner.setup()
             site = web.TCPSite(self.runner, self.settings.host, self.settings.port, reuse_address=True)
@@ -79,6 +94,7 @@ class Runtime:
                     "pick another with --port"
                 ) from None
             self.port = _bound_port(self.runner)
+            await self.engine.nodes.announce(self.address)
         except BaseException:
             await self.stop()
             raise

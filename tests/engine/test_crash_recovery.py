@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import re
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.cluster.processes import NodeProcess
 from tests.engine.flows_helpers import TERMINAL, eventually
 
 FLOW = """
@@ -31,36 +27,6 @@ tasks:
 """
 
 
-class Server:
-    def __init__(self, data_dir: Path, database_url: str) -> None:
-        self.data_dir = data_dir
-        self.database_url = database_url
-        self.proc: asyncio.subprocess.Process | None = None
-        self.url = ""
-
-    async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "workflowdev.cli", "server", "--port", "0",
-            "--data-dir", str(self.data_dir), "--db", self.database_url,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-            env={**os.environ, "WORKFLOWDEV_LOG_LEVEL": "warning"},
-        )
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
-        match = re.search(rb"listening on (http://\S+)", line)
-        assert match, line
-        self.url = match.group(1).decode()
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(self.proc.wait(), 20)
-
-
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as s:
@@ -76,7 +42,7 @@ async def _get(session: aiohttp.ClientSession, url: str) -> dict:
 async def test_kill_9_mid_execution_then_restart_finishes_it(
     tmp_path: Path, database_url: str, session: aiohttp.ClientSession
 ) -> None:
-    first = Server(tmp_path / "data", database_url)
+    first = NodeProcess(tmp_path / "data", database_url)
     await first.start()
     try:
         async with session.post(f"{first.url}/api/v1/flows", json={"yamlContent": FLOW}) as resp:
@@ -96,7 +62,7 @@ async def test_kill_9_mid_execution_then_restart_finishes_it(
         if first.proc and first.proc.returncode is None:
             first.kill()
 
-    second = Server(tmp_path / "data", database_url)
+    second = NodeProcess(tmp_path / "data", database_url)
     await second.start()
     try:
         async def finished() -> dict | None:

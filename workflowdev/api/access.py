@@ -50,10 +50,12 @@ ACCESS: dict[str, str] = {
     "plugins.list": "viewer",
     "plugins.categories": "viewer",
     "plugins.get": "viewer",
+    "kv.namespaces": "viewer",
     "kv.list": "viewer",
     "kv.get": "viewer",
     "credentials.list": "viewer",
     "credentials.get": "viewer",
+    "nodes.list": "viewer",
     # executor: run things and decide gates
     "flows.execute": "executor",
     "executions.cancel": "executor",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from aiohttp import web
 
 from workflowdev.api import (
@@ -14,6 +16,7 @@ from workflowdev.api import (
     health,
     kv,
     metrics,
+    nodes,
     openapi,
     plugins,
     triggers,
@@ -32,12 +35,33 @@ from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.store.database import Database
 
 RESOURCES = (
-    health, metrics, auth, flows, executions, approvals, triggers, events, kv, credentials_api, audit, plugins, openapi
+    health,
+    metrics,
+    auth,
+    flows,
+    executions,
+    approvals,
+    triggers,
+    events,
+    kv,
+    credentials_api,
+    audit,
+    plugins,
+    nodes,
+    openapi,
 )
 """Every resource module: its `routes` are served and its `OPERATIONS` documented."""
+PROBES = (health, metrics)
+"""What a node without the `api` role serves: whether it lives, has its database, and its figures."""
 
 
-def create_app(settings: Settings, db: Database, registry: PluginRegistry, engine: Engine) -> web.Application:
+def create_app(
+    settings: Settings,
+    db: Database,
+    registry: PluginRegistry,
+    engine: Engine,
+    resources: tuple[ModuleType, ...] = RESOURCES,
+) -> web.Application:
     """Build the app. The caller owns `db` and `engine`: started before, stopped after the app."""
     app = web.Application(
         middlewares=[metrics_middleware(engine), error_middleware, access_middleware], client_max_size=settings.body_limit
@@ -50,8 +74,8 @@ def create_app(settings: Settings, db: Database, registry: PluginRegistry, engin
     app[USERS] = engine.users
     if engine.credentials is not None:
         app[CREDENTIALS] = engine.credentials
-    app[RESOURCES_KEY] = RESOURCES
+    app[RESOURCES_KEY] = resources
     track_streams(app)
-    for module in RESOURCES:
+    for module in resources:
         app.add_routes(module.routes)
     return app

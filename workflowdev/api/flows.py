@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from aiohttp import web
+from sqlalchemy import Row
 
 from workflowdev.api import serialize
 from workflowdev.api.actors import actor_of
@@ -27,7 +31,9 @@ from workflowdev.api.docs import (
     ref,
 )
 from workflowdev.api.keys import FLOWS
+from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.errors import Invalid
+from workflowdev.engine.flow_service import FlowSummary
 
 routes = web.RouteTableDef()
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")
@@ -38,13 +44,33 @@ def _json(data: object, status: int = 200, total: int | None = None) -> web.Resp
     return web.json_response(data, status=status, headers=headers)
 
 
+async def _flows_json(request: web.Request, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Flows as the API shows them: the stored flow plus its read-only summary (last run, triggers)."""
+    summaries = await request.app[FLOWS].summaries([row.id for row in rows])
+    return [{**serialize.flow(row), **_summary_json(summaries[row.id])} for row in rows]
+
+
+async def _flow_json(request: web.Request, row: Row[Any]) -> dict[str, Any]:
+    return (await _flows_json(request, [row]))[0]
+
+
+def _summary_json(summary: FlowSummary) -> dict[str, Any]:
+    last = summary.last_execution
+    return {
+        "lastExecution": None
+        if last is None
+        else {"id": last.id, "status": last.status, "createdAt": rfc3339(last.created_at)},
+        "triggersCount": summary.triggers_count,
+    }
+
+
 @routes.get("/api/v1/flows", name="flows.list")
 async def list_flows(request: web.Request) -> web.Response:
     limit, offset = paging(request)
     rows, total = await request.app[FLOWS].list(
         namespace=request.query.get("namespace"), text=request.query.get("q"), limit=limit, offset=offset
     )
-    return _json([serialize.flow(r) for r in rows], total=total)
+    return _json(await _flows_json(request, rows), total=total)
 
 
 @routes.post("/api/v1/flows", name="flows.create")
@@ -58,7 +84,7 @@ async def create_flow(request: web.Request) -> web.Response:
         description=field(body, "description", str),
         actor=actor_of(request),
     )
-    return _json(serialize.flow(row), status=201)
+    return _json(await _flow_json(request, row), status=201)
 
 
 @routes.post("/api/v1/flows/validate", name="flows.validate")
@@ -70,7 +96,7 @@ async def validate_flow(request: web.Request) -> web.Response:
         yaml_content = field(body, "yamlContent", str, required=True)
     else:
         raise UnsupportedMediaType(
-            "send {\"yamlContent\": ...} as application/json, or the YAML itself as application/yaml"
+            'send {"yamlContent": ...} as application/json, or the YAML itself as application/yaml'
         )
     return _json(request.app[FLOWS].validate(yaml_content).to_json())
 
@@ -81,12 +107,12 @@ async def import_flow(request: web.Request) -> web.Response:
     row, created = await request.app[FLOWS].import_(
         document, overwrite=bool_param(request, "overwrite"), actor=actor_of(request)
     )
-    return _json(serialize.flow(row), status=201 if created else 200)
+    return _json(await _flow_json(request, row), status=201 if created else 200)
 
 
 @routes.get("/api/v1/flows/{id}", name="flows.get")
 async def get_flow(request: web.Request) -> web.Response:
-    return _json(serialize.flow(await request.app[FLOWS].get(request.match_info["id"])))
+    return _json(await _flow_json(request, await request.app[FLOWS].get(request.match_info["id"])))
 
 
 @routes.put("/api/v1/flows/{id}", name="flows.update")
@@ -100,7 +126,7 @@ async def update_flow(request: web.Request) -> web.Response:
         description=field(body, "description", str),
         actor=actor_of(request),
     )
-    return _json(serialize.flow(row))
+    return _json(await _flow_json(request, row))
 
 
 @routes.delete("/api/v1/flows/{id}", name="flows.delete")
@@ -126,7 +152,7 @@ async def restore_revision(request: web.Request) -> web.Response:
     if not raw.isdigit():
         raise Invalid(f"revision must be a positive integer, got {raw!r}")
     row = await request.app[FLOWS].restore(request.match_info["id"], int(raw), actor=actor_of(request))
-    return _json(serialize.flow(row))
+    return _json(await _flow_json(request, row))
 
 
 SCHEMAS: dict[str, Schema] = {
@@ -143,6 +169,26 @@ SCHEMAS: dict[str, Schema] = {
             "tasksTotal": {"type": "integer"},
             "createdAt": TIMESTAMP,
             "updatedAt": TIMESTAMP,
+            "lastExecution": {
+                "description": "Read-only, beyond the reference: the flow's newest execution, null if it never ran",
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["id", "status", "createdAt"],
+                        "properties": {
+                            "id": {"type": "string", "format": "uuid"},
+                            "status": {"type": "string"},
+                            "createdAt": TIMESTAMP,
+                        },
+                    },
+                ],
+            },
+            "triggersCount": {
+                "description": "Read-only, beyond the reference: how many triggers (enabled or not) the flow has",
+                "type": "integer",
+                "minimum": 0,
+            },
         },
     },
     "FlowCreate": {
@@ -228,7 +274,13 @@ OPERATIONS: dict[str, Schema] = {
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "object", "required": ["yamlContent"], "properties": {"yamlContent": {"type": "string"}}}},
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["yamlContent"],
+                        "properties": {"yamlContent": {"type": "string"}},
+                    }
+                },
                 "application/yaml": {"schema": {"type": "string"}},
                 "text/plain": {"schema": {"type": "string"}},
             },
@@ -239,7 +291,11 @@ OPERATIONS: dict[str, Schema] = {
         "summary": "Import a flow from its export document",
         "parameters": [{"name": "overwrite", "in": "query", "schema": {"type": "boolean", "default": False}}],
         "requestBody": json_body(ref("FlowExport")),
-        "responses": {**ok(ref("Flow"), "201", "Created"), **ok(ref("Flow"), "200", "Overwritten as a new revision"), **ERRORS},
+        "responses": {
+            **ok(ref("Flow"), "201", "Created"),
+            **ok(ref("Flow"), "200", "Overwritten as a new revision"),
+            **ERRORS,
+        },
     },
     "flows.get": {"summary": "Get a flow", "parameters": [ID_PARAM], "responses": {**ok(ref("Flow")), **ERRORS}},
     "flows.update": {
@@ -253,7 +309,11 @@ OPERATIONS: dict[str, Schema] = {
         "parameters": [ID_PARAM],
         "responses": {"204": {"description": "Deleted"}, **ERRORS},
     },
-    "flows.export": {"summary": "Export a flow as JSON", "parameters": [ID_PARAM], "responses": {**ok(ref("FlowExport")), **ERRORS}},
+    "flows.export": {
+        "summary": "Export a flow as JSON",
+        "parameters": [ID_PARAM],
+        "responses": {**ok(ref("FlowExport")), **ERRORS},
+    },
     "flows.revisions": {
         "summary": "List revisions, newest first",
         "parameters": [ID_PARAM],
@@ -261,7 +321,10 @@ OPERATIONS: dict[str, Schema] = {
     },
     "flows.restore": {
         "summary": "Restore a revision, saved as a new revision",
-        "parameters": [ID_PARAM, {"name": "rev", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}],
+        "parameters": [
+            ID_PARAM,
+            {"name": "rev", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}},
+        ],
         "responses": {**ok(ref("Flow")), **ERRORS},
     },
 }

@@ -54,6 +54,17 @@ def _ttl(request: web.Request) -> float | None:
     return ttl
 
 
+@routes.get("/api/v1/kv", name="kv.namespaces")
+async def list_namespaces(request: web.Request) -> web.Response:
+    """What the console browses first: the store has no other way to say which namespaces exist."""
+    limit, offset = paging(request)
+    kv = request.app[ENGINE].kv
+    rows = await kv.namespaces(limit=limit, offset=offset)
+    total = await kv.count_namespaces()
+    body = [{"namespace": r.namespace, "keys": r.keys} for r in rows]
+    return web.json_response(body, headers={"X-Total-Count": str(total)})
+
+
 @routes.get("/api/v1/kv/{namespace}", name="kv.list")
 async def list_keys(request: web.Request) -> web.Response:
     namespace = request.match_info["namespace"]
@@ -121,6 +132,14 @@ SCHEMAS: dict[str, Schema] = {
             "expiresAt": {**NULLABLE_TIMESTAMP, "description": "null: the entry does not expire."},
         },
     },
+    "KVNamespace": {
+        "type": "object",
+        "required": ["namespace", "keys"],
+        "properties": {
+            "namespace": {"type": "string"},
+            "keys": {"type": "integer", "minimum": 1, "description": "How many live keys it holds."},
+        },
+    },
     "KVKey": {
         "type": "object",
         "required": ["key", "updatedAt", "expiresAt"],
@@ -128,6 +147,12 @@ SCHEMAS: dict[str, Schema] = {
     },
 }
 OPERATIONS: dict[str, Schema] = {
+    "kv.namespaces": {
+        "summary": "List the namespaces holding live keys, by name, with their key counts",
+        "description": "Expired keys are not counted; a namespace whose keys all expired is not listed.",
+        "parameters": PAGING,
+        "responses": {**ok(array(ref("KVNamespace"))), **ERRORS},
+    },
     "kv.list": {
         "summary": "List the live keys of a namespace, in key order",
         "parameters": [

@@ -1,10 +1,14 @@
 """The dispatcher: claims executions under a lease and keeps their runners going.
 
-One loop per node. It wakes when told (an execution was queued here) or every `poll_interval`
-(work queued elsewhere, expired leases, gates that timed out): NOTIFY-style wake-ups are hints,
-the poll is the guarantee. It claims at most as many executions as the global cap leaves room
-for, applies each flow's `concurrency`, renews the leases of its runners, and notices cancels
-requested through the database.
+One loop per node. It claims when woken (an execution was queued here, or a NOTIFY says one was
+queued elsewhere) and on a poll: NOTIFY wake-ups are hints, the poll is the guarantee (work
+whose hint was lost, and leases of dead nodes, which nobody can announce). While LISTEN is up
+the poll is slower. Between claims it renews the leases of its runners (and notices cancels
+requested through the database there), and sweeps gates that timed out. It claims at most as
+many executions as the global cap leaves room for and applies each flow's `concurrency`.
+
+When the database goes away every step fails: the loop stops claiming, backs off, logs the
+outage once, and picks up again when the database answers.
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ from workflowdev.engine.flow import Flow
 from workflowdev.engine.runner import Runner
 from workflowdev.store import executions as store
 from workflowdev.store.database import Database
+from workflowdev.store.outage import Outage
 
 log = logging.getLogger(__name__)
 PREVIOUS_RUNNER_GRACE = 5.0
 """Seconds a re-claimed execution waits for its previous runner here to finish letting go."""
 PURGE_INTERVAL = 60.0
 """Seconds between sweeps of expired key-value entries (they already read as missing)."""
+LISTENING_POLL = 10.0
+"""Seconds between claims without a wake-up while LISTEN is up (see `claim_poll`)."""
 
 
 @dataclass
@@ -39,6 +46,15 @@ class DispatcherSettings:
     max_running: int = 200
     lease_seconds: float = 30.0
     poll_interval: float = 1.0
+    """Seconds between looks for work when nothing can wake this node (SQLite, LISTEN down),
+    and between sweeps of gates that timed out."""
+
+    def claim_poll(self, listening: bool) -> float:
+        """Seconds between claims nobody woke: longer while NOTIFY wakes this node, but short
+        enough that the leases of a dead node are taken over within about two lease lengths."""
+        if not listening:
+            return self.poll_interval
+        return max(self.poll_interval, min(LISTENING_POLL, self.lease_seconds))
 
 
 @dataclass
@@ -52,9 +68,14 @@ class Dispatcher:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _loop_task: asyncio.Task[None] | None = None
     _stopping: bool = False
+    listening: bool = False
+    """Whether NOTIFY wake-ups reach this node (PostgreSQL with LISTEN up)."""
+    _last_claim: float = 0.0
     _last_renewal: float = 0.0
     _last_expiry_sweep: float = 0.0
     _last_purge: float = 0.0
+    _outage: Outage = field(default_factory=lambda: Outage(log, "claiming executions"))
+    _retry_delay: float = 0.0
     _reserved: int = 0
     _backlog: bool = False
     """Work may be waiting that this node had no room for: claim when a runner ends."""
@@ -83,6 +104,12 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
+    def set_listening(self, up: bool) -> None:
+        """LISTEN came up (hints may have been missed meanwhile: look now) or went down."""
+        self.listening = up
+        if up:
+            self._wake.set()
+
     def cancel_local(self, execution_id: str) -> bool:
         entry = self.runners.get(execution_id)
         if entry is None:
@@ -97,14 +124,30 @@ class Dispatcher:
     async def _loop(self) -> None:
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), self._sleep_time())
+            woken = self._wake.is_set()
             self._wake.clear()
             if self._stopping:
                 return
+            claim_due = time.monotonic() - self._last_claim >= self.settings.claim_poll(self.listening)
             try:
-                await self._tick()
-            except Exception:  # noqa: BLE001 - the database may be away; try again next tick
-                log.warning("dispatcher tick failed", exc_info=True)
+                await self._tick(claim=woken or claim_due or self._outage.ongoing)
+            except Exception as exc:  # noqa: BLE001 - the database may be away; try again later
+                self._retry_delay = self._outage.failed(exc)
+                continue
+            self._outage.succeeded()
+
+    def _sleep_time(self) -> float:
+        """Until the next thing due: a retry after a failure, a claim, a sweep or a renewal."""
+        if self._outage.ongoing:
+            return self._retry_delay
+        due = [
+            self._last_claim + self.settings.claim_poll(self.listening),
+            self._last_expiry_sweep + self.settings.poll_interval,
+        ]
+        if self.runners:
+            due.append(self._last_renewal + self.settings.lease_seconds / 3)
+        return max(0.0, min(due) - time.monotonic())
 
     def reserve(self, flow: Flow) -> dict[str, Any] | None:
         """Lease fields for an execution queued on this node, when it can start here at once.
@@ -137,7 +180,7 @@ class Dispatcher:
     def _room(self) -> int:
         return self.settings.max_running - len(self.runners) - self._reserved
 
-    async def _tick(self) -> None:
+    async def _tick(self, *, claim: bool) -> None:
         if time.monotonic() - self._last_expiry_sweep >= self.settings.poll_interval:
             self._last_expiry_sweep = time.monotonic()
             await self.deps.approvals.expire_due()
@@ -146,6 +189,11 @@ class Dispatcher:
             await self.deps.kv.purge_expired()
         if time.monotonic() - self._last_renewal >= self.settings.lease_seconds / 3:
             await self._renew()
+        if claim:
+            self._last_claim = time.monotonic()
+            await self._claim()
+
+    async def _claim(self) -> None:
         # Executions held back by their flow's limit stay the oldest in the queue: claim past
         # them (never twice in a tick) until the room is used or nothing else is queued.
         seen: set[str] = set()

@@ -1,4 +1,11 @@
-"""The engine of one node, assembled: bus, journal, dispatcher and the services the API calls."""
+"""The engine of one node, assembled: bus, journal, dispatcher and the services the API calls.
+
+A node's roles say which loops it runs: `worker` claims and runs executions (the dispatcher),
+`scheduler` fires schedules; `api` is the HTTP layer's business and changes nothing here. Every
+node registers in the node registry and, on PostgreSQL, joins the NOTIFY channels of
+`cluster.py`, whatever its roles: a node serving only the API still announces the work it
+queues and streams events from the nodes that run it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ from pathlib import Path
 
 from workflowdev.engine.approvals import ApprovalService
 from workflowdev.engine.clock import Clock, utcnow
+from workflowdev.engine.cluster import Cluster
 from workflowdev.engine.credentials import CredentialService, MasterKey
 from workflowdev.engine.deps import EngineDeps, no_credentials
 from workflowdev.engine.dispatcher import Dispatcher, DispatcherSettings
@@ -16,7 +24,9 @@ from workflowdev.engine.expressions import Renderer
 from workflowdev.engine.flow_service import FlowService
 from workflowdev.engine.kv import KVService
 from workflowdev.engine.metrics import EngineMetrics
+from workflowdev.engine.nodes import NodeRegistry
 from workflowdev.engine.plugin import PluginRegistry, PluginSettings
+from workflowdev.engine.roles import ROLES
 from workflowdev.engine.scheduler import Scheduler
 from workflowdev.engine.triggers import TriggerService
 from workflowdev.engine.users import UserService
@@ -32,6 +42,11 @@ class EngineSettings:
     max_running: int = 200
     lease_seconds: float = 30.0
     poll_interval: float = 1.0
+    roles: frozenset[str] = frozenset(ROLES)
+
+    @property
+    def worker(self) -> bool:
+        return "worker" in self.roles
 
 
 class Engine:
@@ -49,6 +64,7 @@ class Engine:
         """`master_key`: without one (tools, tests) no credential can be stored or resolved."""
         self.db = db
         self.registry = registry
+        self.settings = settings
         self.bus = EventBus()
         self.credentials = CredentialService(db, clock, master_key) if master_key is not None else None
         self.users = UserService(db, clock, jwt_secret, token_ttl)
@@ -81,30 +97,71 @@ class Engine:
             self.bus,
             self.flows,
             clock,
-            wake=self.dispatcher.wake,
-            cancel_local=self.dispatcher.cancel_local,
-            local=self.dispatcher,
+            wake=self._wake,
+            cancel_local=self._cancel,
+            local=self.dispatcher if settings.worker else None,
         )
         self.deps.subflows = self.executions
         self.metrics = EngineMetrics(db, self.bus, lambda: self.dispatcher.running)
         self.triggers = TriggerService(db, self.executions, self.flows, self.bus, clock)
         self.scheduler = Scheduler(self.triggers, clock, settings.poll_interval)
         self.flow_service = FlowService(
-            db, registry, clock, triggers=self.triggers, on_triggers_changed=self.scheduler.wake
+            db, registry, clock, triggers=self.triggers, on_triggers_changed=self._schedules_changed
+        )
+        self.nodes = NodeRegistry(db, clock, settings.node_id, sorted(settings.roles))
+        self.cluster = Cluster(
+            db,
+            self.bus,
+            settings.node_id,
+            on_queued=self._wake_here,
+            on_cancel=self._cancel_here,
+            on_schedules=self.scheduler.wake,
+            on_listening=self._listening,
         )
 
     def _wake(self) -> None:
-        self.dispatcher.wake()
+        """Work was queued that this node did not start itself: whichever worker is free takes it."""
+        self._wake_here()
+        self.cluster.queued()
+
+    def _wake_here(self) -> None:
+        if self.settings.worker:
+            self.dispatcher.wake()
+
+    def _cancel(self, execution_id: str) -> bool:
+        """Stop a running execution here, or tell the node that runs it."""
+        if self._cancel_here(execution_id):
+            return True
+        self.cluster.cancel(execution_id)
+        return False
+
+    def _cancel_here(self, execution_id: str) -> bool:
+        return self.settings.worker and self.dispatcher.cancel_local(execution_id)
+
+    def _schedules_changed(self) -> None:
+        self.scheduler.wake()
+        self.cluster.schedules_changed()
+
+    def _listening(self, up: bool) -> None:
+        self.dispatcher.set_listening(up)
+        if up:
+            self.scheduler.wake()
 
     async def start(self) -> None:
         if self.credentials is not None:
             await self.credentials.check_key()  # MasterKeyError: refuse to start
         await self.journal.start()
-        await self.dispatcher.start()
-        self.scheduler.start()
+        await self.nodes.start()
+        self.cluster.start()
+        if self.settings.worker:
+            await self.dispatcher.start()
+        if "scheduler" in self.settings.roles:
+            self.scheduler.start()
 
     async def stop(self) -> None:
         await self.scheduler.stop()
         await self.dispatcher.stop()
         await self.triggers.stop()
+        await self.cluster.stop()
+        await self.nodes.stop()
         await self.journal.stop()

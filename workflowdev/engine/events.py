@@ -4,7 +4,12 @@ Publishers publish only after the change is durable, so a listener that reacts b
 database always finds what the event announced. Publishing never blocks: each subscriber has a
 bounded queue, and a subscriber too slow to keep up is cut off (its iterator ends with
 `SubscriberLagged`) rather than slowing the engine or growing without bound; it reconnects and
-reads the current state again. A PostgreSQL NOTIFY bridge can publish into the same bus.
+reads the current state again.
+
+With several nodes on one PostgreSQL, `cluster.py` bridges the bus through NOTIFY: events made
+on other nodes arrive here with their `origin` set. Subscribers (the streams of the API, waiters)
+get every node's events; listeners (metrics, flow triggers, the bridge itself) get only this
+node's, because the node that made a change is the one that reacts to it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ class Event:
     type: str
     execution_id: str
     data: dict[str, Any]
+    origin: str | None = None
+    """The node that published it, when that is another node; None for this node's own."""
 
 
 class SubscriberLagged(Exception):
@@ -92,7 +99,8 @@ class EventBus:
         return sub
 
     def listen(self, callback: Callable[[Event], None]) -> None:
-        """Call `callback` synchronously for every event (metrics, triggers); it must be quick."""
+        """Call `callback` synchronously for every event made on this node (metrics, triggers); it
+        must be quick."""
         self._listeners.append(callback)
 
     def wants(self, kind: str, execution_id: str) -> bool:
@@ -105,8 +113,9 @@ class EventBus:
         )
 
     def publish(self, event: Event) -> None:
-        for callback in self._listeners:
-            callback(event)
+        if event.origin is None:
+            for callback in self._listeners:
+                callback(event)
         for sub in list(self._subscribers):
             if not sub.wants(event):
                 continue

@@ -7,8 +7,9 @@ written in one transaction, so a request that fails leaves the database as it wa
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row
@@ -29,6 +30,15 @@ from workflowdev.store.database import Database
 
 DEFAULT_NAMESPACE = "default"
 EXPORT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FlowSummary:
+    """What a list of flows shows beside each one: how it last ran and what starts it."""
+
+    last_execution: Row[Any] | None
+    """`(id, status, created_at)` of the flow's newest execution; None if it never ran."""
+    triggers_count: int
 
 
 class FlowService:
@@ -67,9 +77,14 @@ class FlowService:
         self, *, namespace: str | None, text: str | None, limit: int, offset: int
     ) -> tuple[Sequence[Row[Any]], int]:
         async with self.db.read() as conn:
-            return await store.list_flows(
-                conn, namespace=namespace, text=text, limit=limit, offset=offset
-            )
+            return await store.list_flows(conn, namespace=namespace, text=text, limit=limit, offset=offset)
+
+    async def summaries(self, flow_ids: Collection[str]) -> dict[str, FlowSummary]:
+        """Every flow id given → its summary, in two queries however many flows are asked about."""
+        async with self.db.read() as conn:
+            latest = await store.latest_executions(conn, flow_ids)
+            counts = await store.trigger_counts(conn, flow_ids)
+        return {flow_id: FlowSummary(latest.get(flow_id), counts.get(flow_id, 0)) for flow_id in flow_ids}
 
     async def create(
         self,
@@ -145,7 +160,11 @@ class FlowService:
                 return current
             await store.update_flow(conn, flow_id, **values)
             await self._audit(
-                conn, actor, action, flow_id, {"changed": changed, "revision": values.get("revision", current.revision), **(audit_details or {})}
+                conn,
+                actor,
+                action,
+                flow_id,
+                {"changed": changed, "revision": values.get("revision", current.revision), **(audit_details or {})},
             )
             updated = await self._get(conn, flow_id)
         if "yamlContent" in changed:
@@ -157,7 +176,9 @@ class FlowService:
             current = await self._get(conn, flow_id)
             await store.mark_deleted(conn, flow_id, self.clock())
             await trigger_store.delete_for_flow(conn, flow_id)
-            await self._audit(conn, actor, "flow.delete", flow_id, {"namespace": current.namespace, "name": current.name})
+            await self._audit(
+                conn, actor, "flow.delete", flow_id, {"namespace": current.namespace, "name": current.name}
+            )
 
     async def revisions(self, flow_id: str) -> Sequence[Row[Any]]:
         async with self.db.read() as conn:
@@ -213,7 +234,9 @@ class FlowService:
         if existing is not None and not overwrite:
             raise Conflict(f"flow {namespace}/{name} already exists; import with ?overwrite=true to replace it")
         if existing is None:
-            row = await self.create(yaml_content=yaml_content, actor=actor, namespace=namespace, description=description)
+            row = await self.create(
+                yaml_content=yaml_content, actor=actor, namespace=namespace, description=description
+            )
         else:
             row = await self.update(
                 existing.id, actor=actor, yaml_content=yaml_content, description=description, action="flow.import"
@@ -269,7 +292,8 @@ def _exportable(config: Mapping[str, Any] | None) -> dict[str, Any]:
 def _read_export_triggers(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     triggers = document.get("triggers") or []
     if not isinstance(triggers, list) or not all(
-        isinstance(t, dict) and t.get("type") in TRIGGER_TYPES and isinstance(t.get("config", {}), dict) for t in triggers
+        isinstance(t, dict) and t.get("type") in TRIGGER_TYPES and isinstance(t.get("config", {}), dict)
+        for t in triggers
     ):
         raise Invalid(
             "triggers must be a list of {type, name, enabled, config} objects",

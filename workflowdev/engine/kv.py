@@ -166,6 +166,15 @@ class KVService:
         async with self.db.read() as conn:
             return await store.count_keys(conn, namespace, self.clock(), prefix=prefix)
 
+    async def namespaces(self, limit: int = 1000, offset: int = 0) -> Sequence[Row[Any]]:
+        """Namespaces holding live keys, by name: rows of (namespace, keys). Expired keys do not count."""
+        async with self.db.read() as conn:
+            return await store.list_namespaces(conn, self.clock(), limit=limit, offset=offset)
+
+    async def count_namespaces(self) -> int:
+        async with self.db.read() as conn:
+            return await store.count_namespaces(conn, self.clock())
+
     async def increment(self, namespace: str, key: str, by: float = 1) -> float:
         """Add `by` to a numeric value (missing or expired counts as 0), atomically.
 

@@ -13,6 +13,7 @@ import logging
 
 from workflowdev.engine.clock import Clock
 from workflowdev.engine.triggers import TriggerService
+from workflowdev.store.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._outage = Outage(log, "firing schedules")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="scheduler")
@@ -44,12 +46,13 @@ class Scheduler:
             try:
                 await self.triggers.fire_due_schedules()
                 upcoming = await self.triggers.next_schedule_at()
-            except Exception:  # noqa: BLE001 - the database may be away; try again shortly
-                log.warning("scheduler tick failed", exc_info=True)
-                upcoming = None
-            delay = self.poll_interval
-            if upcoming is not None:
-                delay = min(delay, max(0.0, (upcoming - self.clock()).total_seconds()))
+            except Exception as exc:  # noqa: BLE001 - the database may be away; try again shortly
+                delay = self._outage.failed(exc)
+            else:
+                self._outage.succeeded()
+                delay = self.poll_interval
+                if upcoming is not None:
+                    delay = min(delay, max(0.0, (upcoming - self.clock()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()

@@ -239,3 +239,12 @@ async def finish_open_task_runs(conn: AsyncConnection, execution_id: str, status
         .where(task_runs.c.execution_id == execution_id, task_runs.c.status.in_(("QUEUED", "RUNNING", "WAITING")))
         .values(status=status, finished_at=at)
     )
+
+
+async def get_task_run(conn: AsyncConnection, task_run_id: str) -> Row[Any] | None:
+    return (await conn.execute(select(task_runs).where(task_runs.c.id == task_run_id))).first()
+
+
+async def get_log(conn: AsyncConnection, execution_id: str, seq: int) -> Row[Any] | None:
+    query = select(logs).where(logs.c.execution_id == execution_id, logs.c.seq == seq)
+    return (await conn.execute(query)).first()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.store.models import Flow, FlowRevision
+from workflowdev.store.models import Execution, Flow, FlowRevision, Trigger
 
 flows = Flow.__table__
 revisions = FlowRevision.__table__
+executions = Execution.__table__
+triggers = Trigger.__table__
 _live = flows.c.deleted_at.is_(None)
 
 
@@ -49,14 +51,45 @@ async def list_flows(
             | func.lower(func.coalesce(flows.c.description, "")).like(pattern, escape="\\")
         )
     total = (await conn.execute(select(func.count()).select_from(flows).where(*conditions))).scalar_one()
-    query = (
-        select(flows)
-        .where(*conditions)
-        .order_by(flows.c.updated_at.desc(), flows.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
+    query = select(flows).where(*conditions).order_by(flows.c.updated_at.desc(), flows.c.id).limit(limit).offset(offset)
     return (await conn.execute(query)).all(), total
+
+
+async def latest_executions(conn: AsyncConnection, flow_ids: Collection[str]) -> dict[str, Row[Any]]:
+    """Flow id → its newest execution `(flow_id, id, status, created_at)`, for flows that ran.
+
+    One statement for a whole page of flows: each flow's newest execution id comes from a
+    correlated subquery that walks the (flow_id, created_at) index backwards, so the cost grows
+    with the page, not with how many executions a flow has.
+    """
+    if not flow_ids:
+        return {}
+    newest = (
+        select(executions.c.id)
+        .where(executions.c.flow_id == flows.c.id)
+        .order_by(executions.c.created_at.desc(), executions.c.id.desc())
+        .limit(1)
+        .correlate(flows)
+        .scalar_subquery()
+    )
+    query = (
+        select(executions.c.flow_id, executions.c.id, executions.c.status, executions.c.created_at)
+        .select_from(flows.join(executions, executions.c.id == newest))
+        .where(flows.c.id.in_(list(flow_ids)))
+    )
+    return {row.flow_id: row for row in (await conn.execute(query)).all()}
+
+
+async def trigger_counts(conn: AsyncConnection, flow_ids: Collection[str]) -> dict[str, int]:
+    """Flow id → how many triggers it has (enabled or not); flows without any are absent."""
+    if not flow_ids:
+        return {}
+    query = (
+        select(triggers.c.flow_id, func.count())
+        .where(triggers.c.flow_id.in_(list(flow_ids)))
+        .group_by(triggers.c.flow_id)
+    )
+    return {flow_id: count for flow_id, count in (await conn.execute(query)).all()}
 
 
 async def update_flow(conn: AsyncConnection, flow_id: str, **values: Any) -> None:
@@ -64,9 +97,7 @@ async def update_flow(conn: AsyncConnection, flow_id: str, **values: Any) -> Non
 
 
 async def mark_deleted(conn: AsyncConnection, flow_id: str, at: datetime) -> bool:
-    result = await conn.execute(
-        update(flows).where(flows.c.id == flow_id, _live).values(deleted_at=at, updated_at=at)
-    )
+    result = await conn.execute(update(flows).where(flows.c.id == flow_id, _live).values(deleted_at=at, updated_at=at))
     return result.rowcount == 1
 
 

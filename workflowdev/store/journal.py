@@ -30,10 +30,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, create_engine, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from workflowdev.store.database import Database, configure_sqlite
 from workflowdev.store.models import Execution
+from workflowdev.store.outage import Outage
 
 log = logging.getLogger(__name__)
 executions = Execution.__table__
@@ -67,6 +68,7 @@ class Journal:
     _waiting_engine: Engine | None = None
     _thread: ThreadPoolExecutor | None = None
     _closing: bool = False
+    _outage: Outage = field(default_factory=lambda: Outage(log, "recording executions"))
 
     async def start(self) -> None:
         if self.db.is_sqlite:
@@ -128,10 +130,14 @@ class Journal:
                 for item in batch:
                     await self._commit([item])
                 return
-            log.warning("journal write failed: %s", exc)
+            # The submitter hears of every failure and decides; the log only hears of outages
+            # (once), not of conflicts a caller expects (a schedule instant another node fired).
+            if not isinstance(exc, IntegrityError):
+                self._outage.failed(exc)
             if not batch[0].future.done():
                 batch[0].future.set_exception(exc)
             return
+        self._outage.succeeded()
         for item in batch:
             if item.future.done():
                 continue

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, or_, select
+from sqlalchemy import Row, delete, distinct, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -103,6 +103,27 @@ async def list_keys(
 
 async def count_keys(conn: AsyncConnection, namespace: str, now: datetime, *, prefix: str = "") -> int:
     query = select(func.count()).select_from(kv_entries).where(_listed(namespace, now, prefix))
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def list_namespaces(
+    conn: AsyncConnection, now: datetime, *, limit: int = 1000, offset: int = 0
+) -> Sequence[Row[Any]]:
+    """Rows of (namespace, keys): each namespace holding live keys, with how many, by name."""
+    namespace = kv_entries.c.namespace
+    query = (
+        select(namespace, func.count().label("keys"))
+        .where(_live(now))
+        .group_by(namespace)
+        .order_by(namespace)
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def count_namespaces(conn: AsyncConnection, now: datetime) -> int:
+    query = select(func.count(distinct(kv_entries.c.namespace))).where(_live(now))
     return int((await conn.execute(query)).scalar_one())
 
 

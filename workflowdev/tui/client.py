@@ -84,7 +84,7 @@ class Backoff:
 
 
 class ApiClient:
-    """One session against one workflowdev server; use as `async with ApiClient(url) as client`."""
+    """One session against one workflowdev server; `async with ApiClient(url) as client` closes it."""
 
     def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
@@ -92,7 +92,6 @@ class ApiClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApiClient:
-        self._session = aiohttp.ClientSession(timeout=STREAM_TIMEOUT)
         return self
 
     async def __aexit__(
@@ -107,17 +106,37 @@ class ApiClient:
 
     @property
     def session(self) -> aiohttp.ClientSession:
+        """Opened on first use, inside whichever loop uses it first (the console's, in the app)."""
         if self._session is None:
-            raise RuntimeError("ApiClient is not open; use it as `async with ApiClient(url) as client`")
+            self._session = aiohttp.ClientSession(timeout=STREAM_TIMEOUT)
         return self._session
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     async def _request(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None, send_json: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        send_json: bool = False,
     ) -> Any:
         """One call; the decoded JSON reply (None for 204), or the server's error as ApiError."""
+        body, _ = await self._exchange(method, path, params=params, json=json, send_json=send_json)
+        return body
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        send_json: bool = False,
+    ) -> tuple[Any, Mapping[str, str]]:
+        """The decoded reply and its headers (lists carry their total in `X-Total-Count`)."""
         kwargs: dict[str, Any] = {"params": params, "headers": self._headers(), "timeout": REQUEST_TIMEOUT}
         if json is not None or send_json:
             kwargs["json"] = json
@@ -127,7 +146,7 @@ class ApiClient:
                 body = _decode(raw, resp.content_type)
                 if resp.status >= 400:
                     raise _error_from(resp.status, body)
-                return body
+                return body, resp.headers
         except _TRANSIENT as exc:
             raise Disconnected(self.base_url, exc) from exc
 
@@ -145,11 +164,35 @@ class ApiClient:
 
     # --- flows ------------------------------------------------------------------------------
 
-    async def flows(self, q: str | None = None) -> list[Json]:
-        return await self._request("GET", "/api/v1/flows", params=_params(q=q))
+    async def flows(self, q: str | None = None, namespace: str | None = None, limit: int = 1000) -> list[Json]:
+        return await self._request("GET", "/api/v1/flows", params=_params(q=q, namespace=namespace, limit=str(limit)))
 
     async def flow(self, flow_id: str) -> Json:
         return await self._request("GET", f"/api/v1/flows/{_segment(flow_id)}")
+
+    async def create_flow(self, yaml: str, namespace: str | None = None) -> Json:
+        body: Json = {"yamlContent": yaml}
+        if namespace is not None:
+            body["namespace"] = namespace
+        return await self._request("POST", "/api/v1/flows", json=body)
+
+    async def update_flow(self, flow_id: str, *, yaml: str | None = None, description: str | None = None) -> Json:
+        """A changed YAML is saved by the server as a new revision."""
+        body = {
+            name: value for name, value in (("yamlContent", yaml), ("description", description)) if value is not None
+        }
+        return await self._request("PUT", f"/api/v1/flows/{_segment(flow_id)}", json=body)
+
+    async def delete_flow(self, flow_id: str) -> None:
+        await self._request("DELETE", f"/api/v1/flows/{_segment(flow_id)}")
+
+    async def revisions(self, flow_id: str) -> list[Json]:
+        """`[{revision, yamlContent, createdAt, createdBy}]`, newest first."""
+        return await self._request("GET", f"/api/v1/flows/{_segment(flow_id)}/revisions")
+
+    async def restore(self, flow_id: str, revision: int) -> Json:
+        """Save revision `revision`'s YAML as a new revision; returns the flow."""
+        return await self._request("POST", f"/api/v1/flows/{_segment(flow_id)}/revisions/{int(revision)}/restore")
 
     async def validate(self, yaml: str) -> Json:
         """`{valid, errors: [{line, column, path, message}], tasksTotal}`; invalid YAML is not an error."""
@@ -163,11 +206,21 @@ class ApiClient:
 
     # --- executions -------------------------------------------------------------------------
 
-    async def executions(self, status: str | None = None, flow_id: str | None = None, limit: int = 100) -> list[Json]:
+    async def executions(
+        self, status: str | None = None, flow_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Json]:
         """Newest first; `status` may list several, comma-separated (`FAILED,TIMED_OUT`)."""
-        return await self._request(
-            "GET", "/api/v1/executions", params=_params(status=status, flowId=flow_id, limit=str(limit))
-        )
+        params = _params(status=status, flowId=flow_id, limit=str(limit), offset=str(offset) if offset else None)
+        return await self._request("GET", "/api/v1/executions", params=params)
+
+    async def count_executions(self, status: str | None = None, since: str | None = None) -> int:
+        """How many executions have `status` (comma-separated allowed), created at or after `since`."""
+        return await self._count("/api/v1/executions", status=status, since=since)
+
+    async def _count(self, path: str, **filters: str | None) -> int:
+        """A list's size from its `X-Total-Count` header, reading a single row."""
+        _, headers = await self._exchange("GET", path, params=_params(**filters, limit="1"))
+        return int(headers.get("X-Total-Count", "0"))
 
     async def execution(self, execution_id: str) -> tuple[Json, list[Json]]:
         """The execution and its task runs."""
@@ -189,6 +242,12 @@ class ApiClient:
     async def approvals(self, status: str | None = "PENDING") -> list[Json]:
         return await self._request("GET", "/api/v1/approvals", params=_params(status=status))
 
+    async def count_approvals(self, status: str = "PENDING") -> int:
+        return await self._count("/api/v1/approvals", status=status)
+
+    async def approval(self, approval_id: str) -> Json:
+        return await self._request("GET", f"/api/v1/approvals/{_segment(approval_id)}")
+
     async def approve(self, approval_id: str, comment: str | None = None) -> Json:
         return await self._decide(approval_id, "approve", comment)
 
@@ -201,9 +260,13 @@ class ApiClient:
 
     # --- key-value store --------------------------------------------------------------------
 
-    async def kv_list(self, namespace: str) -> list[Json]:
-        """`[{key, updatedAt, expiresAt}]`, without values."""
-        return await self._request("GET", f"/api/v1/kv/{_segment(namespace)}")
+    async def kv_namespaces(self, limit: int = 1000) -> list[Json]:
+        """`[{namespace, keys}]`: every namespace holding at least one live key."""
+        return await self._request("GET", "/api/v1/kv", params={"limit": str(limit)})
+
+    async def kv_list(self, namespace: str, limit: int = 1000) -> list[Json]:
+        """`[{key, updatedAt, expiresAt}]`, without values, in key order."""
+        return await self._request("GET", f"/api/v1/kv/{_segment(namespace)}", params={"limit": str(limit)})
 
     async def kv_get(self, namespace: str, key: str) -> Json:
         """`{namespace, key, value, updatedAt, expiresAt}`; a missing or expired key is a 404 ApiError."""
@@ -216,14 +279,42 @@ class ApiClient:
     async def kv_delete(self, namespace: str, key: str) -> None:
         await self._request("DELETE", _kv_path(namespace, key))
 
-    # --- triggers and plugins ---------------------------------------------------------------
+    # --- triggers, credentials, plugins, audit, nodes -----------------------------------------
 
     async def triggers(self, flow_id: str | None = None) -> list[Json]:
-        return await self._request("GET", "/api/v1/triggers", params=_params(flowId=flow_id))
+        return await self._request("GET", "/api/v1/triggers", params=_params(flowId=flow_id, limit="1000"))
+
+    async def set_trigger_enabled(self, trigger_id: str, enabled: bool) -> Json:
+        return await self._request("PUT", f"/api/v1/triggers/{_segment(trigger_id)}", json={"enabled": enabled})
+
+    async def credentials(self) -> list[Json]:
+        """Names and descriptions only: no endpoint ever returns a plaintext value."""
+        return await self._request("GET", "/api/v1/credentials", params={"limit": "1000"})
+
+    async def create_credential(self, name: str, value: str, description: str | None = None) -> Json:
+        body = {"name": name, "value": value, **({"description": description} if description is not None else {})}
+        return await self._request("POST", "/api/v1/credentials", json=body)
+
+    async def set_credential_value(self, credential_id: str, value: str) -> Json:
+        return await self._request("PUT", f"/api/v1/credentials/{_segment(credential_id)}", json={"value": value})
+
+    async def delete_credential(self, credential_id: str) -> None:
+        await self._request("DELETE", f"/api/v1/credentials/{_segment(credential_id)}")
 
     async def plugins(self) -> list[Json]:
         """Every task type's manifest `{id, name, category, description, inputSchema, ...}`."""
         return await self._request("GET", "/api/v1/plugins")
+
+    async def plugin(self, plugin_id: str) -> Json:
+        return await self._request("GET", f"/api/v1/plugins/{_segment(plugin_id)}")
+
+    async def audit(self, limit: int = 200, actor: str | None = None, action: str | None = None) -> list[Json]:
+        """Newest first: `{id, at, actor, action, resourceType, resourceId, details, remoteAddr}`."""
+        return await self._request("GET", "/api/v1/audit", params=_params(limit=str(limit), actor=actor, action=action))
+
+    async def nodes(self) -> list[Json]:
+        """The nodes sharing this server's database, with their heartbeats and running executions."""
+        return await self._request("GET", "/api/v1/nodes")
 
     # --- live streams -----------------------------------------------------------------------
 

@@ -1,0 +1,45 @@
+"""Make the README's SVG screenshots of the console from the recorded demo data set.
+
+    python screenshots/make.py              # every scenario, 120x40, into screenshots/*.svg
+    python screenshots/make.py flows gate   # only these
+
+The console runs headless against `screenshots/replay.py`, which serves `dataset.json` (re-record
+it with `screenshots/record.py`); the scenarios are those the snapshot tests check.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from textual._doc import take_svg_screenshot  # noqa: E402
+
+from screenshots.replay import ReplayServer  # noqa: E402
+from screenshots.scenarios import SCENARIOS, demo_app, run_before  # noqa: E402
+
+SIZE = (120, 40)
+OUT = Path(__file__).resolve().parent
+
+
+def main(names: list[str]) -> int:
+    chosen = [s for s in SCENARIOS if not names or s.name in names]
+    unknown = set(names) - {s.name for s in SCENARIOS}
+    if unknown:
+        print(f"unknown scenarios: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    with ReplayServer() as url:
+        for scenario in chosen:
+            svg = take_svg_screenshot(
+                app=demo_app(url), terminal_size=SIZE, run_before=run_before(scenario), title=scenario.description
+            )
+            path = OUT / f"{scenario.name}.svg"
+            path.write_text(svg, encoding="utf-8")
+            print(f"{path.relative_to(ROOT)}: {scenario.description}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,109 @@
+"""The console's frame: connecting, the header's live figures, `:` navigation, help, demo flows."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Static
+
+from tests.conftest import Api
+from tests.tui.conftest import USERS_PASSWORD, open_console, wait_for
+from workflowdev.tui.app import WorkflowdevApp
+from workflowdev.tui.dialogs.command_line import Command, UnknownCommand, parse_command
+from workflowdev.tui.dialogs.help import HelpScreen
+from workflowdev.tui.dialogs.login import LoginScreen
+from workflowdev.tui.dialogs.prompts import Confirm
+from workflowdev.tui.panes.base import Pane
+
+
+async def test_connects_and_names_the_user(server: Api) -> None:
+    async with open_console(server) as (app, _pilot):
+        assert app.role == "admin"
+        assert "anonymous" in app.identity or "admin" in app.identity
+        assert app.current_mode == "flows"
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        (":flows", Command("flows")),
+        ("ex failed", Command("executions", "failed")),
+        (":kv orders", Command("kv", "orders")),
+        (":x 1f0c", Command("execution", "1f0c")),
+        ("q", Command("quit")),
+        ("gates", Command("approvals")),
+    ],
+)
+def test_command_line_grammar(typed: str, expected: Command) -> None:
+    assert parse_command(typed) == expected
+
+
+@pytest.mark.parametrize("typed", ["", ":", "bogus", ":x"])
+def test_command_line_refuses_what_it_cannot_do(typed: str) -> None:
+    with pytest.raises(UnknownCommand):
+        parse_command(typed)
+
+
+async def test_colon_goes_to_a_pane(server: Api) -> None:
+    async with open_console(server) as (app, pilot):
+        await pilot.press("colon", *"kv", "enter")
+        await wait_for(pilot, lambda: app.current_mode == "kv", "the kv pane")
+        assert isinstance(app.screen, Pane)
+        assert app.screen.PANE_TITLE == "Key-value"
+
+
+async def test_question_mark_lists_the_keys_with_their_ids(server: Api) -> None:
+    async with open_console(server) as (app, pilot):
+        await pilot.press("question_mark")
+        help_screen = await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen, "help")
+        ids = {item.binding_id for item in help_screen.keys}
+        assert {"app.command_line", "app.oldest_gate", "app.quit"} <= ids
+
+
+async def test_keymap_remaps_a_binding(server: Api) -> None:
+    async with open_console(server, keymap={"app.command_line": "g"}) as (app, pilot):
+        await pilot.press("g", *"audit", "enter")
+        await wait_for(pilot, lambda: app.current_mode == "audit", "the audit pane through the remapped key")
+
+
+async def test_demo_flows_load_on_request(server: Api) -> None:
+    async with open_console(server, load_demo=True) as (app, pilot):
+        await wait_for(pilot, lambda: any("Loaded:" in str(n.message) for n in app._notifications), "demo loaded")
+    names = {flow["name"] for flow in (await server.get("/api/v1/flows")).body}
+    assert {"hello", "release", "fan-out", "flaky"} <= names
+
+
+async def test_demo_flows_are_offered_only_on_an_empty_server(server: Api) -> None:
+    await server.post("/api/v1/flows", json={"yamlContent": "name: mine\ntasks:\n  - {name: a, type: util.noop}\n"})
+    async with open_console(server, offer_demo=True) as (app, pilot):
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, Confirm)
+    assert [flow["name"] for flow in (await server.get("/api/v1/flows")).body] == ["mine"]
+
+
+async def test_demo_offer_declined_loads_nothing(server: Api) -> None:
+    async with open_console(server, offer_demo=True) as (app, pilot):
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the demo offer")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, Confirm), "the offer to close")
+    assert (await server.get("/api/v1/flows")).body == []
+
+
+async def test_a_secured_server_asks_to_log_in_and_refuses_a_wrong_password(secured_server: Api) -> None:
+    app = WorkflowdevApp(secured_server.base_url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        await pilot.click("#username")
+        await pilot.press(*"viewer", "enter", *"wrong password", "enter")
+        error = app.screen.query_one(".error", Static)
+        await wait_for(pilot, lambda: "wrong username or password" in str(error.content), "the refusal")
+        assert app.role is None
+        await pilot.press(*USERS_PASSWORD, "enter")
+        await wait_for(pilot, lambda: app.role == "viewer" and app.connected, "the viewer session")
+        assert app.identity.startswith("viewer (viewer)")
+
+
+async def test_a_token_skips_the_login_screen(secured_server: Api) -> None:
+    login = await secured_server.post("/auth/login", json={"username": "executor", "password": USERS_PASSWORD})
+    async with open_console(secured_server, token=login.body["token"]) as (app, _pilot):
+        assert app.role == "executor"
+        assert not isinstance(app.screen, LoginScreen)

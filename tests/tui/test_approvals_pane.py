@@ -1,0 +1,199 @@
+"""Gates in the console: the alert wherever you are, the decision prompt, and the approvals table."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.widgets import DataTable, Static
+
+from tests.conftest import Api
+from tests.engine.flows_helpers import save_flow, start, wait_status
+from tests.tui.conftest import open_console, wait_for
+from workflowdev.tui.dialogs.approval import ApprovalModal
+from workflowdev.tui.dialogs.prompts import Confirm
+from workflowdev.tui.gate_context import ran_before, runs_after
+from workflowdev.tui.panes.approvals import ApprovalsPane
+
+GATED = """
+name: gated
+namespace: shop
+inputs:
+  - {name: version, type: string, default: "1.0"}
+tasks:
+  - name: build
+    type: util.log
+    properties: {message: building}
+  - name: gate
+    type: flow.approval
+    properties:
+      message: ship {{ inputs.version }}?
+      context: {ticket: OPS-7}
+  - name: deploy
+    type: util.log
+    properties: {message: deploying}
+"""
+
+NESTED = """
+name: nested
+tasks:
+  - name: prepare
+    type: util.log
+    properties: {message: x}
+  - name: steps
+    type: flow.sequential
+    properties:
+      tasks:
+        - {name: gate, type: flow.approval, properties: {message: "ok?"}}
+        - {name: inner_after, type: util.log, properties: {message: y}}
+  - name: outer_after
+    type: util.log
+    properties: {message: z}
+"""
+
+
+def text_of(widget: Static) -> str:
+    """What a Static shows, as plain text (its content may be any Rich renderable)."""
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    console.print(widget.content)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+async def paused_gate(server: Api, **inputs: Any) -> tuple[str, dict[str, Any]]:
+    execution_id = await start(server, await save_flow(server, GATED), inputs)
+    await wait_status(server, execution_id, {"PAUSED"})
+    (approval,) = (await server.get("/api/v1/approvals", params={"status": "PENDING"})).body
+    return execution_id, approval
+
+
+async def open_modal(app: Any, pilot: Any) -> ApprovalModal:
+    await pilot.press("ctrl+g")
+    modal = await wait_for(pilot, lambda: isinstance(app.screen, ApprovalModal) and app.screen, "the approval prompt")
+    await wait_for(pilot, lambda: "deploy" in text_of(modal.query_one("#after", Static)), "what runs after the gate")
+    return modal
+
+
+async def test_a_gate_opening_anywhere_is_announced_and_approved_with_a_comment(server: Api) -> None:
+    flow_id = await save_flow(server, GATED)
+    async with open_console(server) as (app, pilot):
+        assert app.current_mode == "flows" and app.pending_gates == 0
+        execution_id = await start(server, flow_id, {"version": "2.5"})
+
+        await wait_for(pilot, lambda: app.pending_gates == 1, "the header to count the gate")
+        toasts = [n for n in app._notifications if "Gate opened" in n.title]
+        assert toasts and "ship 2.5?" in toasts[0].message
+
+        modal = await open_modal(app, pilot)
+        before = text_of(modal.query_one("#before", Static))
+        after = text_of(modal.query_one("#after", Static))
+        assert "✔ build" in before and "gate" not in before and "deploy" not in before
+        assert "deploy" in after and "util.log" in after and "build" not in after
+        assert "shop/gated" in text_of(modal.query_one("#execution", Static))
+        assert execution_id in text_of(modal.query_one("#execution", Static))
+        assert "ship 2.5?" in text_of(modal.query_one("#message", Static))
+        assert "OPS-7" in text_of(modal.query_one("#context", Static))
+
+        await pilot.press("c", *"looks good", "enter", "a")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ApprovalModal), "the prompt to close")
+        await wait_status(server, execution_id, {"SUCCESS"})
+        (decided,) = (await server.get("/api/v1/approvals", params={"status": "APPROVED"})).body
+        assert (decided["comment"], decided["decidedBy"]) == ("looks good", "anonymous")
+        await wait_for(pilot, lambda: app.pending_gates == 0, "the header to drop the gate")
+
+
+async def test_reject_asks_first_and_fails_the_execution(server: Api) -> None:
+    execution_id, approval = await paused_gate(server)
+    async with open_console(server) as (app, pilot):
+        await open_modal(app, pilot)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the reject confirmation")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalModal), "back at the prompt")
+        assert (await server.get(f"/api/v1/approvals/{approval['id']}")).body["status"] == "PENDING"
+
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the reject confirmation")
+        await pilot.press("y")
+        await wait_status(server, execution_id, {"FAILED"})
+        assert (await server.get(f"/api/v1/approvals/{approval['id']}")).body["status"] == "REJECTED"
+
+
+async def test_a_viewer_sees_the_context_only_and_a_gate_decided_elsewhere_says_who(server: Api) -> None:
+    execution_id, approval = await paused_gate(server)
+    async with open_console(server) as (app, pilot):
+        app.role = "viewer"
+        modal = await open_modal(app, pilot)
+        assert "build" in text_of(modal.query_one("#before", Static))
+        assert not modal.query("#approve") and not modal.query("#comment")
+        assert modal.check_action("approve", ()) is False and modal.check_action("reject", ()) is False
+        await pilot.press("a", "escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ApprovalModal), "the prompt to close")
+        assert (await server.get(f"/api/v1/approvals/{approval['id']}")).body["status"] == "PENDING"
+
+        app.role = "executor"
+        await open_modal(app, pilot)
+        rejected = await server.post(f"/api/v1/approvals/{approval['id']}/reject", json={"comment": "too late"})
+        assert rejected.status == 200
+
+        await pilot.press("a")
+
+        await wait_for(pilot, lambda: not isinstance(app.screen, ApprovalModal), "the prompt to close")
+        warnings = [n.message for n in app._notifications if n.title == "Already decided"]
+        assert warnings == ["Gate gate was already rejected by anonymous: too late"]
+        assert (await server.get(f"/api/v1/approvals/{approval['id']}")).body["status"] == "REJECTED"
+        await wait_status(server, execution_id, {"FAILED"})
+
+
+async def test_the_pane_lists_pending_gates_live_and_history_on_h(server: Api) -> None:
+    first_execution, first = await paused_gate(server, version="1")
+    async with open_console(server, size=(80, 24)) as (app, pilot):
+        await pilot.press("3")
+        pane = await wait_for(pilot, lambda: isinstance(app.screen, ApprovalsPane) and app.screen, "the pane")
+        table = pane.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1, "the pending gate")
+        row = [str(cell) for cell in table.get_row(first["id"])]
+        assert "shop/gated" in row and first_execution[:8] in row and "ship 1?" in row
+        await wait_for(pilot, lambda: "OPS-7" in text_of(pane.query_one("#gate-text", Static)), "the gate's context")
+        await wait_for(pilot, lambda: '"version": "1"' in text_of(pane.query_one("#gate-text", Static)), "inputs")
+
+        second_execution = await start(server, await save_flow(server, GATED.replace("gated", "other")))
+        await wait_for(pilot, lambda: table.row_count == 2, "the new gate to appear live")
+        assert table.get_row_index(first["id"]) == 0  # oldest first, as the queue is answered
+        await server.post(f"/api/v1/approvals/{first['id']}/approve", json={})
+        await wait_for(pilot, lambda: table.row_count == 1, "the decided gate to leave the pending view")
+        assert first["id"] not in pane.approvals
+
+        await pilot.press("h")
+        await wait_for(pilot, lambda: table.row_count == 2, "history to show the decided gate")
+        assert {a["status"] for a in pane.approvals.values()} == {"APPROVED", "PENDING"}
+        (pending,) = [a for a in pane.approvals.values() if a["status"] == "PENDING"]
+        assert pending["executionId"] == second_execution
+
+        await pilot.press("enter")
+        modal = await wait_for(pilot, lambda: isinstance(app.screen, ApprovalModal) and app.screen, "the prompt")
+        assert modal.approval["id"] in pane.approvals
+
+
+def test_runs_after_lists_later_siblings_then_the_ancestors_followers() -> None:
+    assert runs_after(NESTED, "gate") == [("inner_after", "util.log"), ("outer_after", "util.log")]
+    assert runs_after(GATED, "gate") == [("deploy", "util.log")]
+    assert runs_after(GATED, "deploy") == []
+
+
+@pytest.mark.parametrize("yaml_content", ["", "tasks: [", "- a list", "tasks: {gate: 1}", None])
+def test_runs_after_gives_up_quietly_on_what_it_cannot_read(yaml_content: str | None) -> None:
+    assert runs_after(yaml_content, "gate") is None
+
+
+def test_ran_before_keeps_runs_finished_when_the_gate_opened() -> None:
+    tasks = [
+        {"taskName": "b", "startedAt": "2026-01-01T10:00:02Z", "finishedAt": "2026-01-01T10:00:03Z"},
+        {"taskName": "a", "startedAt": "2026-01-01T10:00:00Z", "finishedAt": "2026-01-01T10:00:01Z"},
+        {"taskName": "gate", "startedAt": "2026-01-01T10:00:04Z", "finishedAt": "2026-01-01T10:09:00Z"},
+        {"taskName": "late", "startedAt": "2026-01-01T10:09:01Z", "finishedAt": "2026-01-01T10:09:02Z"},
+        {"taskName": "running", "startedAt": "2026-01-01T10:00:02Z", "finishedAt": None},
+    ]
+    opened = {"createdAt": "2026-01-01T10:00:04Z"}
+    assert [t["taskName"] for t in ran_before(tasks, opened)] == ["a", "b"]

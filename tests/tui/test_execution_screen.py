@@ -1,0 +1,158 @@
+"""One execution's screen: the live task tree, the failed task and its error, cancel and retry."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from rich.console import Console
+from textual.widgets import Static
+
+from tests.conftest import Api
+from tests.engine.flows_helpers import save_flow, start, wait_status
+from tests.tui.conftest import open_console, wait_for
+from workflowdev.tui.app import WorkflowdevApp
+from workflowdev.tui.dialogs.prompts import Confirm
+from workflowdev.tui.panes.execution import ExecutionScreen
+from workflowdev.tui.widgets.task_tree import TaskTree
+
+GATED = """
+name: gated
+tasks:
+  - name: greet
+    type: util.log
+    properties: {message: "hello from greet"}
+  - name: checks
+    type: flow.parallel
+    properties:
+      tasks:
+        - {name: unit, type: util.log, properties: {message: unit}}
+        - {name: lint, type: util.log, properties: {message: lint}}
+  - name: each
+    type: flow.foreach
+    properties:
+      items: [a, b]
+      tasks:
+        - {name: work, type: util.log, properties: {message: "item {{ item }}"}}
+  - name: gate
+    type: flow.approval
+    properties: {message: "go on?"}
+  - name: after
+    type: util.log
+    properties: {message: done}
+"""
+
+FAILING = """
+name: failing
+tasks:
+  - name: prepare
+    type: util.log
+    properties: {message: preparing}
+  - name: check
+    type: util.assert
+    properties: {condition: "{{ false }}", message: "the partner answered 503"}
+"""
+
+FLAKY = """
+name: flaky
+tasks:
+  - name: call
+    type: test.flaky
+    properties: {succeed_on_attempt: 2}
+"""
+
+
+async def open_execution(app: WorkflowdevApp, pilot: Any, execution_id: str, **options: Any) -> ExecutionScreen:
+    app.open_execution(execution_id, **options)
+    screen = await wait_for(
+        pilot, lambda: isinstance(app.screen, ExecutionScreen) and app.screen.execution and app.screen, "the screen"
+    )
+    return screen
+
+
+@asynccontextmanager
+async def viewing(
+    server: Api, yaml: str, **options: Any
+) -> AsyncIterator[tuple[WorkflowdevApp, Any, ExecutionScreen, str]]:
+    """A finished execution of `yaml`, open on its screen once its tree has loaded."""
+    execution_id = await start(server, await save_flow(server, yaml))
+    await wait_status(server, execution_id)
+    async with open_console(server) as (app, pilot):
+        screen = await open_execution(app, pilot, execution_id, **options)
+        await wait_for(pilot, lambda: screen.tree.groups, "the tree")
+        yield app, pilot, screen, execution_id
+
+
+def labels(tree: TaskTree) -> dict[str, str]:
+    """Every task node's label by its path, as the operator reads it."""
+    return {key: str(group.node.label) for key, group in tree.groups.items()}
+
+
+def details_text(screen: ExecutionScreen) -> str:
+    """The details panel as plain text, the way the operator reads it."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(screen.query_one("#execution-details", Static).content)
+    return console.export_text()
+
+
+async def test_tree_follows_a_run_live_to_success(server: Api) -> None:
+    execution_id = await start(server, await save_flow(server, GATED))
+    await wait_status(server, execution_id, {"PAUSED"})
+    async with open_console(server) as (app, pilot):
+        screen = await open_execution(app, pilot, execution_id)
+        tree = screen.tree
+        await wait_for(pilot, lambda: "/gate" in tree.groups, "the gate in the tree")
+        assert tree.groups["/gate"].latest["status"] == "WAITING"
+        assert "/each[0]/work" in tree.groups and "/each[1]/work" in tree.groups, "iterations are grouped under [i]"
+        assert "/checks/unit" in tree.groups, "children nest under their container"
+
+        pending = (await server.get("/api/v1/approvals?status=PENDING")).body
+        assert (await server.post(f"/api/v1/approvals/{pending[0]['id']}/approve", json={})).status == 200
+
+        def all_done() -> bool:
+            shown = labels(tree)
+            return "/after" in shown and all(label.startswith("✔") for label in shown.values())
+
+        await wait_for(pilot, all_done, "every task node to show ✔")
+        await wait_for(pilot, lambda: screen.execution["status"] == "SUCCESS", "the execution to read SUCCESS")
+        await wait_for(pilot, lambda: screen.logs.line_count >= 5, "the log lines")
+
+
+def selected_path(screen: ExecutionScreen) -> str | None:
+    node = screen.tree.cursor_node
+    return node.data.key if node is not None and node.data is not None else None
+
+
+async def test_bang_selects_the_failed_task_and_shows_its_error(server: Api) -> None:
+    async with viewing(server, FAILING) as (_app, pilot, screen, _execution_id):
+        await pilot.press("exclamation_mark")
+        await wait_for(pilot, lambda: selected_path(screen) == "/check", "the failed task to be selected")
+        assert "the partner answered 503" in details_text(screen)
+
+
+async def test_opening_on_the_first_failure(server: Api) -> None:
+    async with viewing(server, FAILING, failed_first=True) as (_app, pilot, screen, _execution_id):
+        await wait_for(pilot, lambda: selected_path(screen) == "/check", "the failed task selected on open")
+        await wait_for(pilot, lambda: not screen.logs.follow, "the log to stop following at the failed task's lines")
+
+
+async def test_retry_asks_then_runs_the_failed_task_again(server: Api) -> None:
+    async with viewing(server, FLAKY) as (app, pilot, screen, execution_id):
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the confirmation")
+        await pilot.press("y")
+        await wait_status(server, execution_id, {"SUCCESS"})
+        group = screen.tree.groups["/call"]
+        await wait_for(pilot, lambda: str(group.node.label).startswith("✔"), "the task to turn ✔ live")
+        assert "attempt 2" in str(group.node.label)
+        assert [str(child.label) for child in group.node.children][0].startswith("✖ attempt 1")
+
+
+async def test_cancel_needs_a_state_that_allows_it(server: Api) -> None:
+    async with viewing(server, FAILING) as (app, _pilot, screen, _execution_id):
+        assert screen.check_action("cancel", ()) is None, "a finished execution cannot be cancelled"
+        assert screen.check_action("retry", ()) is True
+        app.role = "viewer"
+        assert screen.check_action("retry", ()) is False, "a viewer may not retry"

@@ -1,0 +1,36 @@
+"""Snapshots of every pane at 80x24 and 120x40, from the recorded demo data set.
+
+The data, the clock, the ids and the server's address are fixed (screenshots/replay.py serves
+screenshots/dataset.json), so a changed picture means the console changed. Review a change with
+the report pytest-textual-snapshot writes, then accept it with `pytest --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from screenshots.replay import ReplayServer
+from screenshots.scenarios import SCENARIOS, Scenario, demo_app, run_before
+
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.fixture(scope="module")
+def replay_url() -> Iterator[str]:
+    with ReplayServer() as url:
+        yield url
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_pane_snapshot(snap_compare: Any, replay_url: str, scenario: Scenario, size: tuple[int, int]) -> None:
+    assert snap_compare(demo_app(replay_url), terminal_size=size, run_before=run_before(scenario))
+
+
+def test_sixteen_colour_theme_snapshot(snap_compare: Any, replay_url: str) -> None:
+    """The ANSI theme draws with the terminal's own palette: how 16-colour terminals see it."""
+    executions = next(s for s in SCENARIOS if s.name == "executions")
+    assert snap_compare(demo_app(replay_url, theme="ansi-dark"), terminal_size=(80, 24), run_before=run_before(executions))

@@ -1,0 +1,92 @@
+"""The triggers pane: switching a trigger on and off, a webhook's URL, masked secrets, roles."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from tests.conftest import Api
+from tests.engine.flows_helpers import save_flow
+from tests.tui.conftest import open_console, wait_for
+from tests.tui.table_helpers import cell, details, notifications, open_pane, row_keys
+from workflowdev.tui.dialogs.help import keys_of
+
+HOOKED = """
+name: hooked
+tasks:
+  - name: say
+    type: util.log
+    properties: {message: hooked}
+"""
+SECRET = "sign-with-this-0123456789"
+
+
+async def make_trigger(server: Api, flow_id: str, kind: str, config: dict[str, Any], name: str) -> dict[str, Any]:
+    reply = await server.post(
+        "/api/v1/triggers", json={"flowId": flow_id, "type": kind, "config": config, "name": name}
+    )
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
+async def test_space_switches_a_trigger_off_and_on_and_a_viewer_is_not_offered_it(server: Api) -> None:
+    flow_id = await save_flow(server, HOOKED)
+    trigger = await make_trigger(server, flow_id, "schedule", {"cron": "0 3 * * *"}, "nightly")
+    async with open_console(server) as (app, pilot):
+        pane = await open_pane(app, pilot, "triggers")
+        assert row_keys(pane) == [trigger["id"]]
+        assert cell(pane, trigger["id"], "flow") == "hooked"
+        assert cell(pane, trigger["id"], "enabled") == "✔ on"
+        assert cell(pane, trigger["id"], "next") != "—"
+
+        await pilot.press("space")
+        await wait_for(pilot, lambda: cell(pane, trigger["id"], "enabled") == "✖ off", "the row to say off")
+        assert (await server.get(f"/api/v1/triggers/{trigger['id']}")).body["enabled"] is False
+        assert cell(pane, trigger["id"], "next") == "—"
+
+        await pilot.press("space")
+        await wait_for(pilot, lambda: cell(pane, trigger["id"], "enabled") == "✔ on", "the row to say on")
+        assert (await server.get(f"/api/v1/triggers/{trigger['id']}")).body["enabled"] is True
+
+        app.role = "viewer"
+        assert not pane.check_action("toggle", ()) and pane.check_action("copy_url", ())
+        ids = {key.binding_id for key in keys_of(pane)}
+        assert "triggers.toggle" not in ids and "triggers.copy_url" in ids
+
+
+async def test_a_webhook_url_is_copied_and_shown_and_its_secret_never(server: Api) -> None:
+    flow_id = await save_flow(server, HOOKED)
+    other_id = await save_flow(server, HOOKED.replace("hooked", "other"))
+    hook = await make_trigger(server, flow_id, "webhook", {"secret": SECRET}, "incoming")
+    await make_trigger(server, other_id, "schedule", {"cron": "0 3 * * *"}, "nightly")
+    url = f"{server.base_url}/api/v1/webhook/{hook['config']['key']}"
+    async with open_console(server) as (app, pilot):
+        pane = await open_pane(app, pilot, "triggers")
+        assert len(row_keys(pane)) == 2
+
+        await pilot.press("slash", *"hooked inc", "enter")
+        await wait_for(pilot, lambda: row_keys(pane) == [hook["id"]], "the filter to keep the webhook")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any(url in note for note in notifications(app)), "the URL in a notification")
+        assert app.clipboard == url
+
+        await pilot.press("enter")
+        shown = await wait_for(pilot, lambda: details(pane), "the details panel")
+        assert url in shown and '"secret": "****"' in shown
+        assert SECRET not in shown and SECRET not in app.export_screenshot()
+
+        body = b'{"order": 1}'
+        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "X-Workflowdev-Signature": signature}
+        fired = await server.post(f"/api/v1/webhook/{hook['config']['key']}", data=body, headers=headers)
+        assert fired.status == 201, fired.body
+        await wait_for(pilot, lambda: cell(pane, hook["id"], "last") != "—", "the firing to show as last fired")
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(row_keys(pane)) == 2, "esc to clear the filter")
+        await pilot.press("down", "y")
+        await wait_for(
+            pilot, lambda: any("only webhooks have a URL" in note for note in notifications(app)), "the refusal"
+        )
+        assert app.clipboard == url

@@ -1,0 +1,84 @@
+"""`workflowdev up` (also plain `workflowdev`) and `workflowdev tui --server URL`.
+
+Embedded, the API, engine and scheduler start on the console's own event loop and the console
+talks to them over loopback HTTP through the same client it uses for a remote server, so both
+modes show exactly the same thing. While the console owns the terminal, the server's log goes to
+`<data dir>/console.log` instead of scribbling over the screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from workflowdev.config import ConfigError, Settings, load_settings
+
+CONSOLE_LOG = "console.log"
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], server_flags: object) -> None:
+    up = commands.add_parser("up", help="start the server and open the console on it (the default command)")
+    server_flags(up)  # type: ignore[operator]
+    up.add_argument("--demo", action="store_true", help="load the demo flows without asking")
+    _console_flags(up)
+
+    tui = commands.add_parser("tui", help="open the console on a running server")
+    tui.add_argument("--server", required=True, metavar="URL", help="e.g. http://127.0.0.1:8080")
+    tui.add_argument("--token", help="a login token (default: $WORKFLOWDEV_TOKEN, else a login screen)")
+    tui.add_argument("--config", type=Path, help="TOML config file (for the keymap and theme)")
+    _console_flags(tui)
+
+
+def _console_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--theme", help="a Textual theme name (default: the terminal's own colours)")
+    mouse = parser.add_mutually_exclusive_group()
+    mouse.add_argument("--mouse", dest="mouse", action="store_const", const=True, help="capture the mouse")
+    mouse.add_argument("--no-mouse", dest="mouse", action="store_const", const=False, help="leave the mouse alone")
+
+
+def wants_mouse(flag: bool | None, environ: Mapping[str, str] = os.environ) -> bool:
+    """Off over SSH unless asked: capturing the mouse there breaks the terminal's own selection."""
+    if flag is not None:
+        return flag
+    return not (environ.get("SSH_CONNECTION") or environ.get("SSH_TTY"))
+
+
+async def run_console(server_url: str, settings: Settings, args: argparse.Namespace, *, embedded: bool) -> None:
+    from workflowdev.tui.app import WorkflowdevApp
+
+    app = WorkflowdevApp(
+        server_url,
+        token=getattr(args, "token", None) or os.environ.get("WORKFLOWDEV_TOKEN"),
+        keymap=settings.keymap,
+        theme=args.theme or settings.theme or None,
+        offer_demo=embedded,
+        load_demo=getattr(args, "demo", False),
+    )
+    await app.run_async(mouse=wants_mouse(args.mouse))
+
+
+def run_remote(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings({}, config_file=args.config)
+    except ConfigError as exc:
+        print(f"workflowdev: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(run_console(args.server, settings, args, embedded=False))
+    return 0
+
+
+def log_to_file(settings: Settings) -> Path:
+    """Send the server's log to a file: the console owns the terminal."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / CONSOLE_LOG
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[logging.FileHandler(path, encoding="utf-8")],
+    )
+    return path

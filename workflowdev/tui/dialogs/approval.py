@@ -1,0 +1,246 @@
+"""The approval prompt: everything a person needs to decide a gate, and the decision itself.
+
+It shows the flow, the execution, what ran before the gate and what runs after it, then takes
+an optional comment and an approve (`a`) or a reject (`r`, confirmed first: it fails the
+execution). Someone else may decide the same gate meanwhile; the server then answers 409, and
+the prompt says who decided what instead of pretending the operator's decision counted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from workflowdev.tui.access import role_allows
+from workflowdev.tui.client import ApiError
+from workflowdev.tui.dialogs.prompts import Confirm
+from workflowdev.tui.formatting import format_duration, format_time, pretty_json, status_glyph, status_text
+from workflowdev.tui.gate_context import one_line_json, ran_before, runs_after
+
+if TYPE_CHECKING:
+    from workflowdev.tui.app import WorkflowdevApp
+
+Json = dict[str, Any]
+DECIDER = "executor"
+"""The least role that may approve or reject (API.md's table)."""
+
+
+class ApprovalModal(ModalScreen[Json | None]):
+    """Dismisses with the decided approval, or None when closed without deciding."""
+
+    DEFAULT_CSS = """
+    ApprovalModal { align: center middle; }
+    ApprovalModal > Vertical {
+        width: 100; max-width: 100%; height: 90%; max-height: 100%;
+        border: thick $warning; background: $surface; padding: 0 1;
+    }
+    ApprovalModal VerticalScroll { height: 1fr; }
+    ApprovalModal .section { color: $accent; text-style: bold; margin-top: 1; }
+    ApprovalModal #message { text-style: bold; margin-top: 1; }
+    ApprovalModal Input { margin-top: 1; }
+    ApprovalModal #buttons { margin-top: 1; }
+    ApprovalModal Horizontal { height: auto; align-horizontal: right; }
+    ApprovalModal Button { margin-left: 2; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "approve", "Approve", id="approval.approve"),
+        Binding("r", "reject", "Reject…", id="approval.reject"),
+        Binding("c", "comment", "Comment", id="approval.comment"),
+        Binding("escape", "close", "Close", id="approval.close"),
+    ]
+    DECISIONS: ClassVar[frozenset[str]] = frozenset({"approve", "reject", "comment"})
+
+    def __init__(self, approval: Json) -> None:
+        super().__init__()
+        self.approval = approval
+        self.deciding = False
+
+    @property
+    def workflowdev(self) -> WorkflowdevApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def may_decide(self) -> bool:
+        return self.approval.get("status") == "PENDING" and role_allows(self.workflowdev.role, DECIDER)
+
+    def compose(self) -> ComposeResult:
+        approval = self.approval
+        with Vertical():
+            yield Static(self._title(), id="title")
+            with VerticalScroll():
+                yield Static(Text(approval.get("message") or "(no message)"), id="message")
+                if approval.get("context") is not None:
+                    yield Static("Context", classes="section")
+                    yield Static(Text(pretty_json(approval["context"])), id="context")
+                yield Static("Flow and execution", classes="section")
+                yield Static(Text("loading…", style="dim"), id="execution")
+                yield Static("Ran before the gate", classes="section")
+                yield Static(Text("loading…", style="dim"), id="before")
+                yield Static("Runs after it", classes="section")
+                yield Static(Text("loading…", style="dim"), id="after")
+            if self.may_decide:
+                yield Input(placeholder="comment (optional) — c to type, enter when done", id="comment")
+            with Horizontal(id="buttons"):
+                if self.may_decide:
+                    yield Button("Approve (a)", id="approve", variant="success", compact=True)
+                    yield Button("Reject (r)", id="reject", variant="error", compact=True)
+                yield Button("Close (esc)", id="close", compact=True)
+
+    def _title(self) -> Text:
+        approval = self.approval
+        title = Text.assemble(("⚑ Gate ", "bold"), (approval.get("taskName") or "?", "bold"), "  ")
+        title.append_text(status_text(approval.get("status")))
+        if approval.get("decidedBy"):
+            title.append(f"  by {approval['decidedBy']}", style="dim")
+        if approval.get("expiresAt"):
+            title.append(f"  expires {format_time(approval['expiresAt'], self.workflowdev.clock())}", style="dim")
+        return title
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+        self.load_context()
+
+    @work(exclusive=True, group="approval-context")
+    async def load_context(self) -> None:
+        """The execution first (it names the flow), then the flow's YAML for what comes after."""
+        try:
+            execution, tasks = await self.workflowdev.client.execution(self.approval["executionId"])
+        except ApiError as exc:
+            self.query_one("#execution", Static).update(Text(f"cannot read the execution: {exc.message}", "red"))
+            self.query_one("#before", Static).update("—")
+            self.query_one("#after", Static).update("—")
+            return
+        self.query_one("#execution", Static).update(self._execution_lines(execution))
+        self.query_one("#before", Static).update(self._before_lines(tasks))
+        following: list[tuple[str, str]] | None = None
+        flow_id = self.approval.get("flowId") or execution.get("flowId")
+        if flow_id:
+            try:
+                flow = await self.workflowdev.client.flow(flow_id)
+            except ApiError:
+                flow = {}  # deleted since: executions stay readable, the flow's future does not
+            following = runs_after(flow.get("yamlContent"), self.approval.get("taskName") or "")
+        self.query_one("#after", Static).update(self._after_lines(following))
+
+    def _execution_lines(self, execution: Json) -> RenderableType:
+        now = self.workflowdev.clock()
+        trigger = execution.get("trigger") or {}
+        flow = Text.assemble(("flow       ", "dim"), f"{execution.get('namespace')}/{execution.get('flowName')}")
+        flow.append(f"  (revision {execution.get('flowRevision')})", style="dim")
+        run = Text.assemble(("execution  ", "dim"), execution.get("id", ""), "  ")
+        run.append_text(status_text(execution.get("status")))
+        started = Text.assemble(
+            ("started    ", "dim"),
+            format_time(execution.get("startedAt") or execution.get("createdAt"), now),
+            ("   trigger ", "dim"),
+            str(trigger.get("type") or "manual"),
+        )
+        inputs = Text.assemble(("inputs     ", "dim"), one_line_json(execution.get("inputs") or {}))
+        return Group(flow, run, started, inputs)
+
+    def _before_lines(self, tasks: list[Json]) -> RenderableType:
+        finished = ran_before(tasks, self.approval)
+        if not finished:
+            return Text("nothing: the gate is the first task", style="dim")
+        lines = []
+        for task in finished:
+            line = Text.assemble(status_glyph(task.get("status")), " ", task.get("taskName") or "?")
+            line.append(f"  {task.get('taskType') or ''}  {format_duration(task.get('durationMs'))}", style="dim")
+            lines.append(line)
+        return Group(*lines)
+
+    @staticmethod
+    def _after_lines(following: list[tuple[str, str]] | None) -> RenderableType:
+        if following is None:
+            return Text("—", style="dim")
+        if not following:
+            return Text("nothing: the gate is the last task", style="dim")
+        return Group(*(Text.assemble("○ ", name, (f"  {kind}", "dim")) for name, kind in following))
+
+    # --- deciding --------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.DECISIONS:
+            return self.may_decide and not self.deciding
+        return True
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "approve":
+            self.action_approve()
+        elif event.button.id == "reject":
+            self.action_reject()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter leaves the comment, so the single-letter keys decide again."""
+        event.stop()
+        self.query_one("#approve", Button).focus()
+
+    def action_comment(self) -> None:
+        self.query_one("#comment", Input).focus()
+
+    def action_close(self) -> None:
+        """Esc inside the comment only leaves it (the text stays); anywhere else closes the prompt."""
+        if isinstance(self.focused, Input):
+            self.query_one("#close", Button).focus()
+            return
+        self.dismiss(None)
+
+    def action_approve(self) -> None:
+        self.decide(approve=True)
+
+    def action_reject(self) -> None:
+        self.decide(approve=False)
+
+    @work(exclusive=True, group="approval-decision")
+    async def decide(self, approve: bool) -> None:
+        if not self.may_decide or self.deciding:
+            return
+        if not approve:
+            question = f"Reject gate {self.approval.get('taskName')}? Its execution fails."
+            if not await self.app.push_screen_wait(Confirm(question, "Reject")):
+                return
+        comment = self.query_one("#comment", Input).value.strip() or None
+        client = self.workflowdev.client
+        self.deciding = True
+        self.refresh_bindings()
+        try:
+            decided = await (client.approve if approve else client.reject)(self.approval["id"], comment)
+        except ApiError as exc:
+            self.deciding = False
+            self.refresh_bindings()
+            if exc.status == 409:
+                await self._decided_elsewhere(exc)
+            else:
+                self.workflowdev.report(exc)
+            return
+        verb = "Approved" if approve else "Rejected"
+        self.app.notify(f"{verb} gate {decided.get('taskName')}", title=verb, markup=False)
+        self.dismiss(decided)
+
+    async def _decided_elsewhere(self, conflict: ApiError) -> None:
+        """Say who got there first; the prompt closes, since there is nothing left to decide."""
+        try:
+            current = await self.workflowdev.client.approval(self.approval["id"])
+        except ApiError:
+            current = {}
+        status = str(current.get("status") or "")
+        if status in ("APPROVED", "REJECTED", "EXPIRED"):
+            who = current.get("decidedBy") or "someone"
+            message = f"Gate {self.approval.get('taskName')} was already {status.lower()} by {who}"
+            if current.get("comment"):
+                message += f": {current['comment']}"
+        else:
+            message = conflict.message
+        self.app.notify(message, title="Already decided", severity="warning", timeout=10, markup=False)
+        self.dismiss(None)

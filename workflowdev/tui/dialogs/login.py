@@ -1,0 +1,70 @@
+"""The login screen, shown when the server answers 401: no token, or one that has expired."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from workflowdev.tui.client import ApiError
+
+if TYPE_CHECKING:
+    from workflowdev.tui.app import WorkflowdevApp
+
+
+class LoginScreen(ModalScreen[bool]):
+    """Dismisses True once the client holds a token the server accepted."""
+
+    DEFAULT_CSS = """
+    LoginScreen { align: center middle; }
+    LoginScreen > Vertical {
+        width: 56; height: auto; padding: 1 2; border: thick $primary; background: $surface;
+    }
+    LoginScreen Input { margin-bottom: 1; }
+    LoginScreen .error { color: $error; height: auto; }
+    """
+    BINDINGS = [Binding("ctrl+q", "app.quit", "Quit", id="login.quit")]
+
+    def __init__(self, server: str, reason: str = "") -> None:
+        super().__init__()
+        self.server = server
+        self.reason = reason
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"[b]Log in to {self.server}[/b]")
+            yield Static(self.reason, classes="error")
+            yield Input(placeholder="username", id="username")
+            yield Input(placeholder="password", password=True, id="password")
+            yield Button("Log in", variant="primary", id="login")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "username":
+            self.query_one("#password", Input).focus()
+        else:
+            self._log_in()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self._log_in()
+
+    @work(exclusive=True)
+    async def _log_in(self) -> None:
+        app: WorkflowdevApp = self.app  # type: ignore[assignment]
+        username = self.query_one("#username", Input).value.strip()
+        password = self.query_one("#password", Input).value
+        if not username or not password:
+            self.query_one(".error", Static).update("username and password, please")
+            return
+        try:
+            await app.client.login(username, password)
+        except ApiError as exc:
+            self.query_one(".error", Static).update(exc.message)
+            self.query_one("#password", Input).value = ""
+            return
+        self.dismiss(True)

@@ -1,0 +1,73 @@
+"""What every pane shares: the header and footer, live events, resyncs, role checks, errors.
+
+A pane subclasses `Pane`, composes its body in `compose_body`, loads its data in `reload` (run as
+an exclusive worker so two loads never overlap), and applies live events in `on_server_event`.
+After a reconnection the app sends a resync and every pane reloads: events missed while
+disconnected are never guessed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer
+
+from workflowdev.tui.access import role_allows
+from workflowdev.tui.client import ApiClient
+from workflowdev.tui.widgets.status_header import StatusHeader
+
+if TYPE_CHECKING:
+    from workflowdev.tui.app import WorkflowdevApp
+
+Json = dict[str, Any]
+
+
+class Pane(Screen[None]):
+    PANE_TITLE: ClassVar[str] = ""
+    REQUIRES: ClassVar[dict[str, str]] = {}
+    """Action name → the least role that may run it; the key is hidden from everyone below."""
+
+    @property
+    def workflowdev(self) -> WorkflowdevApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def client(self) -> ApiClient:
+        return self.workflowdev.client
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(self.PANE_TITLE)
+        yield from self.compose_body()
+        yield Footer(show_command_palette=False)
+
+    def compose_body(self) -> Iterable[Widget]:
+        return ()
+
+    def on_mount(self) -> None:
+        self.workflowdev.server_events.subscribe(self, self._hear)
+        self.reload()
+
+    def _hear(self, event: Json) -> None:
+        if event.get("type") == "resync":
+            self.reload()
+        else:
+            self.on_server_event(event)
+
+    def reload(self) -> None:
+        """Read what this pane shows from the server again (start an exclusive worker here)."""
+
+    def on_server_event(self, event: Json) -> None:
+        """One live event `{type, executionId, data}`; apply it in place."""
+
+    def apply_argument(self, argument: str) -> None:
+        """What follows the pane's name on the `:` command line (`:executions FAILED`)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        needed = self.REQUIRES.get(action)
+        if needed is not None and not role_allows(self.workflowdev.role, needed):
+            return False
+        return True

@@ -1,0 +1,311 @@
+"""The first pane a new operator sees: every flow, how it last ran, and the keys to run it.
+
+Rows are keyed by flow id. The last status and last run follow `execution.updated` events in
+place: changed flows are gathered and their cells updated together on a short timer, so a burst
+of executions costs one redraw. Only a reload (on mount, `r`, or after a reconnection) rebuilds
+the table; filtering shows and hides rows locally without asking the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Static
+
+from workflowdev.tui.client import ApiError
+from workflowdev.tui.dialogs.execute_form import execute_flow
+from workflowdev.tui.dialogs.prompts import Confirm
+from workflowdev.tui.editing import edit_flow
+from workflowdev.tui.formatting import format_time, parse_time, status_text
+from workflowdev.tui.panes.base import Pane
+
+Json = dict[str, Any]
+COLUMNS = (
+    ("namespace", "Namespace", 10),
+    ("name", "Name", 20),
+    ("rev", "Rev", 3),
+    ("status", "Last status", 12),
+    ("run", "Last run", 11),
+    ("triggers", "Triggers", 8),
+)
+"""Key, label, width: sized so every column stays visible at 80 columns."""
+FLUSH_DELAY = 0.2
+"""Seconds to gather execution events before redrawing the rows they changed."""
+NO_FLOWS = "No flows yet — press n to write one, or run `workflowdev up --demo`."
+LAST_EXECUTION_FIELDS = ("id", "status", "createdAt")
+
+
+class FlowsPane(Pane):
+    PANE_TITLE = "Flows"
+    AUTO_FOCUS = "#flows-table"
+    DEFAULT_CSS = """
+    FlowsPane #flows-empty { padding: 1 2; color: $text-muted; display: none; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="flows.filter", key_display="/"),
+        Binding("enter", "open", "Open", id="flows.open", priority=True),
+        Binding("x", "execute", "Execute", id="flows.execute"),
+        Binding("e", "edit", "Edit", id="flows.edit"),
+        Binding("n", "new", "New", id="flows.new"),
+        Binding("d", "delete", "Delete", id="flows.delete"),
+        Binding("r", "reload", "Reload", id="flows.reload", show=False),
+        Binding("escape", "clear_filter", "Clear filter", id="flows.clear_filter", show=False),
+    ]
+    REQUIRES: ClassVar[dict[str, str]] = {"execute": "executor", "edit": "editor", "new": "editor", "delete": "editor"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flows: dict[str, Json] = {}
+        self.filter_text = ""
+        self._execution_flows: dict[str, str] = {}
+        """Execution id → flow id, for events that carry only `{id, status}`."""
+        self._looked_up: set[str] = set()
+        self._changed: set[str] = set()
+        self._flush_pending = False
+        self._reloaded_for: set[str] = set()
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#flows-table", DataTable)
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Input(placeholder="filter by name or namespace · esc clears", id="flows-filter", classes="filter-bar")
+        yield DataTable(id="flows-table", cursor_type="row", zebra_stripes=True)
+        yield Static(NO_FLOWS, id="flows-empty", markup=False)
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.table.add_column(label, key=key, width=width)
+
+    # --- loading and showing ----------------------------------------------------------------
+
+    @work(exclusive=True, group="flows-load")
+    async def reload(self) -> None:
+        try:
+            flows = await self.client.flows()
+        except ApiError as exc:
+            self.workflowdev.report(exc)
+            return
+        self.flows = {flow["id"]: flow for flow in flows}
+        for flow in flows:
+            last = flow.get("lastExecution")
+            if last:
+                self._execution_flows[last["id"]] = flow["id"]
+        self._show_rows()
+
+    def _show_rows(self, select: str | None = None) -> None:
+        """Rebuild the rows from what is held (after a load or a new filter), keeping the cursor."""
+        table = self.table
+        keep = select or self._cursor_key()
+        table.clear()
+        for flow in sorted(self.flows.values(), key=lambda f: (f["namespace"], f["name"])):
+            if self._matches(flow):
+                table.add_row(*self._cells(flow), key=flow["id"])
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        self._show_empty_state()
+
+    def _show_empty_state(self) -> None:
+        empty = self.query_one("#flows-empty", Static)
+        if self.table.row_count:
+            empty.display = False
+            return
+        empty.update(NO_FLOWS if not self.flows else f"No flow matches {self.filter_text!r} — esc clears the filter.")
+        empty.display = True
+
+    def _matches(self, flow: Json) -> bool:
+        needle = self.filter_text.strip().lower()
+        return not needle or needle in f"{flow['namespace']}/{flow['name']}".lower()
+
+    def _cells(self, flow: Json) -> tuple[Any, ...]:
+        triggers = flow.get("triggersCount") or 0
+        return (
+            flow["namespace"],
+            flow["name"],
+            Text(str(flow["revision"]), justify="right"),
+            *self._last_run_cells(flow),
+            Text(str(triggers), justify="right") if triggers else Text("—", style="dim", justify="right"),
+        )
+
+    def _last_run_cells(self, flow: Json) -> tuple[Text, str]:
+        last = flow.get("lastExecution") or {}
+        return status_text(last.get("status")), format_time(last.get("createdAt"), self.workflowdev.clock())
+
+    def _cursor_key(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def selected(self) -> Json | None:
+        key = self._cursor_key()
+        return self.flows.get(key) if key is not None else None
+
+    # --- live events --------------------------------------------------------------------------
+
+    def on_server_event(self, event: Json) -> None:
+        if event.get("type") != "execution.updated":
+            return
+        data = event.get("data") or {}
+        execution_id = data.get("id") or event.get("executionId")
+        if not execution_id:
+            return
+        flow_id = data.get("flowId") or self._execution_flows.get(execution_id)
+        if flow_id is not None:
+            self._apply(flow_id, {**data, "id": execution_id})
+        elif execution_id not in self._looked_up:
+            self._looked_up.add(execution_id)
+            self._look_up(execution_id)
+
+    @work(group="flows-lookup")
+    async def _look_up(self, execution_id: str) -> None:
+        """An execution known only by id and status: read it once to learn its flow."""
+        try:
+            execution, _tasks = await self.client.execution(execution_id)
+        except ApiError:
+            return  # gone, or the server is away; the next resync reloads anyway
+        self._apply(execution["flowId"], execution)
+
+    def _apply(self, flow_id: str, data: Json) -> None:
+        """Merge an execution's news into its flow's last run, if it is that flow's newest."""
+        self._execution_flows[data["id"]] = flow_id
+        flow = self.flows.get(flow_id)
+        if flow is None:
+            if flow_id not in self._reloaded_for:  # a flow saved elsewhere since the last load
+                self._reloaded_for.add(flow_id)
+                self.reload()
+            return
+        news = {key: data[key] for key in LAST_EXECUTION_FIELDS if data.get(key) is not None}
+        last = flow.get("lastExecution")
+        if last is not None and last["id"] == data["id"]:
+            flow["lastExecution"] = {**last, **news}
+        elif "createdAt" in news and (last is None or _later(news["createdAt"], last["createdAt"])):
+            flow["lastExecution"] = news
+        else:
+            return  # an older execution (a retry, say): the newest one still speaks for the flow
+        self._changed.add(flow_id)
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.set_timer(FLUSH_DELAY, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        table = self.table
+        for flow_id in self._changed:
+            flow = self.flows.get(flow_id)
+            if flow is not None and flow_id in table.rows:
+                status, run = self._last_run_cells(flow)
+                table.update_cell(flow_id, "status", status)
+                table.update_cell(flow_id, "run", run)
+        self._changed.clear()
+
+    # --- filter -------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        bar = self.query_one("#flows-filter", Input)
+        bar.add_class("-visible")
+        bar.focus()
+
+    def apply_argument(self, argument: str) -> None:
+        """`:flows demo` opens the pane filtered to `demo`."""
+        self.action_filter()
+        self.query_one("#flows-filter", Input).value = argument
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "flows-filter":
+            self.filter_text = event.value
+            self._show_rows()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "flows-filter":
+            self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        bar = self.query_one("#flows-filter", Input)
+        bar.value = ""
+        bar.remove_class("-visible")
+        self.table.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        bar = self.query_one("#flows-filter", Input)
+        if action == "clear_filter" and not bar.has_class("-visible"):
+            return False
+        if action == "open" and bar.has_focus:
+            return False  # enter in the filter bar accepts the filter
+        return super().check_action(action, parameters)
+
+    # --- acting on the selected flow -----------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """A mouse click on a row opens it, as enter does."""
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        flow = self.selected()
+        if flow is not None:
+            self.workflowdev.open_flow(flow["id"])
+
+    def action_execute(self) -> None:
+        flow = self.selected()
+        if flow is None:
+            self.notify("No flow selected.", severity="warning")
+            return
+        execute_flow(self.workflowdev, flow)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @work(exclusive=True, group="flows-edit")
+    async def action_edit(self) -> None:
+        flow = self.selected()
+        if flow is None:
+            self.notify("No flow selected.", severity="warning")
+            return
+        saved = await edit_flow(self.workflowdev, flow)
+        if saved is not None:
+            self._keep(saved)
+
+    @work(exclusive=True, group="flows-edit")
+    async def action_new(self) -> None:
+        saved = await edit_flow(self.workflowdev, None)
+        if saved is not None:
+            self._keep(saved)
+
+    def _keep(self, saved: Json) -> None:
+        """A flow this console just saved: shown (and selected) without reloading the list."""
+        self.flows[saved["id"]] = {**self.flows.get(saved["id"], {}), **saved}
+        self._show_rows(select=saved["id"])
+
+    @work(exclusive=True, group="flows-edit")
+    async def action_delete(self) -> None:
+        flow = self.selected()
+        if flow is None:
+            return
+        question = (
+            f"Delete flow {flow['namespace']}/{flow['name']}?\n"
+            "Its triggers are deleted with it; its executions stay readable."
+        )
+        if not await self.app.push_screen_wait(Confirm(question, "Delete")):
+            return
+        try:
+            await self.client.delete_flow(flow["id"])
+        except ApiError as exc:
+            self.workflowdev.report(exc)
+            return
+        self.flows.pop(flow["id"], None)
+        if flow["id"] in self.table.rows:
+            self.table.remove_row(flow["id"])
+        self._show_empty_state()
+        self.notify(f"Deleted {flow['namespace']}/{flow['name']}.")
+
+
+def _later(candidate: str, current: str) -> bool:
+    """Whether timestamp `candidate` is at or after `current` (compared as times, not as text)."""
+    new, old = parse_time(candidate), parse_time(current)
+    return new is not None and (old is None or new >= old)
