@@ -127,3 +127,53 @@ async def test_a_row_of_the_wrong_width_is_refused_and_changes_nothing() -> None
         with pytest.raises(ValueError, match="row 'b' has 3 cells for 2 columns"):
             table.batch({"a": None, "b": ("beta", "y", "extra")})
         assert table.keys == ["a"]
+
+
+async def test_sync_takes_the_order_given_and_keeps_the_cursor_on_its_row() -> None:
+    async with live_table() as (table, pilot):
+        table.batch({key: row(key, "x") for key in "abc"})
+        table.move_cursor(row=1)
+        table.sync({"c": row("c", "x"), "a": row("a", "x"), "b": row("b", "y")})
+        await pilot.pause()
+        assert table.keys == ["c", "a", "b"]
+        assert table.get_row("b") == ["b", "y"]
+        assert table.selected_key == "b"
+
+
+async def test_sync_narrowing_many_rows_keeps_the_cursor_on_a_row_that_stays() -> None:
+    async with live_table() as (table, pilot):
+        table.batch({f"k{n:02}": row(f"k{n:02}", "x") for n in range(12)})
+        table.move_cursor(row=5)
+        table.sync({"k05": row("k05", "x"), "k06": row("k06", "x")})
+        await pilot.pause()
+        assert table.keys == ["k05", "k06"]
+        assert table.selected_key == "k05"
+
+
+async def test_rebuild_puts_the_cursor_on_the_row_asked_for_else_on_the_top_row() -> None:
+    async with live_table() as (table, pilot):
+        table.batch({key: row(key, "x") for key in "abc"})
+        table.rebuild({"x": row("x", "1"), "c": row("c", "2"), "y": row("y", "3")}, select="c")
+        await pilot.pause()
+        assert table.keys == ["x", "c", "y"]
+        assert table.selected_key == "c"
+        table.rebuild({"p": row("p", "1"), "q": row("q", "2")}, select="c")
+        await pilot.pause()
+        assert table.selected_key == "p"
+        table.upsert("p", row("p", "new"))
+        assert table.get_row("p") == ["p", "new"], "rebuilt rows are kept current like any other"
+
+
+async def test_a_change_applied_now_outdates_one_still_queued() -> None:
+    async with live_table() as (table, _pilot):
+        table.upsert("a", row("alpha", "old"))
+        table.defer("a", row("alpha", "queued"))
+        table.defer("b", row("beta", "queued"))
+        table.remove("a")
+        table.flush()
+        assert table.keys == ["b"], "the removed row is not brought back by the older queued change"
+        table.defer("c", row("gamma", "queued"))
+        table.sync({"b": row("beta", "read")})
+        table.flush()
+        assert table.keys == ["b"]
+        assert table.get_row("b") == ["beta", "read"]

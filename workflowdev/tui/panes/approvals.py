@@ -7,7 +7,7 @@ message, context and execution inputs below the table; enter opens the decision 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
@@ -23,6 +23,7 @@ from workflowdev.tui.dialogs.approval import ApprovalModal
 from workflowdev.tui.formatting import format_duration, format_time, parse_time, short_id, status_glyph
 from workflowdev.tui.gate_context import one_line_json
 from workflowdev.tui.panes.base import Pane
+from workflowdev.tui.widgets.live_table import Cells, LiveTable
 
 __all__ = ["ApprovalModal", "ApprovalsPane"]
 
@@ -55,7 +56,7 @@ class ApprovalsPane(Pane):
         """Flow id → `namespace/name`; approvals carry only the id."""
 
     def compose_body(self) -> Iterable[Widget]:
-        table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="gates")
+        table = LiveTable(cursor_type="row", zebra_stripes=True, id="gates")
         for label, key in COLUMNS:
             table.add_column(label, key=key)
         yield table
@@ -63,8 +64,8 @@ class ApprovalsPane(Pane):
             yield Static("", id="gate-text")
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#gates", DataTable)
+    def table(self) -> LiveTable:
+        return self.query_one("#gates", LiveTable)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -81,26 +82,27 @@ class ApprovalsPane(Pane):
             self.workflowdev.report(exc)
             return
         self.flow_names = {f["id"]: f"{f['namespace']}/{f['name']}" for f in flows}
-        table = self.table
-        selected = self._selected_id()
-        table.clear()
-        self.approvals = {}
-        for approval in reversed(approvals):  # the server lists newest first; a queue reads oldest first
-            self._add(approval)
-        if selected in self.approvals:
-            table.move_cursor(row=table.get_row_index(selected))
+        # the server lists newest first; a queue reads oldest first
+        self.approvals = {approval["id"]: approval for approval in reversed(approvals)}
+        rows = {approval_id: self._cells(approval) for approval_id, approval in self.approvals.items()}
+        self.table.rebuild(rows, select=self.table.selected_key)
+        for approval in self.approvals.values():
+            self._name_its_flow(approval)
         self._show_detail()
 
     def _add(self, approval: Json) -> None:
         self.approvals[approval["id"]] = approval
-        self.table.add_row(*self._cells(approval), key=approval["id"])
+        self.table.upsert(approval["id"], self._cells(approval))
+        self._name_its_flow(approval)
+
+    def _name_its_flow(self, approval: Json) -> None:
         if approval.get("flowId") and approval["flowId"] not in self.flow_names:
             self._learn_flow_name(approval["flowId"])
 
-    def _cells(self, approval: Json) -> list[RenderableType]:
+    def _cells(self, approval: Json) -> Cells:
         now = self.workflowdev.clock()
         message = (approval.get("message") or "").replace("\n", " ")
-        return [
+        return (
             status_glyph(approval.get("status")),
             self._age(approval),
             self.flow_names.get(approval.get("flowId") or "", short_id(approval.get("flowId"))),
@@ -108,7 +110,7 @@ class ApprovalsPane(Pane):
             approval.get("taskName") or "",
             Text(message),
             format_time(approval.get("expiresAt"), now) if approval.get("expiresAt") else "—",
-        ]
+        )
 
     def _age(self, approval: Json) -> str:
         created = parse_time(approval.get("createdAt"))
@@ -124,15 +126,15 @@ class ApprovalsPane(Pane):
         except ApiError:
             return  # a deleted flow keeps its short id
         self.flow_names[flow_id] = f"{flow['namespace']}/{flow['name']}"
-        for approval_id, approval in self.approvals.items():
-            if approval.get("flowId") == flow_id:
-                self.table.update_cell(approval_id, "flow", self.flow_names[flow_id])
+        self._redraw(lambda approval: approval.get("flowId") == flow_id)
 
     def _tick_ages(self) -> None:
         """Re-render the waiting times of pending rows; local only, the server is not asked."""
-        for approval_id, approval in self.approvals.items():
-            if approval.get("status") == "PENDING":
-                self.table.update_cell(approval_id, "age", self._age(approval))
+        self._redraw(lambda approval: approval.get("status") == "PENDING")
+
+    def _redraw(self, which: Callable[[Json], bool]) -> None:
+        """Bring the rows of the approvals `which` picks up to date; the table rewrites only changed cells."""
+        self.table.batch({key: self._cells(approval) for key, approval in self.approvals.items() if which(approval)})
 
     # --- live ----------------------------------------------------------------------------------
 
@@ -142,15 +144,13 @@ class ApprovalsPane(Pane):
             return
         approval_id = data["id"]
         if approval_id in self.approvals:
-            shown = approval_id == self._selected_id()
+            shown = approval_id == self.table.selected_key
             self.approvals[approval_id].update(data)
             if data.get("status") != "PENDING" and not self.show_history:
-                self.table.remove_row(approval_id)
+                self.table.remove(approval_id)
                 del self.approvals[approval_id]
             else:
-                table = self.table
-                for (_, key), cell in zip(COLUMNS, self._cells(self.approvals[approval_id]), strict=True):
-                    table.update_cell(approval_id, key, cell)
+                self.table.upsert(approval_id, self._cells(self.approvals[approval_id]))
             if shown:
                 self._show_detail()
         elif data.get("status") == "PENDING" or self.show_history:
@@ -160,14 +160,8 @@ class ApprovalsPane(Pane):
 
     # --- selection and detail ------------------------------------------------------------------
 
-    def _selected_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-
     def selected(self) -> Json | None:
-        approval_id = self._selected_id()
+        approval_id = self.table.selected_key
         return self.approvals.get(approval_id) if approval_id else None
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

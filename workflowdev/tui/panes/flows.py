@@ -1,9 +1,9 @@
 """The first pane a new operator sees: every flow, how it last ran, and the keys to run it.
 
 Rows are keyed by flow id. The last status and last run follow `execution.updated` events in
-place: changed flows are gathered and their cells updated together on a short timer, so a burst
-of executions costs one redraw. Only a reload (on mount, `r`, or after a reconnection) rebuilds
-the table; filtering shows and hides rows locally without asking the server.
+place: changed rows are deferred to the LiveTable, which updates them together on a short
+timer, so a burst of executions costs one redraw. Only a reload (on mount, `r`, or after a
+reconnection) rebuilds the table; filtering shows and hides rows locally without asking the server.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.editing import edit_flow
 from workflowdev.tui.formatting import format_time, parse_time, status_text
 from workflowdev.tui.panes.base import Pane
+from workflowdev.tui.widgets.live_table import Cells, LiveTable
 
 Json = dict[str, Any]
 COLUMNS = (
@@ -65,17 +66,15 @@ class FlowsPane(Pane):
         self._execution_flows: dict[str, str] = {}
         """Execution id → flow id, for events that carry only `{id, status}`."""
         self._looked_up: set[str] = set()
-        self._changed: set[str] = set()
-        self._flush_pending = False
         self._reloaded_for: set[str] = set()
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#flows-table", DataTable)
+    def table(self) -> LiveTable:
+        return self.query_one("#flows-table", LiveTable)
 
     def compose_body(self) -> Iterable[Widget]:
         yield Input(placeholder="filter by name or namespace · esc clears", id="flows-filter", classes="filter-bar")
-        yield DataTable(id="flows-table", cursor_type="row", zebra_stripes=True)
+        yield LiveTable(id="flows-table", cursor_type="row", zebra_stripes=True, flush_delay=FLUSH_DELAY)
         yield Static(NO_FLOWS, id="flows-empty", markup=False)
 
     def on_mount(self) -> None:
@@ -100,14 +99,9 @@ class FlowsPane(Pane):
 
     def _show_rows(self, select: str | None = None) -> None:
         """Rebuild the rows from what is held (after a load or a new filter), keeping the cursor."""
-        table = self.table
-        keep = select or self._cursor_key()
-        table.clear()
-        for flow in sorted(self.flows.values(), key=lambda f: (f["namespace"], f["name"])):
-            if self._matches(flow):
-                table.add_row(*self._cells(flow), key=flow["id"])
-        if keep is not None and keep in table.rows:
-            table.move_cursor(row=table.get_row_index(keep))
+        flows = sorted(self.flows.values(), key=lambda f: (f["namespace"], f["name"]))
+        rows = {flow["id"]: self._cells(flow) for flow in flows if self._matches(flow)}
+        self.table.rebuild(rows, select=select or self.table.selected_key)
         self._show_empty_state()
 
     def _show_empty_state(self) -> None:
@@ -122,7 +116,7 @@ class FlowsPane(Pane):
         needle = self.filter_text.strip().lower()
         return not needle or needle in f"{flow['namespace']}/{flow['name']}".lower()
 
-    def _cells(self, flow: Json) -> tuple[Any, ...]:
+    def _cells(self, flow: Json) -> Cells:
         triggers = flow.get("triggersCount") or 0
         return (
             flow["namespace"],
@@ -136,14 +130,8 @@ class FlowsPane(Pane):
         last = flow.get("lastExecution") or {}
         return status_text(last.get("status")), format_time(last.get("createdAt"), self.workflowdev.clock())
 
-    def _cursor_key(self) -> str | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-
     def selected(self) -> Json | None:
-        key = self._cursor_key()
+        key = self.table.selected_key
         return self.flows.get(key) if key is not None else None
 
     # --- live events --------------------------------------------------------------------------
@@ -188,21 +176,8 @@ class FlowsPane(Pane):
             flow["lastExecution"] = news
         else:
             return  # an older execution (a retry, say): the newest one still speaks for the flow
-        self._changed.add(flow_id)
-        if not self._flush_pending:
-            self._flush_pending = True
-            self.set_timer(FLUSH_DELAY, self._flush)
-
-    def _flush(self) -> None:
-        self._flush_pending = False
-        table = self.table
-        for flow_id in self._changed:
-            flow = self.flows.get(flow_id)
-            if flow is not None and flow_id in table.rows:
-                status, run = self._last_run_cells(flow)
-                table.update_cell(flow_id, "status", status)
-                table.update_cell(flow_id, "run", run)
-        self._changed.clear()
+        if flow_id in self.table.rows:  # a flow the filter hides gets its row when the filter lets it through
+            self.table.defer(flow_id, self._cells(flow))
 
     # --- filter -------------------------------------------------------------------------------
 
@@ -299,8 +274,7 @@ class FlowsPane(Pane):
             self.workflowdev.report(exc)
             return
         self.flows.pop(flow["id"], None)
-        if flow["id"] in self.table.rows:
-            self.table.remove_row(flow["id"])
+        self.table.remove(flow["id"])
         self._show_empty_state()
         self.notify(f"Deleted {flow['namespace']}/{flow['name']}.")
 

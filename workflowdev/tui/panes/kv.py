@@ -27,6 +27,7 @@ from workflowdev.tui.dialogs.json_editor import JsonEditor
 from workflowdev.tui.dialogs.prompts import AskText, Check, Confirm
 from workflowdev.tui.formatting import format_duration, format_time, parse_time
 from workflowdev.tui.panes.base import Pane
+from workflowdev.tui.widgets.live_table import Cells, LiveTable
 
 Json = dict[str, Any]
 WRITER = "editor"
@@ -98,7 +99,7 @@ class KvPane(Pane):
             yield OptionList(id="namespaces")
             with Vertical(id="kv-right"):
                 yield Input(placeholder="filter keys", id="key-filter")
-                table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="keys")
+                table = LiveTable(cursor_type="row", zebra_stripes=True, id="keys")
                 table.add_column("Key", key="key")
                 table.add_column("Updated", key="updated")
                 table.add_column("Expires", key="expires")
@@ -107,8 +108,8 @@ class KvPane(Pane):
                     yield Static("", id="kv-value-text")
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#keys", DataTable)
+    def table(self) -> LiveTable:
+        return self.query_one("#keys", LiveTable)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -162,18 +163,13 @@ class KvPane(Pane):
 
     def _fill_keys(self, cursor_key: str | None) -> None:
         """Rebuilt rather than patched: this runs on a load or a filter, never on a live event."""
-        table = self.table
-        table.clear()
-        for key, row in self.keys.items():
-            if self.filter_text.lower() in key.lower():
-                table.add_row(Text(key), *self._times(row), key=key)
-        if cursor_key is not None and cursor_key in table.rows:
-            table.move_cursor(row=table.get_row_index(cursor_key))
+        needle = self.filter_text.lower()
+        shown = {key: self._cells(key, row) for key, row in self.keys.items() if needle in key.lower()}
+        self.table.rebuild(shown, select=cursor_key)
         self._show_value()
 
-    def _times(self, row: Json) -> tuple[str, str]:
-        now = self.workflowdev.clock()
-        return format_time(row.get("updatedAt"), now), self._expiry(row)
+    def _cells(self, key: str, row: Json) -> Cells:
+        return Text(key), format_time(row.get("updatedAt"), self.workflowdev.clock()), self._expiry(row)
 
     def _expiry(self, row: Json) -> str:
         expires = parse_time(row.get("expiresAt"))
@@ -185,17 +181,13 @@ class KvPane(Pane):
     def _tick_expiry(self) -> None:
         """Count the times to live down locally; expired keys vanish at the next read."""
         table = self.table
-        for key, row in self.keys.items():
-            if row.get("expiresAt") and key in table.rows:
-                table.update_cell(key, "expires", self._expiry(row))
+        ticking = {key: row for key, row in self.keys.items() if row.get("expiresAt") and key in table.rows}
+        table.batch({key: self._cells(key, row) for key, row in ticking.items()})
 
     # --- selection -----------------------------------------------------------------------------
 
     def selected_key(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return self.table.selected_key
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option_id is not None and event.option_id != self.namespace:

@@ -4,10 +4,11 @@ Triggers, credentials, plugins, the audit log and the nodes view are each "a lis
 gives, narrowed by what you type, with one item's details on demand". Keeping that here leaves
 each of those modules with only what is particular to it: its columns, its keys, its details.
 
-Rows are keyed by the resource id and a re-read changes only the cells that differ, so the cursor
-stays on the item the operator was looking at and a reload costs no flicker. A refusal the pane
-can explain (a role too low, an older server without the endpoint) is shown in place of the rows
-rather than as an error toast, because it is a fact about the pane, not a failure of an action.
+Rows are keyed by the resource id and a re-read changes only the cells that differ (a LiveTable),
+so the cursor stays on the item the operator was looking at and a reload costs no flicker. A
+refusal the pane can explain (a role too low, an older server without the endpoint) is shown in
+place of the rows rather than as an error toast, because it is a fact about the pane, not a
+failure of an action.
 """
 
 from __future__ import annotations
@@ -22,17 +23,14 @@ from rich.text import Text
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.coordinate import Coordinate
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.formatting import pretty_json
 from workflowdev.tui.panes.base import Json, Pane
+from workflowdev.tui.widgets.live_table import Cells, LiveTable
 
-Cells = tuple[RenderableType, ...]
-FEW_REMOVALS = 8
-"""Rows removed one by one; past this a rebuild is cheaper, as each removal renumbers every row."""
 MASK = "****"
 SECRET_WORDS = ("secret", "password", "token")
 """Config keys whose values the console never shows, whatever the server sent."""
@@ -112,7 +110,6 @@ class TablePane(Pane):
         self.refusal: str | None = None
         self.reads = 0
         """Reads finished (answered or refused): something to wait on instead of sleeping."""
-        self._cells: dict[str, Cells] = {}
         self._shown_before = False
         self._reload_pending = False
 
@@ -165,12 +162,12 @@ class TablePane(Pane):
     def compose_body(self) -> Iterable[Widget]:
         yield Input(placeholder=self.FILTER_PLACEHOLDER, id="filter", classes="filter-bar", disabled=True)
         yield Static("", id="notice")
-        yield DataTable(id="table", cursor_type="row", zebra_stripes=True)
+        yield LiveTable(id="table", cursor_type="row", zebra_stripes=True)
         yield VerticalScroll(Static("", id="details-body"), id="details")
 
     @property
-    def table(self) -> DataTable[RenderableType]:
-        return self.query_one("#table", DataTable)
+    def table(self) -> LiveTable:
+        return self.query_one("#table", LiveTable)
 
     def on_mount(self) -> None:
         for column in self.COLUMNS:
@@ -233,46 +230,9 @@ class TablePane(Pane):
 
     def render_rows(self) -> None:
         """Bring the table to `visible_items()`, touching only rows and cells that changed."""
-        table = self.table
-        chosen = self.selected_id()
-        wanted = [item["id"] for item in self.visible_items()]
-        keep = set(wanted)
-        present = [row.key.value for row in table.ordered_rows]
-        kept = [key for key in present if key in keep]
-        if kept != wanted[: len(kept)] or len(present) - len(kept) > FEW_REMOVALS:
-            self._rebuild(wanted, chosen)
-        else:
-            for key in present:
-                if key not in keep:
-                    table.remove_row(key)
-                    del self._cells[key]
-            for key in kept:
-                self._update_row(key)
-            for key in wanted[len(kept) :]:
-                self._add_row(key)
+        self.table.sync({item["id"]: self.cells(item) for item in self.visible_items()})
         self._show_status()
         self._refresh_details()
-
-    def _add_row(self, key: str) -> None:
-        cells = self.cells(self.items[key])
-        self._cells[key] = cells
-        self.table.add_row(*cells, key=key)
-
-    def _update_row(self, key: str) -> None:
-        cells = self.cells(self.items[key])
-        for column, old, new in zip(self.COLUMNS, self._cells[key], cells, strict=True):
-            if old != new:
-                self.table.update_cell(key, column.key, new)
-        self._cells[key] = cells
-
-    def _rebuild(self, wanted: list[str], chosen: str | None) -> None:
-        """A new order (a filter, newer entries on top): rebuild, the cursor on `chosen` if shown."""
-        table = self.table
-        table.clear()
-        self._cells.clear()
-        for key in wanted:
-            self._add_row(key)
-        table.move_cursor(row=wanted.index(chosen) if chosen in wanted else 0)
 
     def _show_status(self) -> None:
         line = self.status_line()
@@ -281,10 +241,7 @@ class TablePane(Pane):
         notice.set_class(bool(line), "-visible")
 
     def selected_id(self) -> str | None:
-        table = self.table
-        if not table.row_count or not table.is_valid_row_index(table.cursor_row):
-            return None
-        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        key = self.table.selected_key
         return key if key in self.items else None
 
     def selected(self) -> Json | None:

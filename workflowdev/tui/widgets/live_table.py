@@ -8,7 +8,8 @@ the same item.
 
 Adopting it in a pane: yield `LiveTable(id="table", cursor_type="row")` instead of `DataTable`,
 then `table.upsert(item["id"], self.cells(item))` on an event (or `table.defer(...)` for a stream
-of them), `table.remove(key)` when an item goes, and `table.sync(rows)` after a full reload.
+of them), `table.remove(key)` when an item goes, and `table.sync(rows)` after a full reload
+(`table.rebuild(rows, select=...)` when the rows are a new set, such as another namespace).
 """
 
 from __future__ import annotations
@@ -19,24 +20,34 @@ from typing import Any, Self
 
 from rich.console import RenderableType
 from textual.coordinate import Coordinate
+from textual.timer import Timer
 from textual.widgets import DataTable
 
 Cells = tuple[RenderableType, ...]
 FLUSH_DELAY = 0.1
 """Seconds `defer` gathers changes before applying them: short enough to feel live."""
+FEW_REMOVALS = 8
+"""Rows `sync` removes one by one; past this a rebuild is cheaper, as each removal renumbers every row."""
 
 
 class LiveTable(DataTable[RenderableType]):
     """A `DataTable` addressed by row key; `sort_key` (over a row's cells) keeps rows ordered."""
 
     def __init__(
-        self, *, sort_key: Callable[[Cells], Any] | None = None, reverse: bool = False, **options: Any
+        self,
+        *,
+        sort_key: Callable[[Cells], Any] | None = None,
+        reverse: bool = False,
+        flush_delay: float = FLUSH_DELAY,
+        **options: Any,
     ) -> None:
         super().__init__(**options)
         self.sort_key = sort_key
         self.reverse = reverse
+        self.flush_delay = flush_delay
         self._cells: dict[str, Cells] = {}
         self._deferred: dict[str, Cells | None] = {}
+        self._flush_timer: Timer | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -61,12 +72,12 @@ class LiveTable(DataTable[RenderableType]):
     def batch(self, updates: Mapping[str, Cells | None]) -> None:
         """Apply many changes (`None` removes a row) as one repaint, keeping the cursor's row.
 
-        A row with the wrong number of cells is refused (ValueError) before anything changes.
+        A row with the wrong number of cells is refused (ValueError) before anything changes. A
+        change queued by `defer` for one of these rows is dropped: it is older than this one.
         """
-        width = len(self.columns)
-        for key, cells in updates.items():
-            if cells is not None and len(cells) != width:
-                raise ValueError(f"row {key!r} has {len(cells)} cells for {width} columns")
+        self._check_widths(updates)
+        for key in updates:
+            self._deferred.pop(key, None)
         with self._keeping_cursor():
             changed = False
             for key, cells in updates.items():
@@ -78,18 +89,50 @@ class LiveTable(DataTable[RenderableType]):
                 self.sort(key=self.sort_key, reverse=self.reverse)
 
     def sync(self, rows: Mapping[str, Cells]) -> None:
-        """Make the table hold exactly `rows` (after a reload), still touching only what differs."""
-        gone: dict[str, Cells | None] = {key: None for key in self._cells if key not in rows}
-        self.batch({**gone, **rows})
+        """Make the table hold exactly `rows` (after a reload), in their order unless `sort_key` orders it.
+
+        Rows that stay keep their place and only cells that differ are rewritten, as long as that
+        gives the order asked for: the staying rows already in it, the new ones after them. A new
+        order (a filter ranking matches, newer entries on top), or more than FEW_REMOVALS rows
+        going, is cheaper laid down afresh by `rebuild`. Queued changes are dropped: `rows` is newer.
+        """
+        self._deferred.clear()
+        present = self.keys
+        kept = [key for key in present if key in rows]
+        reordered = self.sort_key is None and kept != list(rows)[: len(kept)]
+        if reordered or len(present) - len(kept) > FEW_REMOVALS:
+            self.rebuild(rows, select=self.selected_key)
+        else:
+            gone: dict[str, Cells | None] = {key: None for key in present if key not in rows}
+            self.batch({**gone, **rows})
+
+    def rebuild(self, rows: Mapping[str, Cells], *, select: str | None) -> None:
+        """Lay `rows` down afresh, the cursor on `select` when it is among them, else on the top row.
+
+        For a new set of rows (another namespace, a reload that may reorder them): the caller says
+        where the cursor goes, as only it knows whether the row it was on is still the same item.
+        """
+        self._check_widths(rows)
+        with self.app.batch_update():
+            self.clear()
+            for key, cells in rows.items():
+                self._cells[key] = cells
+                self.add_row(*cells, key=key)
+            if self.sort_key is not None:
+                self.sort(key=self.sort_key, reverse=self.reverse)
+            self.move_cursor(row=self.get_row_index(select) if select in self._cells else 0)
 
     def defer(self, key: str, cells: Cells | None) -> None:
-        """Queue a change; a burst of them is applied together FLUSH_DELAY seconds after the first."""
-        if not self._deferred:
-            self.set_timer(FLUSH_DELAY, self.flush)
+        """Queue a change; a burst of them is applied together `flush_delay` seconds after the first."""
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(self.flush_delay, self.flush)
         self._deferred[key] = cells
 
     def flush(self) -> None:
         """Apply the queued changes now (the timer calls it; tests and reloads may too)."""
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
         updates, self._deferred = self._deferred, {}
         if updates:
             self.batch(updates)
@@ -99,6 +142,12 @@ class LiveTable(DataTable[RenderableType]):
         self._deferred.clear()
         super().clear(columns)
         return self
+
+    def _check_widths(self, rows: Mapping[str, Cells | None]) -> None:
+        width = len(self.columns)
+        for key, cells in rows.items():
+            if cells is not None and len(cells) != width:
+                raise ValueError(f"row {key!r} has {len(cells)} cells for {width} columns")
 
     def _upsert(self, key: str, cells: Cells) -> bool:
         """True when the row is new or a cell changed (so a sorted table may need re-sorting)."""
