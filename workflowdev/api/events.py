@@ -9,7 +9,7 @@ from aiohttp import web
 
 from workflowdev.api.docs import ERRORS, Schema
 from workflowdev.api.keys import ENGINE
-from workflowdev.api.streams import drain_client, open_stream
+from workflowdev.api.streams import open_stream, watch_client
 from workflowdev.engine.events import (
     APPROVAL_CREATED,
     APPROVAL_DECIDED,
@@ -29,7 +29,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="this endpoint is a WebSocket; connect with an Upgrade request")
     subscription = request.app[ENGINE].bus.subscribe(execution_id=request.query.get("executionId"), types=STREAMED)
     await open_stream(request, ws)
-    reader = asyncio.create_task(drain_client(ws))
+    reader = watch_client(ws, subscription)
     try:
         while not ws.closed and not reader.done():
             event = await subscription.get(timeout=1.0)

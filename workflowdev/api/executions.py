@@ -21,7 +21,7 @@ from workflowdev.api.docs import (
     ref,
 )
 from workflowdev.api.keys import ENGINE
-from workflowdev.api.streams import drain_client, open_stream
+from workflowdev.api.streams import open_stream, watch_client
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.events import EXECUTION_UPDATED, LOG, SubscriberLagged
 from workflowdev.engine.executions import TERMINAL, execution_json, task_run_json
@@ -96,7 +96,7 @@ async def execution_logs(request: web.Request) -> web.StreamResponse:
     await engine.executions.get_row(execution_id)  # 404 before upgrading
     subscription = engine.bus.subscribe(execution_id=execution_id, types=[LOG, EXECUTION_UPDATED])
     await open_stream(request, ws)
-    reader = asyncio.create_task(drain_client(ws))
+    reader = watch_client(ws, subscription)
     try:
         status = (await engine.executions.get_row(execution_id)).status
         last = 0

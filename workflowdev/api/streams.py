@@ -6,9 +6,12 @@ out its shutdown timeout for every console still connected.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 
 from aiohttp import WSCloseCode, WSMsgType, web
+
+from workflowdev.engine.events import Subscription
 
 OPEN_STREAMS = web.AppKey("open_streams", weakref.WeakSet)
 
@@ -28,6 +31,14 @@ async def close_streams(app: web.Application) -> None:
 def track_streams(app: web.Application) -> None:
     app[OPEN_STREAMS] = weakref.WeakSet()
     app.on_shutdown.append(close_streams)
+
+
+def watch_client(ws: web.WebSocketResponse, subscription: Subscription) -> asyncio.Task[None]:
+    """Read what the client sends; when it leaves, close `subscription`, so a handler waiting
+    for the next event stops at once instead of at its next timeout (and shutdown with it)."""
+    reader = asyncio.create_task(drain_client(ws))
+    reader.add_done_callback(lambda _task: subscription.close())
+    return reader
 
 
 async def drain_client(ws: web.WebSocketResponse) -> None:
