@@ -209,10 +209,13 @@ class Dispatcher:
                     limit=room,
                     exclude=seen,
                 )
-                admitted = [eid for eid in claimed if await self._admit(conn, eid)]
-            for execution_id in admitted:
+                rows = await store.get_executions(conn, claimed)
+                admitted = [eid for eid in claimed if await self._admit(conn, eid, rows.get(eid))]
+            still_here = [eid for eid in admitted if eid in self.runners]
+            await self._spawn([eid for eid in admitted if eid not in self.runners])
+            for execution_id in still_here:
                 if await self._previous_runner_done(execution_id):
-                    await self._spawn(execution_id)
+                    await self._spawn([execution_id])
             seen.update(claimed)
             held_back = held_back or len(admitted) < len(claimed)
             if len(claimed) < room:
@@ -235,9 +238,8 @@ class Dispatcher:
             await store.set_status_if(conn, execution_id, expected=["QUEUED"], lease_owner=None, lease_expires_at=None)
         return False
 
-    async def _admit(self, conn: AsyncConnection, execution_id: str) -> bool:
+    async def _admit(self, conn: AsyncConnection, execution_id: str, row: Any) -> bool:
         """Apply the flow's concurrency to a claimed execution; False leaves it unstarted."""
-        row = await store.get_execution(conn, execution_id)
         if row is None or row.status != "QUEUED":
             return True
         flow = await self.flows.load(self.db, row.flow_id, row.flow_revision)
@@ -269,11 +271,25 @@ class Dispatcher:
         )
         return False
 
-    async def _spawn(self, execution_id: str) -> None:
+    async def _spawn(self, execution_ids: list[str]) -> None:
+        """Start runners for claimed executions, from what they recorded so far.
+
+        One read for the whole claim, not one per execution: a claim takes up to `max_running`
+        executions, and reading them one by one kept the last of them waiting for the others'
+        round trips (and this loop from claiming again) while the first ones already ran.
+        """
+        if not execution_ids:
+            return
         async with self.db.read() as conn:
-            row = await store.get_execution(conn, execution_id)
-            prior = await store.list_task_runs(conn, execution_id)
-            seq = await store.max_log_seq(conn, execution_id)
+            rows = await store.get_executions(conn, execution_ids)
+            prior = await store.task_runs_of(conn, execution_ids)
+            seqs = await store.max_log_seqs(conn, execution_ids)
+        for execution_id in execution_ids:
+            if (row := rows.get(execution_id)) is not None:
+                await self._start_claimed(row, prior.get(execution_id, []), seqs.get(execution_id, 0))
+
+    async def _start_claimed(self, row: Any, prior: list[Any], seq: int) -> None:
+        execution_id = row.id
         try:
             flow = await self.flows.load(self.db, row.flow_id, row.flow_revision)
         except Exception as exc:  # noqa: BLE001 - a revision that no longer parses fails its execution

@@ -34,9 +34,7 @@ FINISH_TASK_RUN = (
         duration_ms=bindparam("duration_ms"),
     )
 )
-SET_TASK_RUN_STATUS = (
-    update(task_runs).where(task_runs.c.id == bindparam("run_id")).values(status=bindparam("status"))
-)
+SET_TASK_RUN_STATUS = update(task_runs).where(task_runs.c.id == bindparam("run_id")).values(status=bindparam("status"))
 SET_EXECUTION_RUNNING = (
     update(executions)
     .where(executions.c.id == bindparam("execution_id"))
@@ -73,6 +71,14 @@ TERMINAL = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
 
 async def get_execution(conn: AsyncConnection, execution_id: str) -> Row[Any] | None:
     return (await conn.execute(select(executions).where(executions.c.id == execution_id))).first()
+
+
+async def get_executions(conn: AsyncConnection, ids: Collection[str]) -> dict[str, Row[Any]]:
+    """Executions by id, those that exist."""
+    if not ids:
+        return {}
+    query = select(executions).where(executions.c.id.in_(list(ids)))
+    return {row.id: row for row in (await conn.execute(query)).all()}
 
 
 async def lock_execution(conn: AsyncConnection, execution_id: str) -> Row[Any] | None:
@@ -114,12 +120,7 @@ async def list_executions(
 
 
 async def list_task_runs(conn: AsyncConnection, execution_id: str) -> Sequence[Row[Any]]:
-    query = (
-        select(task_runs)
-        .where(task_runs.c.execution_id == execution_id)
-        .order_by(task_runs.c.started_at, task_runs.c.key, task_runs.c.attempt)
-    )
-    return (await conn.execute(query)).all()
+    return (await task_runs_of(conn, [execution_id])).get(execution_id, [])
 
 
 async def list_logs(
@@ -131,9 +132,31 @@ async def list_logs(
     return (await conn.execute(query)).all()
 
 
-async def max_log_seq(conn: AsyncConnection, execution_id: str) -> int:
-    query = select(func.coalesce(func.max(logs.c.seq), 0)).where(logs.c.execution_id == execution_id)
-    return int((await conn.execute(query)).scalar_one())
+async def task_runs_of(conn: AsyncConnection, ids: Collection[str]) -> dict[str, list[Row[Any]]]:
+    """The task runs of several executions, each list in the order its tasks started."""
+    if not ids:
+        return {}
+    query = (
+        select(task_runs)
+        .where(task_runs.c.execution_id.in_(list(ids)))
+        .order_by(task_runs.c.started_at, task_runs.c.key, task_runs.c.attempt)
+    )
+    runs: dict[str, list[Row[Any]]] = {}
+    for row in (await conn.execute(query)).all():
+        runs.setdefault(row.execution_id, []).append(row)
+    return runs
+
+
+async def max_log_seqs(conn: AsyncConnection, ids: Collection[str]) -> dict[str, int]:
+    """The last log sequence number of each of several executions (absent: no log yet)."""
+    if not ids:
+        return {}
+    query = (
+        select(logs.c.execution_id, func.max(logs.c.seq))
+        .where(logs.c.execution_id.in_(list(ids)))
+        .group_by(logs.c.execution_id)
+    )
+    return {execution_id: int(seq) for execution_id, seq in (await conn.execute(query)).all()}
 
 
 async def child_of(conn: AsyncConnection, parent_task_run_id: str) -> str | None:
@@ -142,8 +165,10 @@ async def child_of(conn: AsyncConnection, parent_task_run_id: str) -> str | None
 
 
 async def count_running(conn: AsyncConnection, flow_id: str) -> int:
-    query = select(func.count()).select_from(executions).where(
-        executions.c.flow_id == flow_id, executions.c.status.in_(("RUNNING", "PAUSED"))
+    query = (
+        select(func.count())
+        .select_from(executions)
+        .where(executions.c.flow_id == flow_id, executions.c.status.in_(("RUNNING", "PAUSED")))
     )
     return int((await conn.execute(query)).scalar_one())
 
@@ -170,9 +195,7 @@ async def claim(
         and_(executions.c.status == "QUEUED", lease_free),
         and_(executions.c.status == "RUNNING", executions.c.lease_expires_at < now),
     )
-    candidates = (
-        select(executions.c.id).where(claimable).order_by(executions.c.created_at).limit(limit)
-    )
+    candidates = select(executions.c.id).where(claimable).order_by(executions.c.created_at).limit(limit)
     if exclude:
         candidates = candidates.where(executions.c.id.not_in(list(exclude)))
     if conn.dialect.name == "postgresql":
@@ -188,9 +211,7 @@ async def claim(
     return ids
 
 
-async def renew_leases(
-    conn: AsyncConnection, *, owner: str, ids: Sequence[str], lease_until: datetime
-) -> set[str]:
+async def renew_leases(conn: AsyncConnection, *, owner: str, ids: Sequence[str], lease_until: datetime) -> set[str]:
     """Extend this owner's leases; returns the ids it still holds."""
     if not ids:
         return set()
@@ -220,9 +241,7 @@ async def cancel_requested(conn: AsyncConnection, ids: Sequence[str]) -> set[str
     return {row.id for row in (await conn.execute(query)).all()}
 
 
-async def set_status_if(
-    conn: AsyncConnection, execution_id: str, *, expected: Sequence[str], **values: Any
-) -> bool:
+async def set_status_if(conn: AsyncConnection, execution_id: str, *, expected: Sequence[str], **values: Any) -> bool:
     """Change an execution only if it is still in one of the `expected` statuses."""
     result = await conn.execute(
         update(executions)
