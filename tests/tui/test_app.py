@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from textual.command import CommandList, CommandPalette
 from textual.widgets import Static
 
 from tests.conftest import Api
 from tests.tui.conftest import USERS_PASSWORD, open_console, wait_for
-from workflowdev.tui.app import WorkflowdevApp
+from workflowdev.cli_console import wants_mouse
+from workflowdev.tui.app import WorkflowdevApp, choose_theme
 from workflowdev.tui.dialogs.command_line import Command, UnknownCommand, parse_command
 from workflowdev.tui.dialogs.help import HelpScreen
 from workflowdev.tui.dialogs.login import LoginScreen
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.panes.base import Pane
+from workflowdev.tui.panes.flow_detail import FlowScreen
 
 
 async def test_connects_and_names_the_user(server: Api) -> None:
@@ -107,3 +110,31 @@ async def test_a_token_skips_the_login_screen(secured_server: Api) -> None:
     async with open_console(secured_server, token=login.body["token"]) as (app, _pilot):
         assert app.role == "executor"
         assert not isinstance(app.screen, LoginScreen)
+
+
+async def test_the_command_palette_finds_a_flow_by_name_and_opens_it(server: Api) -> None:
+    await server.post("/api/v1/flows", json={"yamlContent": "name: nightly-report\ntasks:\n  - {name: a, type: util.noop}\n"})
+    async with open_console(server) as (app, pilot):
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*"nightly")
+        await wait_for(pilot, lambda: app.screen.query_one(CommandList).option_count > 0, "a match")
+        await pilot.press("down", "enter")
+        flow = await wait_for(pilot, lambda: isinstance(app.screen, FlowScreen) and app.screen, "the flow to open")
+        assert flow.flow_id == (await server.get("/api/v1/flows")).body[0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "flag", "expected"),
+    [({}, None, True), ({"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22"}, None, False), ({"SSH_TTY": "/dev/pts/1"}, True, True)],
+)
+def test_the_mouse_is_left_to_the_terminal_over_ssh(environ: dict[str, str], flag: bool | None, expected: bool) -> None:
+    assert wants_mouse(flag, environ) is expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "theme"),
+    [({"TERM": "xterm"}, "ansi-dark"), ({"TERM": "xterm-256color"}, "textual-dark"), ({"COLORTERM": "truecolor"}, "textual-dark")],
+)
+def test_sixteen_colour_terminals_get_their_own_palette(environ: dict[str, str], theme: str) -> None:
+    assert choose_theme(environ) == theme

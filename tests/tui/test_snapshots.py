@@ -34,3 +34,10 @@ def test_sixteen_colour_theme_snapshot(snap_compare: Any, replay_url: str) -> No
     """The ANSI theme draws with the terminal's own palette: how 16-colour terminals see it."""
     executions = next(s for s in SCENARIOS if s.name == "executions")
     assert snap_compare(demo_app(replay_url, theme="ansi-dark"), terminal_size=(80, 24), run_before=run_before(executions))
+
+
+def test_no_color_snapshot(snap_compare: Any, replay_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With NO_COLOR the console is monochrome and still readable: glyphs carry the statuses."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    executions = next(s for s in SCENARIOS if s.name == "executions")
+    assert snap_compare(demo_app(replay_url), terminal_size=(80, 24), run_before=run_before(executions))
