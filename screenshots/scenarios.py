@@ -28,7 +28,8 @@ SETTLE_DEADLINE = 20.0
 class Scenario:
     name: str
     description: str
-    keys: tuple[str, ...] = ()
+    keys: tuple[tuple[str, ...], ...] = ()
+    """Steps, each a run of keys pressed together; the console settles after each step."""
     steps: Callable[[Pilot[None]], Awaitable[None]] | None = field(default=None, compare=False)
 
 
@@ -40,8 +41,9 @@ def _first(kind: str, **match: str) -> str:
     raise LookupError(f"no {kind} matching {match} in the data set")
 
 
-def _go(pane: str, *extra: str) -> tuple[str, ...]:
-    return ("colon", *pane, "enter", *extra)
+def _go(pane: str) -> tuple[str, ...]:
+    """One step: typing `:pane⏎` (the prompt keeps fast typing, so no settling inside it)."""
+    return ("colon", *pane, "enter")
 
 
 def _open_execution(**match: str) -> tuple[str, ...]:
@@ -50,19 +52,23 @@ def _open_execution(**match: str) -> tuple[str, ...]:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("flows", "Flows: every flow with its last run and triggers"),
-    Scenario("flow", "A flow: its YAML, revisions and triggers", ("enter",)),
-    Scenario("executions", "Executions, live", _go("executions")),
-    Scenario("execution", "An execution: the task tree, outputs and the log tail", _open_execution(flowName="fan-out")),
-    Scenario("failed", "A failed execution, opened at its first failure", (*_open_execution(flowName="flaky"), "!")),
-    Scenario("approvals", "Approvals waiting for a decision", _go("approvals")),
-    Scenario("gate", "Deciding a gate: what ran before it and what runs after", ("ctrl+g",)),
-    Scenario("kv", "The key-value browser", _go("kv orders")),
-    Scenario("triggers", "Triggers: schedules and webhooks", _go("triggers")),
-    Scenario("credentials", "Credentials: names only", _go("credentials")),
-    Scenario("plugins", "The plugin catalogue", _go("plugins http")),
-    Scenario("audit", "The audit log", _go("audit")),
-    Scenario("nodes", "Nodes sharing the database", _go("nodes")),
-    Scenario("help", "? lists every key of the pane", _go("executions", "question_mark")),
+    Scenario("flow", "A flow: its YAML, revisions and triggers", (("enter",),)),
+    Scenario("executions", "Executions, live", (_go("executions"),)),
+    Scenario(
+        "execution", "An execution: the task tree, outputs and the log tail", (_open_execution(flowName="fan-out"),)
+    ),
+    Scenario(
+        "failed", "A failed execution, opened at its first failure", (_open_execution(flowName="flaky"), ("!",))
+    ),
+    Scenario("approvals", "Approvals waiting for a decision", (_go("approvals"),)),
+    Scenario("gate", "Deciding a gate: what ran before it and what runs after", (("ctrl+g",),)),
+    Scenario("kv", "The key-value browser", (_go("kv orders"),)),
+    Scenario("triggers", "Triggers: schedules and webhooks", (_go("triggers"),)),
+    Scenario("credentials", "Credentials: names only", (_go("credentials"),)),
+    Scenario("plugins", "The plugin catalogue", (_go("plugins http"),)),
+    Scenario("audit", "The audit log", (_go("audit"),)),
+    Scenario("nodes", "Nodes sharing the database", (_go("nodes"),)),
+    Scenario("help", "? lists every key of the pane", (_go("executions"), ("question_mark",))),
 )
 
 
@@ -93,8 +99,8 @@ async def settle(pilot: Pilot[None]) -> None:
 def run_before(scenario: Scenario) -> Callable[[Pilot[None]], Awaitable[None]]:
     async def play(pilot: Pilot[None]) -> None:
         await settle(pilot)
-        for key in scenario.keys:
-            await pilot.press(key)
+        for step in scenario.keys:
+            await pilot.press(*step)
             await settle(pilot)
         if scenario.steps is not None:
             await scenario.steps(pilot)
