@@ -7,6 +7,7 @@ cleanly (exit 0, port released).
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import os
@@ -20,6 +21,7 @@ import termios
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +114,16 @@ def test_bare_command_opens_the_console_offers_the_demo_and_quits_cleanly(termin
 def test_bare_command_without_a_terminal_prints_help() -> None:
     result = run()
     assert result.returncode == 0 and "up" in result.stdout and "tui" in result.stdout
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pty handling written for Linux")
+async def test_tui_opens_on_a_remote_server_and_quits(server: Any, terminal_env: dict[str, str]) -> None:
+    """`workflowdev tui --server URL`: the console of a server running elsewhere (here, in the test)."""
+    await server.post("/api/v1/flows", json={"yamlContent": "name: remote-one\ntasks:\n  - {name: a, type: util.noop}\n"})
+    term = Terminal([*EXE, "tui", "--server", server.base_url], terminal_env)
+    try:
+        await asyncio.to_thread(term.wait_for, "remote-one")
+        term.press(b"\x11")  # ctrl+q
+        assert await asyncio.to_thread(term.wait_exit) == 0
+    finally:
+        term.close()
