@@ -78,7 +78,8 @@ async def test_demo_flows_load_on_request(server: Api) -> None:
 async def test_demo_flows_are_offered_only_on_an_empty_server(server: Api) -> None:
     await server.post("/api/v1/flows", json={"yamlContent": "name: mine\ntasks:\n  - {name: a, type: util.noop}\n"})
     async with open_console(server, offer_demo=True) as (app, pilot):
-        await pilot.pause(0.3)
+        session = [w for w in app.workers if w.group == "session"]
+        await wait_for(pilot, lambda: all(w.is_finished for w in session), "the session to decide on the demo")
         assert not isinstance(app.screen, Confirm)
     assert [flow["name"] for flow in (await server.get("/api/v1/flows")).body] == ["mine"]
 
