@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from workflowdev.api.app import PROBES, RESOURCES, create_app
+from workflowdev.api.protocol import JsonErrorsRunner
 from workflowdev.config import Settings
 from workflowdev.engine.credentials import load_master_key
 from workflowdev.engine.engine import Engine, EngineSettings
@@ -83,7 +84,7 @@ class Runtime:
             await self.engine.start()
             resources = RESOURCES if "api" in self.settings.roles else PROBES
             app = create_app(self.settings, self.db, self.registry, self.engine, resources)
-            self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10.0)
+            self.runner = JsonErrorsRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10.0)
             await self.runner.setup()
             site = web.TCPSite(self.runner, self.settings.host, self.settings.port, reuse_address=True)
             try:

@@ -86,3 +86,11 @@ async def test_no_traceback_ever_reaches_the_client(api: Api) -> None:
         async with session.post(api.base_url + "/api/v1/flows", data=b"\x00" * 10, headers={"Content-Type": "application/json"}) as resp:
             text = await resp.text()
     assert resp.status == 400 and "Traceback" not in text and resp.content_type == "application/json"
+
+
+async def test_nul_in_any_yaml_text_is_400_and_saves_nothing(api: Api) -> None:
+    yaml = HELLO + 'description: "before\\0after"\n'
+    reply = await api.post("/api/v1/flows", json={"yamlContent": yaml})
+    assert reply.status == 400 and "NUL" in reply.error["message"]
+    assert reply.error["details"][0]["path"] == "description"
+    assert await flow_count(api) == 0

@@ -177,7 +177,7 @@ async def test_a_duplicate_name_is_409_and_keeps_the_first(api: Api) -> None:
         ({"name": "T", "value": ["a"]}, "value must be a string"),
         ({"name": "T", "value": "x" * (64 * 1024 + 1)}, "value is larger than 65536 bytes"),
         ({"name": "T", "value": "é" * (32 * 1024 + 1)}, "value is larger than 65536 bytes"),
-        ({"name": "T", "value": "\ud800-lone-surrogate"}, "value is not valid Unicode"),
+        ({"name": "T", "value": "\ud800-lone-surrogate"}, "not valid UTF-8"),
         ({"value": SECRET}, "name is required"),
         ({"name": 5, "value": SECRET}, "name must be a string"),
         ({"name": "T", "value": SECRET, "description": 3}, "description must be a string"),

@@ -166,7 +166,7 @@ async def test_keys_with_unicode_and_spaces_round_trip(api: Api) -> None:
         (f"{KV}/ns/a/b", "'/'"),
         (f"{KV}/a%2Fb/k", "'/'"),
         (f"{KV}/ns/line%0Abreak", "control character"),
-        (f"{KV}/ns/nul%00", "control character"),
+        (f"{KV}/ns/nul%00", "NUL character"),
         (f"{KV}/ns/del%7F", "control character"),
         (f"{KV}/tab%09ns/k", "control character"),
         (f"{KV}/ns/" + "k" * 513, "limit is 512"),

@@ -23,6 +23,7 @@ from workflowdev.api import (
 )
 from workflowdev.api import credentials as credentials_api
 from workflowdev.api.access import USERS, access_middleware
+from workflowdev.api.bodies import decoding_middleware
 from workflowdev.api.credentials import CREDENTIALS
 from workflowdev.api.errors import error_middleware
 from workflowdev.api.keys import DATABASE, ENGINE, FLOWS, REGISTRY, SETTINGS
@@ -64,7 +65,8 @@ def create_app(
 ) -> web.Application:
     """Build the app. The caller owns `db` and `engine`: started before, stopped after the app."""
     app = web.Application(
-        middlewares=[metrics_middleware(engine), error_middleware, access_middleware], client_max_size=settings.body_limit
+        middlewares=[metrics_middleware(engine), error_middleware, decoding_middleware, access_middleware],
+        client_max_size=settings.body_limit,
     )
     app[SETTINGS] = settings
     app[DATABASE] = db

@@ -1,14 +1,28 @@
-"""Reading request bodies and query strings strictly, with errors that say what is wrong.
+"""Reading requests strictly, with errors that say what is wrong: the API's one decoding room.
 
-The body size limit itself is aiohttp's `client_max_size` (a 413 before anything is parsed).
+What every request passes through, so no handler meets text the database or the engine cannot
+take (each a 400 with the usual JSON error, never a 500):
+- `decoding_middleware`: header names and values, query parameters and path segments must be
+  valid UTF-8 without NUL characters (PostgreSQL refuses NUL in text; a header of raw bytes
+  reaches Python as lone surrogates that no encoder takes).
+- `parse_json`, which every JSON body goes through: lone surrogate escapes (`"\ud800"`) and
+  `\u0000` in strings, `NaN`/`Infinity`, and numbers of more than 4,300 digits are refused.
+- Integer parameters are bounded to what the database columns hold (`MAX_OFFSET`,
+  `MAX_REVISION`); a number of 20 or 5,000 digits is a 400 that does not echo it whole.
+The body size limit itself is aiohttp's `client_max_size` (a 413 before anything is parsed);
+request lines and headers over aiohttp's 8,190 bytes are refused by its parser, dressed as
+JSON by `protocol.JsonErrorsRunner`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
@@ -17,6 +31,14 @@ from workflowdev.engine.errors import DomainError, Invalid
 JSON_TYPES = ("application/json",)
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+MAX_OFFSET = 2**63 - 1
+"""A 64-bit signed integer: what SQLite and PostgreSQL take for OFFSET."""
+MAX_REVISION = 2**31 - 1
+"""Revisions are 32-bit integer columns."""
+_SHOWN = 40
+"""Characters of a rejected value echoed in an error message."""
+_ODD_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
+"""A JSON escape that may decode to a lone surrogate or NUL: then the strings are checked."""
 
 
 class UnsupportedMediaType(DomainError):
@@ -48,7 +70,7 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
 
 def parse_json(text: str) -> Any:
     try:
-        return json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise Invalid(
             f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
@@ -56,6 +78,82 @@ def parse_json(text: str) -> Any:
         ) from None
     except RecursionError:
         raise Invalid("malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # NaN/Infinity, or a number past the digits `int` converts
+        reason = "a number has more than 4300 digits" if "Exceeds the limit" in str(exc) else str(exc)
+        raise Invalid(f"malformed JSON: {reason}") from None
+    if _ODD_ESCAPE.search(text):
+        for path, string in _strings(value, ""):
+            problem = text_problem(string)
+            if problem is not None:
+                raise Invalid(f"malformed JSON: a string {problem}", [{"path": path, "message": problem}])
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON can carry")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: valid JSON, but no database takes infinity
+        raise ValueError(f"{shown(text)} is too large a number")
+    return value
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(path, string) of every string in a parsed JSON value, keys included."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else key
+            yield inner, key
+            yield from _strings(item, inner)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def text_problem(text: str) -> str | None:
+    """Why a text cannot be taken (not valid UTF-8, or holding NUL), or None."""
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"is not valid UTF-8 (a lone surrogate at character {exc.start})"
+    return None
+
+
+@web.middleware
+async def decoding_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Refuse headers, query parameters and path segments the rest of the API cannot take."""
+    for kind, raw in (("path", request.rel_url.raw_path), ("query string", request.rel_url.raw_query_string)):
+        try:  # yarl would turn bytes that are not UTF-8 into U+FFFD without a word
+            unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problem = f"is not valid UTF-8 once percent-decoded (byte {exc.start})"
+            raise Invalid(f"the {kind} {problem}", [{"path": kind, "message": problem}]) from None
+    for kind, name, value in _request_texts(request):
+        problem = text_problem(name) or text_problem(value)
+        if problem is not None:
+            raise Invalid(f"{kind} {shown(name)} {problem}", [{"path": f"{kind}:{shown(name)}", "message": problem}])
+    return await handler(request)
+
+
+def _request_texts(request: web.Request) -> Iterator[tuple[str, str, str]]:
+    for name, value in request.headers.items():
+        yield "header", name, value
+    for name, value in request.query.items():
+        yield "query parameter", name, value
+    for name, value in request.match_info.items():
+        yield "path parameter", name, value
+
+
+def shown(raw: str) -> str:
+    """A value for an error message: cut, and printable (a surrogate would not encode)."""
+    printable = raw.encode("utf-8", "backslashreplace").decode("utf-8")
+    return repr(printable) if len(printable) <= _SHOWN else repr(printable[:_SHOWN]) + f"… ({len(raw)} characters)"
 
 
 async def read_object(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
@@ -92,7 +190,7 @@ def reject_unknown(body: Mapping[str, Any], allowed: set[str]) -> None:
 def paging(request: web.Request) -> tuple[int, int]:
     return (
         _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-        _int_param(request, "offset", 0, 0, None),
+        _int_param(request, "offset", 0, 0, MAX_OFFSET),
     )
 
 
@@ -121,18 +219,25 @@ def time_param(request: web.Request, name: str) -> datetime | None:
     return value
 
 
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"query parameter {name} must be an integer, got {raw!r}") from None
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise Invalid(f"query parameter {name} must be {bound}, got {value}")
-    return value
+    return bounded_int(raw, f"query parameter {name}", low, high)
+
+
+def bounded_int(raw: str, what: str, low: int, high: int) -> int:
+    """An integer written in ASCII digits (a sign allowed), between `low` and `high`.
+
+    The digits are counted before `int` sees them, so a number of 5,000 digits costs nothing
+    and is refused like one of 20.
+    """
+    digits = raw[1:] if raw[:1] in "+-" else raw
+    if not (digits.isascii() and digits.isdigit()):
+        raise Invalid(f"{what} must be an integer, got {shown(raw)}")
+    if len(digits.lstrip("0")) > len(str(max(abs(low), abs(high)))) or not low <= int(raw) <= high:
+        raise Invalid(f"{what} must be between {low} and {high}, got {shown(raw)}")
+    return int(raw)
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

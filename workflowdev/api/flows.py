@@ -11,8 +11,10 @@ from sqlalchemy import Row
 from workflowdev.api import serialize
 from workflowdev.api.actors import actor_of
 from workflowdev.api.bodies import (
+    MAX_REVISION,
     UnsupportedMediaType,
     bool_param,
+    bounded_int,
     field,
     paging,
     read_object,
@@ -32,7 +34,6 @@ from workflowdev.api.docs import (
 )
 from workflowdev.api.keys import FLOWS
 from workflowdev.engine.clock import rfc3339
-from workflowdev.engine.errors import Invalid
 from workflowdev.engine.flow_service import FlowSummary
 
 routes = web.RouteTableDef()
@@ -148,10 +149,8 @@ async def list_revisions(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/flows/{id}/revisions/{rev}/restore", name="flows.restore")
 async def restore_revision(request: web.Request) -> web.Response:
-    raw = request.match_info["rev"]
-    if not raw.isdigit():
-        raise Invalid(f"revision must be a positive integer, got {raw!r}")
-    row = await request.app[FLOWS].restore(request.match_info["id"], int(raw), actor=actor_of(request))
+    revision = bounded_int(request.match_info["rev"], "revision", 1, MAX_REVISION)
+    row = await request.app[FLOWS].restore(request.match_info["id"], revision, actor=actor_of(request))
     return _json(await _flow_json(request, row))
 
 

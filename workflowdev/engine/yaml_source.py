@@ -348,6 +348,8 @@ class _Converter:
         if isinstance(value, float) and not math.isfinite(value):
             self._problem(node.position, path,
                           f"{node.value!r} is not a finite number, which JSON cannot carry")
+        elif isinstance(value, str) and "\x00" in value:
+            self._problem(node.position, path, "text must not contain NUL characters (\\0), which databases refuse")
         return value
 
     def _mapping(self, node: _Node, path: Path) -> dict[str, Any]:
