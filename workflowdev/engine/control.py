@@ -379,6 +379,7 @@ async def _subflow(runner: Runner, task: Task, frame: Frame) -> Outcome:
                 trigger={"type": "subflow", "executionId": runner.execution.id, "taskName": task.name, "depth": depth},
                 parent_execution_id=runner.execution.id,
                 parent_task_run_id=run.id,
+                secrets=runner.recorder.masker,
             )
         runner.recorder.log("info", f"{task.name} started execution {child}", run=run)
         if not props.get("wait", True):

@@ -16,6 +16,8 @@ What an operator can rely on:
 - A node whose key does not match the rows refuses to start (`check_key`) and refuses to write
   a credential (so keys never mix); rotation re-encrypts every row in one transaction, so a
   failure leaves all of them as they were.
+- The same key seals what the engine itself must keep of a secret (`seal`/`unseal`: the real
+  inputs of a subflow started with its parent's credentials); rotation re-seals those too.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ from workflowdev.engine.actor import SYSTEM, Actor
 from workflowdev.engine.clock import Clock
 from workflowdev.engine.errors import Conflict, Invalid, NotFound, Unavailable
 from workflowdev.engine.expressions import SafeResolverError
+from workflowdev.engine.sealed_inputs import sealed_inputs_label
 from workflowdev.store import credentials as store
+from workflowdev.store import executions as executions_store
 from workflowdev.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -347,8 +351,26 @@ class CredentialService:
                 "encrypted with (nothing was changed)"
             )
 
+    def seal(self, label: str, plaintext: str) -> str:
+        """`plaintext` encrypted under the current key and bound to `label` (what it belongs
+        to), as one line of text: `<key id>:<nonce>:<ciphertext>`, base64."""
+        return _seal(self.key, label, plaintext)
+
+    def unseal(self, label: str, sealed: str) -> str:
+        """What `seal` sealed under `label`; CredentialUnreadable when it was altered, moved
+        to another label, or sealed under another key."""
+        key_id, _, rest = sealed.partition(":")
+        if key_id != self.key.key_id:
+            raise CredentialUnreadable(f"{label} is sealed with master key {key_id}, but this node has key {self.key.key_id}")
+        try:
+            nonce, ciphertext = (base64.b64decode(part, validate=True) for part in rest.split(":", 1))
+            return AESGCM(self.key.material).decrypt(nonce, ciphertext, label.encode("utf-8")).decode("utf-8")
+        except (InvalidTag, ValueError, binascii.Error):
+            raise CredentialUnreadable(f"{label} does not decrypt with master key {self.key.key_id}: it was altered") from None
+
     async def rotate(self, new_key: MasterKey, *, actor: Actor = SYSTEM) -> int:
-        """Re-encrypt every credential under `new_key` in one transaction; returns how many.
+        """Re-encrypt every credential (and re-seal every sealed value) under `new_key` in one
+        transaction; returns how many credentials.
 
         Afterwards this service uses the new key. Any row that does not decrypt aborts the whole
         rotation, leaving every row as it was.
@@ -360,6 +382,10 @@ class CredentialService:
             for row in rows:
                 nonce, ciphertext = new_key.encrypt(row.name, self._decrypt(row, self.key))
                 await store.update_credential(conn, row.id, nonce=nonce, ciphertext=ciphertext, key_id=new_key.key_id)
+            for execution_id, sealed in await executions_store.sealed_inputs(conn):
+                label = sealed_inputs_label(execution_id)
+                resealed = _seal(new_key, label, self.unseal(label, sealed))
+                await executions_store.set_sealed_inputs(conn, execution_id, resealed)
             await self._audit(
                 conn,
                 actor,
@@ -392,6 +418,11 @@ class CredentialService:
         self, conn: AsyncConnection, actor: Actor, action: str, resource_id: str | None, details: dict[str, Any]
     ) -> None:
         await audit_trail.record(conn, actor, action, "credential", resource_id, details, self.clock())
+
+
+def _seal(key: MasterKey, label: str, plaintext: str) -> str:
+    nonce, ciphertext = key.encrypt(label, plaintext)
+    return ":".join((key.key_id, base64.b64encode(nonce).decode("ascii"), base64.b64encode(ciphertext).decode("ascii")))
 
 
 async def _existing(conn: AsyncConnection, credential_id: str) -> Row[Any]:

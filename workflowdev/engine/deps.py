@@ -13,6 +13,7 @@ from workflowdev.engine.events import EventBus
 from workflowdev.engine.expressions import Renderer
 from workflowdev.engine.kv import KVService
 from workflowdev.engine.plugin import PluginRegistry, PluginSettings
+from workflowdev.engine.sealed_inputs import Sealer
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.store.journal import Guard, Journal
 
@@ -30,6 +31,7 @@ class SubflowLauncher(Protocol):
         trigger: Mapping[str, Any],
         parent_execution_id: str,
         parent_task_run_id: str,
+        secrets: SecretMasker,
     ) -> str: ...
 
     async def find_child(self, parent_task_run_id: str) -> str | None: ...
@@ -57,6 +59,8 @@ class EngineDeps:
     plugin_settings: PluginSettings = field(default_factory=PluginSettings)
     subflows: SubflowLauncher = field(init=False)
     credentials: CredentialLookup = no_credentials
+    sealer: Sealer | None = None
+    """Opens the sealed inputs of a subflow started with its parent's secrets."""
 
     def guard(self, execution_id: str, owner: str) -> Guard:
         return Guard(execution_id, owner)

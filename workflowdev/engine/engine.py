@@ -83,6 +83,7 @@ class Engine:
             workdir_root=settings.workdir_root,
             plugin_settings=settings.plugins,
             credentials=self.credentials.resolve if self.credentials is not None else no_credentials,
+            sealer=self.credentials,
         )
         self.dispatcher = Dispatcher(
             db,
@@ -100,6 +101,7 @@ class Engine:
             wake=self._wake,
             cancel_local=self._cancel,
             local=self.dispatcher if settings.worker else None,
+            sealer=self.credentials,
         )
         self.deps.subflows = self.executions
         self.metrics = EngineMetrics(db, self.bus, lambda: self.dispatcher.running)

@@ -23,6 +23,8 @@ from workflowdev.engine.errors import Conflict, Invalid, NotFound
 from workflowdev.engine.events import EXECUTION_UPDATED, Event, EventBus
 from workflowdev.engine.flow import Flow, InputsInvalid, check_inputs, parse_flow
 from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.sealed_inputs import SealBroken, Sealer, seal_inputs
+from workflowdev.engine.secrets import SecretMasker
 from workflowdev.store import approvals as approvals_store
 from workflowdev.store import audit
 from workflowdev.store import executions as store
@@ -124,7 +126,10 @@ class ExecutionService:
         wake: Callable[[], None],
         cancel_local: Callable[[str], bool],
         local: LocalStart | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
+        """`sealer`: the keeper of the master key, which seals a subflow's inputs when they
+        carry its parent's secrets (none without a key: then there are no secrets either)."""
         self.db = db
         self.journal = journal
         self.bus = bus
@@ -133,6 +138,7 @@ class ExecutionService:
         self.wake = wake
         self.cancel_local = cancel_local
         self.local = local
+        self.sealer = sealer
 
     async def start(
         self,
@@ -177,7 +183,10 @@ class ExecutionService:
         *,
         execution_id: str | None = None,
         also: Sequence[tuple[Any, Any]] = (),
+        secrets: SecretMasker | None = None,
     ) -> dict[str, Any]:
+        """`secrets`: the masker of the run that starts this one (a subflow's parent); what
+        its secrets touch is stored masked, the real inputs sealed."""
         flow = self.flows.get(flow_row.id, flow_row.revision, flow_row.yaml_content)
         try:
             checked = check_inputs(flow, inputs)
@@ -187,6 +196,11 @@ class ExecutionService:
             raise Invalid("labels must map names to strings, numbers or booleans")
         now = self.clock()
         execution_id = execution_id or str(uuid.uuid4())
+        try:
+            shown, sealed = seal_inputs(self.sealer, execution_id, checked, secrets)
+        except SealBroken as exc:
+            raise Invalid(str(exc)) from None
+        all_labels = {**flow.labels, **(labels or {})}
         row = {
             "id": execution_id,
             "flow_id": flow_row.id,
@@ -196,8 +210,9 @@ class ExecutionService:
             "status": "QUEUED",
             "tasks_total": flow.tasks_total,
             "tasks_executed": 0,
-            "inputs": checked,
-            "labels": {**flow.labels, **(labels or {})},
+            "inputs": shown,
+            "sealed_inputs": sealed,
+            "labels": secrets.mask_json(all_labels) if secrets is not None else all_labels,
             "trigger": dict(trigger),
             "error": None,
             "outputs": None,
@@ -356,6 +371,7 @@ class ExecutionService:
         trigger: Mapping[str, Any],
         parent_execution_id: str,
         parent_task_run_id: str,
+        secrets: SecretMasker,
     ) -> str:
         async with self.db.read() as conn:
             flow_row = await flows_store.get_flow_by_name(conn, namespace, flow)
@@ -363,7 +379,7 @@ class ExecutionService:
             raise Invalid(f"flow {namespace}/{flow} not found")
         try:
             started = await self._start(
-                flow_row, Actor("system"), inputs, labels, trigger, parent_execution_id, parent_task_run_id
+                flow_row, Actor("system"), inputs, labels, trigger, parent_execution_id, parent_task_run_id, secrets=secrets
             )
         except Invalid as exc:
             details = "; ".join(f"{d.get('path')}: {d.get('message')}" for d in exc.details)

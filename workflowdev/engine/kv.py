@@ -29,6 +29,7 @@ from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339, utcnow
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.secrets import SecretMasker
 from workflowdev.store import kv as store
 from workflowdev.store.database import Database
 
@@ -232,10 +233,15 @@ class FlowKV:
 
     Bad input (a key with '/', a value over the limit, incrementing text) fails the task with
     the store's own message, as a TaskFailed rather than as an engine error.
+
+    Values a flow writes pass through its run's masker: any viewer may read the store, so a
+    credential written there is kept as `***`, like everywhere else a run's values are shown.
+    A secret that several flows need belongs in the credential store, not in kv.
     """
 
     service: KVService
     namespace: str
+    masker: SecretMasker
 
     def _namespace(self, namespace: str | None) -> str:
         return self.namespace if namespace is None else namespace
@@ -249,7 +255,9 @@ class FlowKV:
 
     async def set(self, key: str, value: Any, namespace: str | None = None, ttl: float | None = None) -> None:
         try:
-            await self.service.set(self._namespace(namespace), key, value, ttl)
+            await self.service.set(
+                self._namespace(namespace), self.masker.mask(key), self.masker.mask_json(value), ttl
+            )
         except Invalid as exc:
             raise TaskFailed(exc.message) from None
 

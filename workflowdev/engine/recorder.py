@@ -2,6 +2,8 @@
 
 Every write carries the runner's lease guard, so after a lost lease nothing more is recorded.
 Events are published only once the journal reports the write durable, in the order written.
+Everything recorded is masked first: task outputs, errors and log lines by the methods that
+build them, any other statement by `write`.
 """
 
 from __future__ import annotations
@@ -156,9 +158,17 @@ class Recorder:
     def write(
         self, statements: list[tuple[Any, Any]], event: Event | None = None
     ) -> asyncio.Future[None]:
+        """Record anything else a runner writes (execution status, an approval, …), masked.
+
+        This is where rendered values leave a run for the database and the bus, so every
+        parameter and the event's data pass through the masker here: a writer cannot forget.
+        """
+        if self.masker.active:
+            statements = [(statement, self.masker.mask_json(params)) for statement, params in statements]
         if event is None:
             return self._write(statements, None, None)
-        return self._write(statements, event.type, lambda: event.data)
+        data = self.masker.mask_json(event.data)
+        return self._write(statements, event.type, lambda: data)
 
     async def flush(self) -> None:
         """Wait until everything recorded so far is durable (and its events published)."""

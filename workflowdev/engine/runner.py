@@ -34,6 +34,7 @@ from workflowdev.engine.flow import Flow, Task
 from workflowdev.engine.kv import FlowKV
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.recorder import Recorder, TaskRunState
+from workflowdev.engine.sealed_inputs import SealBroken, open_inputs
 from workflowdev.engine.walk import (
     DONE,
     RERUN,
@@ -82,7 +83,7 @@ class Runner:
             log_seq=log_seq,
             on_failure=self._write_failed,
         )
-        self.kv = FlowKV(deps.kv, execution.namespace)
+        self.kv = FlowKV(deps.kv, execution.namespace, self.recorder.masker)
         self.resources = Resources()
         self.counted: set[str] = set()
         self.countable = {each.name for top in flow.tasks for each in top.iter_tree()}
@@ -139,8 +140,13 @@ class Runner:
             [(store.SET_EXECUTION_RUNNING, {"execution_id": self.execution.id, "now": started})],
             self._execution_event("RUNNING", started_at=started),
         )
+        try:
+            inputs = self._inputs()
+        except SealBroken as exc:
+            await self._finish("FAILED", f"inputs: {exc}")
+            return
         self.scope_base = {
-            "inputs": self.execution.inputs or {},
+            "inputs": inputs,
             "trigger": self.execution.trigger or {},
             "execution": {"id": self.execution.id, "status": "RUNNING", "startedAt": rfc3339(started)},
             "flow": {
@@ -174,6 +180,13 @@ class Runner:
             if failed and status == "SUCCESS":
                 status, error = ("CANCELLED", failed) if self.stop_reason == "cancel" else ("FAILED", failed)
         await self._finish(status, error)
+
+    def _inputs(self) -> dict[str, Any]:
+        """The execution's real inputs: opened from their seal when a parent passed secrets."""
+        sealed = self.execution.sealed_inputs
+        if sealed is None:
+            return self.execution.inputs or {}
+        return open_inputs(self.deps.sealer, self.execution.id, sealed, self.recorder.masker)
 
     async def crashed(self, exc: BaseException) -> None:
         """A bug stopped the walk: end the execution FAILED rather than leave it RUNNING.
@@ -295,19 +308,18 @@ class Runner:
         self._close_waiting(status)
         now = self.deps.clock()
         duration = int((now - (self.started_at or now)).total_seconds() * 1000)
-        outputs = self.recorder.masker.mask_json(dict(self.outputs))
         params = {
             "execution_id": self.execution.id,
             "status": status,
-            "error": self.recorder.masker.mask(error) if error else None,
-            "outputs": outputs,
+            "error": error,
+            "outputs": dict(self.outputs),
             "tasks_executed": self.executed,
             "finished_at": now,
             "duration_ms": duration,
         }
         self.recorder.write(
             [(store.FINISH_EXECUTION, params)],
-            self._execution_event(status, error=params["error"], finished_at=now, duration_ms=duration),
+            self._execution_event(status, error=error, finished_at=now, duration_ms=duration),
         )
         await self.recorder.flush()
 

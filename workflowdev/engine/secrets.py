@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +32,7 @@ class SecretMasker:
     MIN_LENGTH = 4
 
     def __init__(self) -> None:
+        self._values: set[str] = set()
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
 
@@ -38,7 +40,8 @@ class SecretMasker:
         """Register a secret (and its JSON-escaped and URL-encoded forms)."""
         if len(value) < self.MIN_LENGTH:
             return
-        forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe="")}
+        self._values.add(value)
+        forms = _forms(value)
         if not forms <= self._secrets:
             self._secrets |= forms
             self._pattern = None
@@ -47,6 +50,17 @@ class SecretMasker:
     def active(self) -> bool:
         """Whether any secret is registered (most executions have none)."""
         return bool(self._secrets)
+
+    def found_in(self, obj: Any) -> list[str]:
+        """The registered secrets (raw values) that occur in a JSON-like value, in any form.
+
+        What a value handed on to another execution must carry with it, so that the receiver
+        masks them too.
+        """
+        if not self._values:
+            return []
+        texts = list(_strings(obj))
+        return sorted(value for value in self._values if any(f in text for f in _forms(value) for text in texts))
 
     def mask(self, text: str) -> str:
         if not self._secrets or not text:
@@ -70,3 +84,20 @@ class SecretMasker:
         if isinstance(obj, (list, tuple)):
             return [self.mask_json(item) for item in obj]
         return obj
+
+
+def _forms(value: str) -> set[str]:
+    return {value, json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe="")}
+
+
+def _strings(obj: Any) -> Iterator[str]:
+    """Every string of a JSON-like value, keys included: the places mask_json masks."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _strings(key)
+            yield from _strings(value)
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _strings(item)

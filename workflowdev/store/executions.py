@@ -267,3 +267,14 @@ async def get_task_run(conn: AsyncConnection, task_run_id: str) -> Row[Any] | No
 async def get_log(conn: AsyncConnection, execution_id: str, seq: int) -> Row[Any] | None:
     query = select(logs).where(logs.c.execution_id == execution_id, logs.c.seq == seq)
     return (await conn.execute(query)).first()
+
+
+async def sealed_inputs(conn: AsyncConnection) -> Sequence[Row[Any]]:
+    """(id, sealed_inputs) of every execution whose real inputs are sealed (a key rotation
+    re-seals them)."""
+    query = select(executions.c.id, executions.c.sealed_inputs).where(executions.c.sealed_inputs.is_not(None))
+    return (await conn.execute(query)).all()
+
+
+async def set_sealed_inputs(conn: AsyncConnection, execution_id: str, sealed: str) -> None:
+    await conn.execute(update(executions).where(executions.c.id == execution_id).values(sealed_inputs=sealed))

@@ -103,6 +103,9 @@ class Execution(Base):
     tasks_total: Mapped[int] = mapped_column(Integer, default=0)
     tasks_executed: Mapped[int] = mapped_column(Integer, default=0)
     inputs: Mapped[Any] = mapped_column(JSONValue)
+    """As shown: masked where a parent passed its secrets in (their real values are sealed)."""
+    sealed_inputs: Mapped[str | None] = mapped_column(Text)
+    """The real inputs, encrypted under the master key, when `inputs` had secrets masked."""
     labels: Mapped[Any] = mapped_column(JSONValue)
     trigger: Mapped[Any] = mapped_column(JSONValue)
     error: Mapped[str | None] = mapped_column(Text)
