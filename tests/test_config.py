@@ -51,6 +51,9 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ({"WORKFLOWDEV_AUTH": "maybe"}, "auth"),
         ({"WORKFLOWDEV_LOG_LEVEL": "loud"}, "log_level"),
         ({"WORKFLOWDEV_BODY_LIMIT": "10"}, "body_limit"),
+        ({"WORKFLOWDEV_MAX_FOREACH_ITEMS": "0"}, "max_foreach_items"),
+        ({"WORKFLOWDEV_MAX_OUTPUT_BYTES": "0"}, "max_output_bytes"),
+        ({"WORKFLOWDEV_MAX_TASK_RUNS": "-1"}, "max_task_runs"),
         ({"WORKFLOWDEV_CONFIG": "/nonexistent/workflowdev.toml"}, "does not exist"),
     ],
 )
@@ -67,6 +70,14 @@ def test_unknown_and_malformed_file_settings(tmp_path: Path) -> None:
     bad.write_text("port = \n")
     with pytest.raises(ConfigError, match="bad.toml"):
         load_settings(env={}, config_file=bad)
+
+
+def test_run_limits_come_from_the_environment() -> None:
+    env = {"WORKFLOWDEV_MAX_FOREACH_ITEMS": "7", "WORKFLOWDEV_MAX_OUTPUT_BYTES": "2048", "WORKFLOWDEV_MAX_TASK_RUNS": "99"}
+    limits = load_settings(env=env).run_limits
+    assert (limits.max_foreach_items, limits.max_output_bytes, limits.max_task_runs) == (7, 2048, 99)
+    defaults = load_settings(env={}).run_limits
+    assert (defaults.max_foreach_items, defaults.max_output_bytes, defaults.max_task_runs) == (100_000, 16 * 1024 * 1024, 500_000)
 
 
 def test_loopback_detection() -> None:

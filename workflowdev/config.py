@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from workflowdev.engine.limits import RunLimits
 from workflowdev.engine.plugin import PluginSettings
 from workflowdev.engine.roles import ROLES
 
@@ -69,6 +70,12 @@ class Settings:
     """CIDR ranges http.* tasks may reach although blocked by default (link-local, metadata)."""
     http_deny: tuple[str, ...] = ()
     """CIDR ranges http.* tasks must never reach (private ranges, say), comma-separated."""
+    max_foreach_items: int = 100_000
+    """Elements one flow.foreach may loop over; a longer `items` fails the loop before it starts."""
+    max_output_bytes: int = 16 * 1024 * 1024
+    """JSON bytes of one task's outputs (and of an execution's); more fails the task."""
+    max_task_runs: int = 500_000
+    """Task runs one execution may record (attempts, skips, loop iterations); more fails it."""
     keymap: dict[str, str] = field(default_factory=dict)
     """The console's keys by binding id (`executions.cancel = "C"`); `?` in the console shows the ids.
     In TOML a `[keymap]` table; in the environment `id=keys;id=keys`."""
@@ -87,6 +94,14 @@ class Settings:
             http_max_response_bytes=self.http_max_response_bytes,
             http_allow=self.http_allow,
             http_deny=self.http_deny,
+        )
+
+    @property
+    def run_limits(self) -> RunLimits:
+        return RunLimits(
+            max_foreach_items=self.max_foreach_items,
+            max_output_bytes=self.max_output_bytes,
+            max_task_runs=self.max_task_runs,
         )
 
     @property
@@ -202,6 +217,9 @@ def load_settings(
         raise ConfigError(f"max_running must be at least 1, got {settings.max_running}")
     if settings.body_limit < 1024:
         raise ConfigError(f"body_limit must be at least 1024 bytes, got {settings.body_limit}")
+    for name in ("max_foreach_items", "max_output_bytes", "max_task_runs"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{name} must be at least 1, got {getattr(settings, name)}")
     _check_cluster_settings(settings)
     return settings
 

@@ -76,6 +76,7 @@ class Runtime:
                     poll_interval=self.settings.poll_interval,
                     roles=frozenset(self.settings.roles),
                     plugins=self.settings.plugin_settings,
+                    limits=self.settings.run_limits,
                 ),
                 master_key=key,
                 jwt_secret=secret,

@@ -41,6 +41,7 @@ ACCESS: dict[str, str] = {
     "flows.validate": "viewer",
     "executions.list": "viewer",
     "executions.get": "viewer",
+    "executions.tasks": "viewer",
     "executions.logs": "viewer",
     "events": "viewer",
     "approvals.list": "viewer",

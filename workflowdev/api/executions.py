@@ -29,6 +29,10 @@ from workflowdev.engine.recorder import log_json
 
 routes = web.RouteTableDef()
 STATUSES = ("QUEUED", "RUNNING", "PAUSED", "SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
+TASK_STATUSES = ("QUEUED", "RUNNING", "WAITING", "SUCCESS", "FAILED", "SKIPPED", "CANCELLED", "TIMED_OUT")
+DETAIL_TASK_RUNS = 1000
+"""Task runs `GET /executions/{id}` carries: a long foreach records 100,000 and more, which one
+response must not hold; `GET /executions/{id}/tasks` pages through them all."""
 
 
 @routes.post("/api/v1/flows/{id}/execute", name="flows.execute")
@@ -45,11 +49,11 @@ async def execute_flow(request: web.Request) -> web.Response:
     return web.json_response(started, status=201)
 
 
-def _statuses(request: web.Request) -> list[str]:
+def _statuses(request: web.Request, known: tuple[str, ...] = STATUSES) -> list[str]:
     wanted = [s.strip().upper() for raw in request.query.getall("status", []) for s in raw.split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in STATUSES]
+    unknown = [s for s in wanted if s not in known]
     if unknown:
-        raise Invalid(f"unknown status {unknown[0]}; one of {', '.join(STATUSES)}")
+        raise Invalid(f"unknown status {unknown[0]}; one of {', '.join(known)}")
     return wanted
 
 
@@ -69,8 +73,22 @@ async def list_executions(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/executions/{id}", name="executions.get")
 async def get_execution(request: web.Request) -> web.Response:
-    row, tasks = await request.app[ENGINE].executions.get(request.match_info["id"])
-    return web.json_response({"execution": execution_json(row), "tasks": [task_run_json(t) for t in tasks]})
+    row, tasks, total = await request.app[ENGINE].executions.get(request.match_info["id"], task_runs=DETAIL_TASK_RUNS)
+    body = {"execution": execution_json(row), "tasks": [task_run_json(t) for t in tasks], "taskRunsTotal": total}
+    return web.json_response(body)
+
+
+@routes.get("/api/v1/executions/{id}/tasks", name="executions.tasks")
+async def list_task_runs(request: web.Request) -> web.Response:
+    limit, offset = paging(request)
+    rows, total = await request.app[ENGINE].executions.task_runs(
+        request.match_info["id"],
+        status=_statuses(request, TASK_STATUSES),
+        task_name=request.query.get("taskName"),
+        limit=limit,
+        offset=offset,
+    )
+    return web.json_response([task_run_json(r) for r in rows], headers={"X-Total-Count": str(total)})
 
 
 @routes.post("/api/v1/executions/{id}/cancel", name="executions.cancel")
@@ -178,7 +196,7 @@ SCHEMAS: dict[str, Schema] = {
             "taskType": {"type": "string"},
             "parentId": {"type": ["string", "null"]},
             "iteration": {"type": ["integer", "null"]},
-            "status": {"enum": ["QUEUED", "RUNNING", "WAITING", "SUCCESS", "FAILED", "SKIPPED", "CANCELLED", "TIMED_OUT"]},
+            "status": {"enum": list(TASK_STATUSES)},
             "attempt": {"type": "integer"},
             "outputs": {"type": ["string", "null"], "description": "JSON-encoded outputs"},
             "error": {"type": ["string", "null"]},
@@ -189,8 +207,18 @@ SCHEMAS: dict[str, Schema] = {
     },
     "ExecutionDetail": {
         "type": "object",
-        "required": ["execution", "tasks"],
-        "properties": {"execution": ref("Execution"), "tasks": array(ref("TaskRun"))},
+        "required": ["execution", "tasks", "taskRunsTotal"],
+        "properties": {
+            "execution": ref("Execution"),
+            "tasks": {
+                **array(ref("TaskRun")),
+                "description": f"the first {DETAIL_TASK_RUNS} task runs in the order they started",
+            },
+            "taskRunsTotal": {
+                "type": "integer",
+                "description": "all the execution's task runs; more than `tasks` holds: page through /executions/{id}/tasks",
+            },
+        },
     },
     "LogLine": {
         "type": "object",
@@ -223,7 +251,21 @@ OPERATIONS: dict[str, Schema] = {
         ],
         "responses": {**ok(array(ref("Execution"))), **ERRORS},
     },
-    "executions.get": {"summary": "An execution with its task runs", "parameters": [ID_PARAM], "responses": {**ok(ref("ExecutionDetail")), **ERRORS}},
+    "executions.get": {
+        "summary": f"An execution with its first {DETAIL_TASK_RUNS} task runs and how many it has",
+        "parameters": [ID_PARAM],
+        "responses": {**ok(ref("ExecutionDetail")), **ERRORS},
+    },
+    "executions.tasks": {
+        "summary": "An execution's task runs in the order they started, a page at a time",
+        "parameters": [
+            ID_PARAM,
+            {"name": "status", "in": "query", "schema": {"type": "string"}, "description": "one or more, comma-separated"},
+            {"name": "taskName", "in": "query", "schema": {"type": "string"}},
+            *PAGING,
+        ],
+        "responses": {**ok(array(ref("TaskRun"))), **ERRORS},
+    },
     "executions.logs": {
         "summary": "Log lines: a WebSocket (history, then live, then {type: end}), or a JSON array on plain GET",
         "parameters": [ID_PARAM],

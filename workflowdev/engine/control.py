@@ -11,6 +11,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,10 +25,12 @@ from workflowdev.engine.plugin import TaskFailed, as_condition, as_text, parse_d
 from workflowdev.engine.walk import Frame, Outcome, Parked, TaskError, backoff
 
 if TYPE_CHECKING:
-    from workflowdev.engine.recorder import TaskRunState
+    from workflowdev.engine.recorder import Recorder, TaskRunState
     from workflowdev.engine.runner import Runner
 
 MAX_SUBFLOW_DEPTH = 10
+TURN_SECONDS = 0.002
+"""How long the workers of one loop may hold the event loop before others get a turn."""
 Body = Callable[["TaskRunState", dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -36,62 +39,104 @@ async def run_control(runner: Runner, task: Task, frame: Frame) -> Outcome:
     return await handler(runner, task, frame)
 
 
-async def run_all(factories: Sequence[Callable[[], Awaitable[Any]]], limit: int | None) -> list[Any]:
-    """Run coroutines at most `limit` at once, failing fast.
+async def run_all(
+    count: int,
+    run_one: Callable[[int], Awaitable[object]],
+    limit: int | None,
+    *,
+    between: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Run `run_one(index)` for every index below `count`, at most `limit` at once, failing fast.
 
-    The first failure cancels the others and is raised once they have stopped. A gate that
-    parks keeps its slot until it is decided (a foreach of concurrency 1 stays one after
-    another); siblings in the other slots go on, and `Parked` is raised once all are done or
-    every slot is parked.
+    A pool of `limit` workers (one per index when None) takes the indexes in order as each
+    finishes its last, so nothing exists for an index before its turn: a loop of 100,000
+    elements holds what `limit` iterations hold. A worker awaits `between` before taking its
+    next index (a long loop paces itself there).
+    The first failure cancels the others and is raised once they have stopped; no index starts
+    after it. A gate that parks keeps its slot until it is decided: its worker stops (a foreach
+    of concurrency 1 stays one after another); the others go on, and `Parked` is raised once
+    all are done or every slot is parked.
     """
-    results: list[Any] = [None] * len(factories)
-    size = limit or max(len(factories), 1)
-    slots = asyncio.Semaphore(size)
+    indexes = iter(range(count))
     failures: list[BaseException] = []
     parked = False
-    held = 0
-    tasks: list[asyncio.Task[None]] = []
+    workers: list[asyncio.Task[None]] = []
 
-    def cancel_others() -> None:
-        for other in tasks:
-            if other is not asyncio.current_task():
-                other.cancel()
-
-    async def one(index: int) -> None:
-        nonlocal parked, held
-        await slots.acquire()
-        keep_slot = False
-        try:
-            if failures:
+    async def worker() -> None:
+        nonlocal parked
+        for index in indexes:  # shared by the workers: each index is taken once
+            try:
+                await run_one(index)
+            except Parked:
+                parked = True
                 return
-            results[index] = await factories[index]()
-        except Parked:
-            parked = keep_slot = True
-            held += 1
-            if held == size:  # every slot waits for a person: those still queued cannot start
-                cancel_others()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others stop
-            failures.append(exc)
-            cancel_others()
-        finally:
-            if not keep_slot:
-                slots.release()
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others stop
+                failures.append(exc)
+                for other in workers:
+                    if other is not asyncio.current_task():
+                        other.cancel()
+                return
+            if between is not None:
+                await between()
 
-    tasks.extend(asyncio.create_task(one(i)) for i in range(len(factories)))
+    workers.extend(asyncio.create_task(worker()) for _ in range(min(limit or count, count)))
     try:
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*workers, return_exceptions=True)
     except asyncio.CancelledError:
-        for other in tasks:
+        for other in workers:
             other.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*workers, return_exceptions=True)
         raise
     if failures:
         raise failures[0]
     if parked:
         raise Parked()
-    return results
+
+
+class _Pace:
+    """What a long loop does between iterations: share the event loop, let the journal keep up.
+
+    Iterations of quick tasks never wait on anything, so the loop's workers would run them back
+    to back while nothing else got the event loop (HTTP requests, `/healthz`, other executions,
+    the journal's commits) and their writes piled up. A worker whose turn of `TURN_SECONDS` is
+    over queues for the next; one queued worker is woken each time the event loop goes round,
+    so however many workers a loop has, it holds the event loop about one turn at a time.
+    Iterations that wait for something (a request, a sleep) give the event loop away anyway.
+    """
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.turn_began = time.monotonic()
+        self.waiting: deque[asyncio.Future[None]] = deque()
+        self.giving = False
+
+    async def __call__(self) -> None:
+        if time.monotonic() - self.turn_began >= TURN_SECONDS:
+            await self._wait_turn()
+        await self.recorder.keep_up()
+
+    async def _wait_turn(self) -> None:
+        loop = asyncio.get_running_loop()
+        turn = loop.create_future()
+        self.waiting.append(turn)
+        if not self.giving:
+            self.giving = True
+            loop.call_soon(self._give_turn)
+        await turn
+        self.turn_began = time.monotonic()
+
+    def _give_turn(self) -> None:
+        """Wake the worker that waited longest; the next one once the event loop went round."""
+        while self.waiting:
+            turn = self.waiting.popleft()
+            if not turn.done():  # done: its worker was cancelled while it waited
+                turn.set_result(None)
+                break
+        self.giving = bool(self.waiting)
+        if self.giving:
+            asyncio.get_running_loop().call_soon(self._give_turn)
 
 
 async def _container(runner: Runner, task: Task, frame: Frame, body: Body, *, render_exclude: Sequence[str] = ()) -> Outcome:
@@ -155,7 +200,7 @@ async def _parallel(runner: Runner, task: Task, frame: Frame) -> Outcome:
     async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
         inner = frame.child(run.id)
         children = _children(task, "tasks")
-        await run_all([lambda c=c: runner.run_task(c, inner) for c in children], _concurrency(props))
+        await run_all(len(children), lambda i: runner.run_task(children[i], inner), _concurrency(props))
         return {}
 
     return await _container(runner, task, frame, body)
@@ -189,7 +234,7 @@ async def _dag(runner: Runner, task: Task, frame: Frame) -> Outcome:
             finally:
                 finished[child.name].set()
 
-        await run_all([lambda c=c: node(c) for c in children], None)
+        await run_all(len(children), lambda i: node(children[i]), None)
         return {}
 
     return await _container(runner, task, frame, body)
@@ -241,32 +286,46 @@ async def _switch(runner: Runner, task: Task, frame: Frame) -> Outcome:
 
 async def _foreach(runner: Runner, task: Task, frame: Frame) -> Outcome:
     async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
-        items = props.get("items")
-        if not isinstance(items, list):
-            raise TaskFailed(f"items must be a list, got {as_text(items)[:200]}")
+        items = _items(runner, props)
         children = _children(task, "tasks")
-        frames = [frame.iteration_frame(task.name, i, run.id, item) for i, item in enumerate(items)]
+        names = [each.name for child in children for each in child.iter_tree()]
+        collected: dict[str, list[Any]] = {name: [None] * len(items) for name in names}
         failed: set[int] = set()
 
         async def iteration(index: int) -> None:
-            for child in children:
-                try:
-                    outcome = await runner.run_task(child, frames[index])
-                except TaskError as exc:  # say which item failed: the child's name alone is ambiguous
-                    raise TaskError(f"{exc.task_name} in iteration {index}", exc.message, exc.status) from None
-                if outcome == "FAILED_ALLOWED":
-                    failed.add(index)
+            inner = frame.iteration_frame(task.name, index, run.id, items[index])
+            try:
+                for child in children:
+                    try:
+                        outcome = await runner.run_task(child, inner)
+                    except TaskError as exc:  # say which item failed: the child's name alone is ambiguous
+                        raise TaskError(f"{exc.task_name} in iteration {index}", exc.message, exc.status) from None
+                    if outcome == "FAILED_ALLOWED":
+                        failed.add(index)
+            finally:  # only its outputs outlive an iteration, in the lists of the loop's outputs
+                own = inner.outputs.maps[0]  # type: ignore[attr-defined]
+                for name in names:
+                    collected[name][index] = own.get(name)
 
         try:
-            await run_all([lambda i=i: iteration(i) for i in range(len(items))], _concurrency(props) or 1)
+            await run_all(len(items), iteration, _concurrency(props) or 1, between=_Pace(runner.recorder))
         finally:
-            for child in children:
-                for each in child.iter_tree():
-                    frame.outputs[each.name] = [f.outputs.maps[0].get(each.name) for f in frames]  # type: ignore[attr-defined]
+            frame.outputs.update(collected)
         runner.count_done_many((each for c in children for each in c.iter_tree()), frame)
         return {"count": len(items), "failed": len(failed)}
 
     return await _container(runner, task, frame, body)
+
+
+def _items(runner: Runner, props: dict[str, Any]) -> list[Any]:
+    """The loop's elements: a list, no longer than the node allows (`max_foreach_items`)."""
+    items = props.get("items")
+    if not isinstance(items, list):
+        raise TaskFailed(f"items must be a list, got {as_text(items)[:200]}")
+    limit = runner.deps.limits.max_foreach_items
+    if len(items) > limit:
+        raise TaskFailed(f"items has {len(items)} entries; the limit per foreach is {limit} (max_foreach_items)")
+    return items
 
 
 async def _fail(runner: Runner, task: Task, frame: Frame) -> Outcome:

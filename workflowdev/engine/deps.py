@@ -12,6 +12,7 @@ from workflowdev.engine.clock import Clock
 from workflowdev.engine.events import EventBus
 from workflowdev.engine.expressions import Renderer
 from workflowdev.engine.kv import KVService
+from workflowdev.engine.limits import RunLimits
 from workflowdev.engine.plugin import PluginRegistry, PluginSettings
 from workflowdev.engine.sealed_inputs import Sealer
 from workflowdev.engine.secrets import SecretMasker
@@ -57,6 +58,7 @@ class EngineDeps:
     clock: Clock
     workdir_root: Path
     plugin_settings: PluginSettings = field(default_factory=PluginSettings)
+    limits: RunLimits = field(default_factory=RunLimits)
     subflows: SubflowLauncher = field(init=False)
     credentials: CredentialLookup = no_credentials
     sealer: Sealer | None = None

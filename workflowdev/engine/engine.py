@@ -23,6 +23,7 @@ from workflowdev.engine.executions import CompiledFlows, ExecutionService
 from workflowdev.engine.expressions import Renderer
 from workflowdev.engine.flow_service import FlowService
 from workflowdev.engine.kv import KVService
+from workflowdev.engine.limits import RunLimits
 from workflowdev.engine.metrics import EngineMetrics
 from workflowdev.engine.nodes import NodeRegistry
 from workflowdev.engine.plugin import PluginRegistry, PluginSettings
@@ -39,6 +40,7 @@ class EngineSettings:
     node_id: str
     workdir_root: Path
     plugins: PluginSettings = field(default_factory=PluginSettings)
+    limits: RunLimits = field(default_factory=RunLimits)
     max_running: int = 200
     lease_seconds: float = 30.0
     poll_interval: float = 1.0
@@ -82,6 +84,7 @@ class Engine:
             clock=clock,
             workdir_root=settings.workdir_root,
             plugin_settings=settings.plugins,
+            limits=settings.limits,
             credentials=self.credentials.resolve if self.credentials is not None else no_credentials,
             sealer=self.credentials,
         )

@@ -243,12 +243,25 @@ class ExecutionService:
             self.wake()
         return {"executionId": execution_id, "status": "QUEUED", "tasksTotal": flow.tasks_total}
 
-    async def get(self, execution_id: str) -> tuple[Row[Any], Sequence[Row[Any]]]:
+    async def get(self, execution_id: str, *, task_runs: int) -> tuple[Row[Any], Sequence[Row[Any]], int]:
+        """The execution, its first `task_runs` task runs in start order, and how many it has."""
         async with self.db.read() as conn:
             row = await store.get_execution(conn, execution_id)
             if row is None:
                 raise NotFound(f"execution {execution_id} not found")
-            return row, await store.list_task_runs(conn, execution_id)
+            runs, total = await store.list_task_runs(conn, execution_id, limit=task_runs)
+            return row, runs, total
+
+    async def task_runs(
+        self, execution_id: str, *, status: Sequence[str], task_name: str | None, limit: int, offset: int
+    ) -> tuple[Sequence[Row[Any]], int]:
+        """A page of the execution's task runs in start order, and how many match."""
+        async with self.db.read() as conn:
+            if await store.get_execution(conn, execution_id) is None:
+                raise NotFound(f"execution {execution_id} not found")
+            return await store.list_task_runs(
+                conn, execution_id, status=status, task_name=task_name, limit=limit, offset=offset
+            )
 
     async def get_row(self, execution_id: str) -> Row[Any]:
         async with self.db.read() as conn:

@@ -1098,6 +1098,12 @@ class _Session:
             _CREDENTIALS_NAME: self.secrets,
         }
 
+    def close(self) -> None:
+        """Forget the names templates saw: they hold the session's own `kv` method, a cycle
+        only the garbage collector could free. Every task renders once or more, and in a loop of
+        100,000 tasks that garbage made the collector stall the event loop again and again."""
+        self.__dict__.pop("names", None)
+
     def error(self, message: str) -> ExpressionError:
         return ExpressionError(self._masker.mask(message) if self._masker else message)
 
@@ -1187,7 +1193,10 @@ class Renderer:
         if isinstance(value, str) and not is_template(value):
             return value
         session = _Session(self.limits, self._clock, scope, credentials, masker, kv)
-        return await self._render(value, session, "")
+        try:
+            return await self._render(value, session, "")
+        finally:
+            session.close()
 
     async def evaluate_condition(
         self,

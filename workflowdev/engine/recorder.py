@@ -25,6 +25,9 @@ from workflowdev.store.journal import Guard, Journal
 
 LEVELS = ("debug", "info", "warning", "error")
 MAX_LOG_MESSAGE = 64 * 1024
+MAX_OUTSTANDING = 1_000
+"""Writes a runner may have waiting for their commit before a loop waits (`keep_up`) until
+half of them are done."""
 
 
 @dataclass(slots=True)
@@ -73,6 +76,8 @@ class Recorder:
     on_failure: Callable[[BaseException], None] = lambda exc: None
     """Called once a write is lost (lease gone, database down): the runner must stop."""
     _outstanding: set[asyncio.Future[None]] = field(default_factory=set)
+    _caught_up: asyncio.Future[None] | None = None
+    """Set while loops wait in `keep_up`; done once the outstanding writes are down by half."""
 
     def task_started(
         self,
@@ -175,6 +180,21 @@ class Recorder:
         while self._outstanding:
             await asyncio.gather(*list(self._outstanding), return_exceptions=True)
 
+    async def keep_up(self) -> None:
+        """Wait for the journal when more than `MAX_OUTSTANDING` writes await their commit.
+
+        Recording does not wait (the journal commits in groups), so a loop of quick tasks can
+        record faster than the database commits (while it waits for another writer's lock,
+        say); each write waiting holds its statements, its future and its event until then.
+        Waiting here keeps that bounded, whatever the loop's length. The waiters share one
+        future, which `_done` resolves, so a loop of many workers costs no more than one.
+        """
+        if len(self._outstanding) <= MAX_OUTSTANDING:
+            return
+        if self._caught_up is None:
+            self._caught_up = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._caught_up)  # shared: one waiter being cancelled must not end it for all
+
     def _write(
         self, statements: list[tuple[Any, Any]], kind: str | None, data: Callable[[], dict[str, Any]] | None
     ) -> asyncio.Future[None]:
@@ -186,6 +206,9 @@ class Recorder:
     def _done(self, future: asyncio.Future[None], kind: str | None, data: Callable[[], dict[str, Any]] | None) -> None:
         """After the commit: publish (building the event only if someone listens), or stop."""
         self._outstanding.discard(future)
+        if self._caught_up is not None and len(self._outstanding) <= MAX_OUTSTANDING // 2:
+            self._caught_up.set_result(None)
+            self._caught_up = None
         if future.cancelled():
             return
         exc = future.exception()

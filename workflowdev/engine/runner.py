@@ -68,6 +68,10 @@ class Runner:
         self.owner = owner
         self.stop_reason: StopReason | None = None
         self.state: dict[str, KeyState] = {}
+        self.task_runs = len(prior_runs)
+        """Task runs this execution has recorded over all its walks, bounded by `max_task_runs`."""
+        self.run_limit: int | None = deps.limits.max_task_runs
+        """None while `errors` and `finally` run: they report a failure, this limit's too."""
         for row in prior_runs:
             current = self.state.get(row.key)
             if current is None or row.attempt >= current.attempt:
@@ -239,6 +243,7 @@ class Runner:
         execution retry) is not kept: they run again.
         """
         names = {each.name for top in tasks for each in top.iter_tree()}
+        self.run_limit = None
         for key, known in list(self.state.items()):
             if key.split("[", 1)[0] in names:  # the key of a handler, or of an iteration inside one
                 self.state[key] = KeyState(known.run_id, RERUN, known.attempt, None, known.started_at)
@@ -312,7 +317,7 @@ class Runner:
             "execution_id": self.execution.id,
             "status": status,
             "error": error,
-            "outputs": dict(self.outputs),
+            "outputs": self._final_outputs(),
             "tasks_executed": self.executed,
             "finished_at": now,
             "duration_ms": duration,
@@ -322,6 +327,32 @@ class Runner:
             self._execution_event(status, error=error, finished_at=now, duration_ms=duration),
         )
         await self.recorder.flush()
+
+    def _final_outputs(self) -> dict[str, Any]:
+        """Every task's outputs, as the execution keeps them, within `max_output_bytes`.
+
+        Each task's outputs are within the limit, but loops collect every iteration's into one
+        list, and a subflow's parent or a webhook caller receives the lot. Past the limit the
+        largest entries give way (null), named in a warning: their task runs still hold them.
+        """
+        limit = self.deps.limits.max_output_bytes
+        sizes = {name: _json_size({name: value}) for name, value in self.outputs.items()}
+        total = sum(sizes.values())  # each entry with its braces: exactly the whole object's size
+        outputs = dict(self.outputs)
+        left_out: list[str] = []
+        for name in sorted(sizes, key=sizes.__getitem__, reverse=True):
+            if total <= limit:
+                break
+            outputs[name] = None
+            total -= sizes[name] - _json_size({name: None})
+            left_out.append(name)
+        if left_out:
+            self.recorder.log(
+                "warning",
+                f"the execution's outputs are over {limit} bytes (max_output_bytes): those of "
+                f"{', '.join(left_out)} are left out; their task runs hold them",
+            )
+        return outputs
 
     def _execution_event(self, status: str, **changes: Any) -> Event:
         data = {
@@ -407,6 +438,7 @@ class Runner:
         return await self._run_plugin(task, frame, plugin)
 
     def start_run(self, task: Task, frame: Frame, status: str = "RUNNING") -> TaskRunState:
+        self._count_run(task)
         key = self.key_of(task, frame)
         known = self.state.get(key)
         attempt = (known.attempt if known else 0) + 1
@@ -421,6 +453,19 @@ class Runner:
         )
         self.state[key] = KeyState(run.id, status, attempt, None, run.started_at)
         return run
+
+    def _count_run(self, task: Task) -> None:
+        """One more task run, or `task` fails without one: the execution is at `max_task_runs`.
+
+        Raised as the task's failure whatever its `allow_failure`: every later task would fail too.
+        """
+        if self.run_limit is not None and self.task_runs >= self.run_limit:
+            raise TaskError(
+                task.name,
+                f"the execution has recorded {self.task_runs} task runs; "
+                f"the limit per execution is {self.run_limit} (max_task_runs)",
+            )
+        self.task_runs += 1
 
     def reopen(self, task: Task, frame: Frame, *, write: bool = True) -> TaskRunState:
         """Take up a run left WAITING (a parked container or gate) under its own attempt."""
@@ -530,7 +575,7 @@ class Runner:
             properties = await self.render(task.properties, frame)
             async with asyncio.timeout(task.timeout):
                 result = await plugin().run(ctx, properties)
-            outputs, outputs_text = _json_outputs(result)
+            outputs, outputs_text = _json_outputs(result, self.deps.limits.max_output_bytes)
         except asyncio.CancelledError:
             ctx.cancelled.set()
             self.interrupted(task, frame, run)
@@ -546,16 +591,26 @@ class Runner:
         return None, "SUCCESS"
 
 
-def _json_outputs(result: Any) -> tuple[dict[str, Any], str]:
-    """Outputs must be a JSON object; anything else is the plugin's bug, reported as such.
+def _json_size(value: Any) -> int:
+    """Bytes of `value` as JSON (ASCII: everything else is escaped)."""
+    return len(json.dumps(value))
 
-    Returns the outputs and their JSON text, encoded once here for the database too.
+
+def _json_outputs(result: Any, max_bytes: int) -> tuple[dict[str, Any], str]:
+    """Outputs must be a JSON object of at most `max_bytes`; anything else fails the task.
+
+    Returns the outputs and their JSON text, encoded once here for the database too. Every
+    plugin's outputs pass here, so this is where their size is bounded; the text escapes
+    everything beyond ASCII, so its length is its size in bytes.
     """
     if result is None:
         return {}, "{}"
     if not isinstance(result, dict):
         raise TaskFailed(f"the plugin returned {type(result).__name__}, not an object of outputs")
     try:
-        return result, json.dumps(result, allow_nan=False)
+        text = json.dumps(result, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise TaskFailed(f"the plugin returned outputs that are not JSON: {exc}") from None
+    if len(text) > max_bytes:
+        raise TaskFailed(f"outputs are {len(text)} bytes of JSON; the limit per task is {max_bytes} (max_output_bytes)")
+    return result, text

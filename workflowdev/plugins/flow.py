@@ -361,7 +361,8 @@ class Foreach(RunnerLevelPlugin):
     """Run `tasks` once per element of `items`, up to `concurrency` iterations at once.
 
     Runner: `items` is rendered with the task's properties and must be a list (anything else
-    fails the task). Iteration `index` (0-based) runs the children like flow.sequential with
+    fails the task) of at most the server's `max_foreach_items` elements (100,000 unless the
+    operator set otherwise; a longer list fails the task before any iteration). Iteration `index` (0-based) runs the children like flow.sequential with
     `item` and `index` in scope; each child run carries `iteration = index` (in nested loops,
     the innermost index; `parentId` tells the levels apart). Inside an iteration,
     `outputs.<sibling>` is that iteration's output; after the loop, `outputs.<child>` is the

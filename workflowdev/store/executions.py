@@ -119,8 +119,33 @@ async def list_executions(
     return (await conn.execute(query)).all(), total
 
 
-async def list_task_runs(conn: AsyncConnection, execution_id: str) -> Sequence[Row[Any]]:
-    return (await task_runs_of(conn, [execution_id])).get(execution_id, [])
+async def list_task_runs(
+    conn: AsyncConnection,
+    execution_id: str,
+    *,
+    status: Sequence[str] = (),
+    task_name: str | None = None,
+    limit: int,
+    offset: int = 0,
+) -> tuple[Sequence[Row[Any]], int]:
+    """A page of an execution's task runs in the order they started, and how many match.
+
+    One execution may have hundreds of thousands (a long foreach): read them a page at a time.
+    """
+    conditions = [task_runs.c.execution_id == execution_id]
+    if status:
+        conditions.append(task_runs.c.status.in_(list(status)))
+    if task_name is not None:
+        conditions.append(task_runs.c.task_name == task_name)
+    total = (await conn.execute(select(func.count()).select_from(task_runs).where(*conditions))).scalar_one()
+    query = (
+        select(task_runs)
+        .where(*conditions)
+        .order_by(task_runs.c.started_at, task_runs.c.key, task_runs.c.attempt)
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await conn.execute(query)).all(), total
 
 
 async def list_logs(
