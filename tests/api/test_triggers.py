@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from tests.conftest import Api
+from workflowdev.engine.triggers import IDEMPOTENCY_WINDOW
+from workflowdev.store import triggers as triggers_store
 from tests.engine.flows_helpers import (
     eventually,
     outputs,
@@ -167,6 +171,42 @@ async def test_webhook_idempotency_key(api: Api) -> None:
     assert (first.status, second.status, other.status) == (201, 200, 201)
     assert first.body["executionId"] == second.body["executionId"] != other.body["executionId"]
     assert len(await executions_of(api, flow_id)) == 2
+
+
+async def test_concurrent_calls_with_one_idempotency_key_start_exactly_one(api: Api) -> None:
+    flow_id = await save_flow(api, ECHO)
+    key = (await create_trigger(api, flow_id, "webhook", {}))["config"]["key"]
+
+    async def call() -> Any:
+        return await api.post(f"/api/v1/webhook/{key}", json={}, headers={"Idempotency-Key": "order-7"})
+
+    replies = await asyncio.gather(*(call() for _ in range(20)))
+    assert sorted(r.status for r in replies) == [200] * 19 + [201]
+    assert len({r.body["executionId"] for r in replies}) == 1
+    assert len(await executions_of(api, flow_id)) == 1
+
+
+async def test_idempotency_key_is_reused_once_past_its_window(api: Api) -> None:
+    flow_id = await save_flow(api, ECHO)
+    trigger = await create_trigger(api, flow_id, "webhook", {})
+    url = f"/api/v1/webhook/{trigger['config']['key']}"
+    first = await api.post(url, json={}, headers={"Idempotency-Key": "order-9"})
+    assert first.status == 201
+    service = api.runtime.engine.triggers
+    now = service.clock
+    service.clock = lambda: now() + IDEMPOTENCY_WINDOW + timedelta(minutes=1)
+
+    async def call() -> Any:
+        return await api.post(url, json={}, headers={"Idempotency-Key": "order-9"})
+
+    replies = await asyncio.gather(*(call() for _ in range(20)))
+    assert sorted(r.status for r in replies) == [200] * 19 + [201]
+    again = {r.body["executionId"] for r in replies}
+    assert len(again) == 1 and first.body["executionId"] not in again
+    assert len(await executions_of(api, flow_id)) == 2
+    async with api.runtime.db.read() as conn:
+        history = await triggers_store.firings_of(conn, trigger["id"])
+    assert sorted(f.execution_id for f in history) == sorted([first.body["executionId"], *again])
 
 
 async def test_per_second_schedule_fires_each_instant_once(api: Api) -> None:

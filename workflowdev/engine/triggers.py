@@ -45,6 +45,9 @@ from workflowdev.store.database import Database
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+MAX_START_ATTEMPTS = 3
+"""Inserts one idempotent call tries: a key past its window fails the first, is freed (by this
+call or a concurrent one) and is then won or lost; a third failure is not about the key."""
 SECRET_MASK = "***"
 HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-workflowdev-signature"})
 """Request headers never stored with an execution: they carry credentials."""
@@ -254,21 +257,29 @@ class TriggerService:
         return await self._start_once(trigger, payload, call.idempotency_key)
 
     async def _start_once(self, trigger: Any, payload: dict[str, Any], key: str) -> tuple[dict[str, Any], bool]:
-        now = self.clock()
-        async with self.db.read() as conn:
-            seen = await store.firing_by_idempotency(conn, trigger.id, key, now - IDEMPOTENCY_WINDOW)
-        if seen is None:
-            async with self.db.write() as conn:
-                await store.forget_firing(conn, trigger.id, key)  # an old one, past the window
+        """Start the flow unless this key fired within the window. The firing's insert against
+        its unique key (trigger, key) is the one step that decides: of concurrent calls exactly
+        one commits, the others fail on the key and answer the winner's execution. A key whose
+        firing is past the window is freed (never deleted within it) and the insert tried again."""
+        seen = await self._fired_within_window(trigger.id, key)
+        attempts = 0
+        while seen is None:
             try:
                 return await self._start(trigger, payload, None, key), True
             except IntegrityError:
-                async with self.db.read() as conn:
-                    seen = await store.firing_by_idempotency(conn, trigger.id, key, now - IDEMPOTENCY_WINDOW)
+                attempts += 1
+                seen = await self._fired_within_window(trigger.id, key)
                 if seen is None:
-                    raise
+                    if attempts == MAX_START_ATTEMPTS:
+                        raise
+                    async with self.db.write() as conn:
+                        await store.retire_idempotency_key(conn, trigger.id, key, self.clock() - IDEMPOTENCY_WINDOW)
         status = (await self.executions.get_row(seen.execution_id)).status
         return {"executionId": seen.execution_id, "status": status}, False
+
+    async def _fired_within_window(self, trigger_id: str, key: str) -> Row[Any] | None:
+        async with self.db.read() as conn:
+            return await store.firing_by_idempotency(conn, trigger_id, key, self.clock() - IDEMPOTENCY_WINDOW)
 
     async def _start(
         self,

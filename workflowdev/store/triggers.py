@@ -129,8 +129,13 @@ async def firings_of(conn: AsyncConnection, trigger_id: str) -> Sequence[Row[Any
     return (await conn.execute(query)).all()
 
 
-async def forget_firing(conn: AsyncConnection, trigger_id: str, idempotency_key: str) -> None:
-    """Drop a firing's idempotency key once its window has passed, so the key can be used again."""
-    await conn.execute(
-        delete(firings).where(firings.c.trigger_id == trigger_id, firings.c.idempotency_key == idempotency_key)
+async def retire_idempotency_key(conn: AsyncConnection, trigger_id: str, key: str, before: datetime) -> bool:
+    """Free a key whose firing is older than `before`, so it can be used again; the firing
+    stays as history. A firing newer than `before` is never touched, which is what makes
+    reuse race-free: only the unique key decides between calls inside the window."""
+    result = await conn.execute(
+        update(firings)
+        .where(firings.c.trigger_id == trigger_id, firings.c.idempotency_key == key, firings.c.fired_at < before)
+        .values(idempotency_key=None)
     )
+    return result.rowcount > 0
