@@ -12,7 +12,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from workflowdev.store import database
 from workflowdev.store.database import Database, async_url
+from workflowdev.store.journal import Journal
 from workflowdev.store.migrate import current_revision, head_revision, upgrade_to_head
 from workflowdev.store.models import Base, Flow
 
@@ -62,6 +64,40 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path
         assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
         assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
         assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() >= 5000
+    await db.close()
+
+
+async def test_writers_queued_past_the_busy_timeout_all_commit_in_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten write transactions of 50 ms each queue for 500 ms against a 100 ms busy timeout,
+    beside a journal committing all the while: none fails "database is locked", and they
+    write in the order they asked (SQLite's busy handler polls, so it neither queues in
+    order nor waits past its timeout)."""
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    db = Database(f"sqlite:///{tmp_path / 'q.db'}")
+    await db.migrate()
+    journal = Journal(db)
+    await journal.start()
+    now = datetime.now(UTC)
+    values = dict(namespace="n", yaml_content="y", revision=1, tasks_total=1, created_at=now, updated_at=now)
+    turns: list[int] = []
+
+    async def writer(n: int) -> None:
+        async with db.write() as conn:
+            turns.append(n)
+            await conn.execute(insert(Flow.__table__).values(id=f"w{n}", name=f"w{n}", **values))
+            await asyncio.sleep(0.05)
+
+    async def recorder(n: int) -> None:
+        for i in range(20):
+            await journal.write([(insert(Flow.__table__), {"id": f"j{n}-{i}", "name": f"j{n}-{i}", **values})])
+
+    try:
+        await asyncio.gather(*(writer(n) for n in range(10)), *(recorder(n) for n in range(5)))
+    finally:
+        await journal.stop()
+    async with db.read() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM flows"))).scalar() == 10 + 5 * 20
+    assert turns == list(range(10))
     await db.close()
 
 

@@ -2,7 +2,14 @@
 
 One `Database` per process. SQLite gets WAL, foreign keys, `synchronous=NORMAL` and a busy
 timeout on every connection; write transactions on SQLite start with `BEGIN IMMEDIATE` so two
-writers queue on the busy timeout instead of failing when one upgrades its read lock.
+writers queue instead of failing when one upgrades its read lock.
+
+SQLite has one writer at a time, and its busy handler is no queue: a waiting connection sleeps
+and polls, with sleeps growing to 100 ms, while the journal on the event loop retakes the lock
+the moment it is free. Under load a waiter could poll past its whole busy timeout and fail with
+"database is locked". So the writers of one process take turns on one FIFO lock
+(`writer_turn`), and the busy timeout is left to settle only what other processes (a CLI
+command beside the server) hold.
 Repository functions elsewhere in `store/` take the `AsyncConnection` of a unit of work first.
 """
 
@@ -65,8 +72,9 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def configure_sqlite(engine: Engine, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
+def configure_sqlite(engine: Engine, *, busy_timeout_ms: int | None = None) -> None:
     """Connection settings for every SQLite connection, async pool or journal alike."""
+    busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -96,7 +104,9 @@ class Database:
             options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self._read_engine: Engine | None = None
+        self._writers: asyncio.Lock | None = None
         if self.dialect == "sqlite":
+            self._writers = asyncio.Lock()
             configure_sqlite(self.engine.sync_engine)
             self._read_engine = create_engine(make_url(self.url).set(drivername="sqlite"), pool_size=4, max_overflow=16)
             configure_sqlite(self._read_engine)
@@ -112,9 +122,20 @@ class Database:
             await conn.commit()
 
     @asynccontextmanager
+    async def writer_turn(self) -> AsyncIterator[None]:
+        """This process's turn to write, in arrival order (SQLite only; PostgreSQL writers
+        queue on row locks, fairly, and need no turn). Never wait for another write inside
+        one: the turn is not reentrant."""
+        if self._writers is None:
+            yield
+            return
+        async with self._writers:
+            yield
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that will write: committed on success, rolled back on any error."""
-        async with self.engine.connect() as conn:
+        async with self.writer_turn(), self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = await conn.execution_options(write=True)
             async with conn.begin():

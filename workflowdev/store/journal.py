@@ -12,11 +12,12 @@ guard is checked first; if the execution is no longer leased to that owner the s
 dropped whole and its future fails with `LeaseLost`. A runner that lost its lease therefore can
 never record a second outcome.
 
-On SQLite a batch is applied right on the event loop, on a connection whose busy timeout is
-zero: a commit in WAL mode costs tens of microseconds, far less than handing the work to a
-thread that then competes for the GIL. When another connection holds the write lock, the batch
-goes instead to a dedicated thread whose connection waits out the lock, so the loop never
-blocks on it. PostgreSQL batches run on the async engine.
+On SQLite a batch waits for the process's writer turn (`Database.writer_turn`, shared with
+every other writer of the process), then is applied right on the event loop, on a connection
+whose busy timeout is zero: a commit in WAL mode costs tens of microseconds, far less than
+handing the work to a thread that then competes for the GIL. When another process holds the
+write lock, the batch goes instead to a dedicated thread whose connection waits out the lock,
+so the loop never blocks on it. PostgreSQL batches run on the async engine.
 """
 
 from __future__ import annotations
@@ -150,14 +151,15 @@ class Journal:
         if self._loop_conn is None:
             async with self.db.engine.begin() as conn:
                 return await conn.run_sync(_apply, batch)
-        try:
-            with self._loop_conn.begin():
-                return _apply(self._loop_conn, batch)
-        except OperationalError as exc:
-            if not _is_busy(exc):
-                raise
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, _apply_sqlite, self._waiting_engine, batch)
+        async with self.db.writer_turn():
+            try:
+                with self._loop_conn.begin():
+                    return _apply(self._loop_conn, batch)
+            except OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._thread, _apply_sqlite, self._waiting_engine, batch)
 
 
 def _is_busy(exc: OperationalError) -> bool:
