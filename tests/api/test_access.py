@@ -135,6 +135,49 @@ async def test_bad_tokens_are_401(secured: tuple[Api, dict[str, str]], token: st
     assert reply.status == 401 and reply.error["code"] == "unauthorized"
 
 
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": "9999999999"},
+        {"exp": True},
+        {"exp": None},
+        {"exp": [9999999999]},
+        {"nbf": "0"},
+        {"iat": "0"},
+        {"iat": {"at": 0}},
+        {"sub": 7},
+    ],
+    ids=["exp-string", "exp-bool", "exp-null", "exp-list", "nbf-string", "iat-string", "iat-object", "sub-number"],
+)
+async def test_validly_signed_tokens_with_mistyped_claims_are_401(
+    secured: tuple[Api, dict[str, str]], claims: dict[str, Any]
+) -> None:
+    """RFC 7519: exp, nbf and iat are numbers and sub a string. A token signed with the
+    server's own secret, for a real user, is refused when any claim has another type."""
+    api, _ = secured
+    users = api.runtime.engine.users  # type: ignore[union-attr]
+    viewer = next(u for u in await users.list() if u.username == "viewer")
+    now = int(time.time())
+    good = {"sub": viewer.id, "exp": now + 600, "iat": now, "nbf": now - 1}
+
+    def sign(payload: dict[str, Any]) -> str:
+        return jwt.encode(payload, "s" * 40, algorithm="HS256")
+
+    assert (await api.get("/api/v1/flows", headers=_auth(sign(good)))).status == 200
+    reply = await api.get("/api/v1/flows", headers=_auth(sign({**good, **claims})))
+    assert reply.status == 401 and reply.error["code"] == "unauthorized"
+
+
+async def test_a_token_not_valid_yet_is_401(secured: tuple[Api, dict[str, str]]) -> None:
+    api, _ = secured
+    users = api.runtime.engine.users  # type: ignore[union-attr]
+    viewer = next(u for u in await users.list() if u.username == "viewer")
+    now = int(time.time())
+    token = jwt.encode({"sub": viewer.id, "exp": now + 600, "nbf": now + 300}, "s" * 40, algorithm="HS256")
+    reply = await api.get("/api/v1/flows", headers=_auth(token))
+    assert reply.status == 401 and "not valid yet" in reply.error["message"]
+
+
 async def test_deleted_or_demoted_users_lose_rights_at_once(secured: tuple[Api, dict[str, str]]) -> None:
     api, tokens = secured
     users = api.runtime.engine.users  # type: ignore[union-attr]

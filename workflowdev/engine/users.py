@@ -13,6 +13,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import math
 import os
 import secrets
 import time
@@ -43,6 +44,27 @@ MAX_PASSWORD_BYTES = 1024
 MIN_PASSWORD_CHARS = 8
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+_SIGNATURE_ONLY = {"require": ["exp", "sub"], "verify_exp": False, "verify_nbf": False, "verify_iat": False}
+"""PyJWT checks the signature and that the claims are there; the claims themselves are checked
+by `_claims_problem`, because PyJWT takes `"exp": "1796640000"` (a string) or `true` as a date."""
+
+
+def _claims_problem(claims: dict[str, Any], now: float) -> str | None:
+    """Why a validly signed token must still be refused, or None. RFC 7519: exp, nbf and iat
+    are NumericDates (JSON numbers, never strings or booleans); sub is a string."""
+    for name in NUMERIC_DATE_CLAIMS:
+        value = claims.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"the token is not valid: its {name} claim must be a number of seconds"
+    if not isinstance(claims["sub"], str):
+        return "the token is not valid: its sub claim must be a string"
+    if claims["exp"] <= now:
+        return "the token has expired; log in again"
+    if claims.get("nbf", now) > now:
+        return "the token is not valid yet"
+    return None
 
 
 class RateLimited(DomainError):
@@ -216,13 +238,14 @@ class UserService:
     async def user_for_token(self, token: str) -> Row[Any]:
         """The token's user as the database has it now; 401 for any bad or stale token."""
         try:
-            claims = jwt.decode(token, self.secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("the token has expired; log in again") from None
+            claims = jwt.decode(token, self.secret, algorithms=["HS256"], options=_SIGNATURE_ONLY)
         except jwt.PyJWTError:
             raise Unauthorized("the token is not valid") from None
+        problem = _claims_problem(claims, self.clock().timestamp())
+        if problem is not None:
+            raise Unauthorized(problem)
         async with self.db.read() as conn:
-            user = await store.get(conn, str(claims["sub"]))
+            user = await store.get(conn, claims["sub"])
         if user is None:
             raise Unauthorized("the token's user no longer exists")
         return user
