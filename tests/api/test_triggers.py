@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -152,6 +153,71 @@ async def test_webhook_signature(api: Api) -> None:
     assert await executions_of(api, flow_id) == []
     ok = await api.post(f"/api/v1/webhook/{key}", data=raw, headers={**headers, "X-Workflowdev-Signature": good})
     assert ok.status == 201
+
+
+def stamped(secret: str, raw: bytes, at: float) -> str:
+    """The timestamped scheme, written out here independently of the server's code."""
+    t = int(at)
+    return f"t={t},v1=" + hmac.new(secret.encode(), f"{t}.".encode() + raw, hashlib.sha256).hexdigest()
+
+
+async def test_timestamped_webhook_signature_refuses_stale_and_tampered_calls(api: Api) -> None:
+    flow_id = await save_flow(api, ECHO)
+    config = {"secret": "s3cret-value", "signature": "timestamped", "tolerance": 60}
+    trigger = await create_trigger(api, flow_id, "webhook", config)
+    assert trigger["config"] == {**config, "secret": "***", "key": trigger["config"]["key"]}
+    url = f"/api/v1/webhook/{trigger['config']['key']}"
+    raw = json.dumps({"order": 7}).encode()
+    now = time.time()
+
+    async def send(signature: str | None, body: bytes = raw) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if signature is not None:
+            headers["X-Workflowdev-Signature"] = signature
+        return await api.post(url, data=body, headers=headers)
+
+    fresh = stamped("s3cret-value", raw, now)
+    refused = {
+        "missing": await send(None),
+        "body-only scheme": await send("sha256=" + hmac.new(b"s3cret-value", raw, hashlib.sha256).hexdigest()),
+        "stale": await send(stamped("s3cret-value", raw, now - 90)),
+        "from the future": await send(stamped("s3cret-value", raw, now + 90)),
+        "other body": await send(fresh, json.dumps({"order": 8}).encode()),
+        "timestamp moved": await send(fresh.replace(f"t={int(now)}", f"t={int(now) + 1}")),
+        "other secret": await send(stamped("another-secret", raw, now)),
+        "not a number": await send(fresh.replace(f"t={int(now)}", "t=1e9")),
+    }
+    assert {name: r.status for name, r in refused.items()} == dict.fromkeys(refused, 401)
+    assert all(r.error["code"] for r in refused.values())
+    assert await executions_of(api, flow_id) == []
+
+    first = await send(fresh)
+    replayed = await send(fresh)
+    rolling = await send(f"v1={'0' * 64},{fresh}")  # a sender signing with an old and a new secret
+    later = await send(stamped("s3cret-value", raw, now + 1))
+    assert (first.status, replayed.status, rolling.status, later.status) == (201, 200, 200, 201)
+    assert replayed.body["executionId"] == rolling.body["executionId"] == first.body["executionId"]
+    assert later.body["executionId"] != first.body["executionId"]
+    assert len(await executions_of(api, flow_id)) == 2
+
+
+@pytest.mark.parametrize(
+    ("config", "path"),
+    [
+        ({"signature": "timestamped"}, "config.signature"),
+        ({"secret": "s3cret-value", "signature": "hmac"}, "config.signature"),
+        ({"secret": "s3cret-value", "tolerance": 60}, "config.tolerance"),
+        ({"secret": "s3cret-value", "signature": "timestamped", "tolerance": 0}, "config.tolerance"),
+        ({"secret": "s3cret-value", "signature": "timestamped", "tolerance": "300"}, "config.tolerance"),
+        ({"secret": "s3cret-value", "signature": "timestamped", "tolerance": 3601}, "config.tolerance"),
+    ],
+)
+async def test_bad_signature_settings_are_refused(api: Api, config: dict[str, Any], path: str) -> None:
+    flow_id = await save_flow(api, ECHO)
+    reply = await api.post("/api/v1/triggers", json={"flowId": flow_id, "type": "webhook", "config": config})
+    assert reply.status == 400
+    assert [d["path"] for d in reply.error["details"]] == [path]
+    assert (await api.get(f"/api/v1/triggers?flowId={flow_id}")).body == []
 
 
 async def test_webhook_wait_returns_outputs(api: Api) -> None:

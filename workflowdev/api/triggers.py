@@ -171,7 +171,8 @@ SCHEMAS: dict[str, Schema] = {
             "enabled": {"type": "boolean"},
             "config": {
                 "type": "object",
-                "description": "webhook: {key, secret (always shown as ***)}; schedule: {cron, timezone, inputs, "
+                "description": "webhook: {key, secret (always shown as ***), signature: body | timestamped "
+                "(default body), tolerance (seconds, timestamped only, 1–3600, default 300)}; schedule: {cron, timezone, inputs, "
                 "catchUp}; flow: {upstreamFlowId, statuses}",
             },
             "fromYaml": {"type": "boolean", "description": "declared in the flow's YAML; change it there"},
@@ -237,7 +238,16 @@ OPERATIONS: dict[str, Schema] = {
             {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}},
             {"name": "wait", "in": "query", "schema": {"type": "boolean"}, "description": "answer when the execution ends"},
             {"name": "timeout", "in": "query", "schema": {"type": "number", "maximum": WAIT_MAX_SECONDS}},
-            {"name": "X-Workflowdev-Signature", "in": "header", "schema": {"type": "string"}, "description": "sha256=<hex HMAC of the raw body>"},
+            {
+                "name": "X-Workflowdev-Signature",
+                "in": "header",
+                "schema": {"type": "string"},
+                "description": "Required when the trigger has a secret. Scheme `body` (the default): "
+                "`sha256=<hex HMAC-SHA256 of the raw body>`. Scheme `timestamped`: `t=<unix seconds>,"
+                "v1=<hex HMAC-SHA256 of '<t>.<raw body>'>`, refused when t is more than the trigger's "
+                "`tolerance` (300 s by default) from the server's clock; a verbatim resend inside the "
+                "tolerance answers the first call's execution (200). Several v1 entries may be sent.",
+            },
             {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}},
         ],
         "requestBody": {"required": False, "content": {"application/json": {"schema": {}}, "text/plain": {"schema": {"type": "string"}}}},
@@ -245,7 +255,7 @@ OPERATIONS: dict[str, Schema] = {
             **ok(ref("WebhookResult"), "201", "Queued"),
             **ok(ref("WebhookResult"), "200", "Finished (wait=true), or the first call's execution (Idempotency-Key)"),
             **ok(ref("WebhookResult"), "202", "Still running when the wait ended"),
-            "401": error("Missing or wrong signature"),
+            "401": error("Missing or wrong signature, or a timestamped signature outside the tolerance"),
             **ERRORS,
         },
     },

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from workflowdev.engine import webhook_signature
+
 TRIGGER_TYPES = ("webhook", "schedule", "flow")
 TERMINAL_STATUSES = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
 WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
@@ -30,7 +32,7 @@ worth 86,400 executions."""
 Problem = tuple[str, str]
 
 _ALLOWED = {
-    "webhook": {"key", "secret"},
+    "webhook": {"key", "secret", "signature", "tolerance"},
     "schedule": {"cron", "timezone", "inputs", "catchUp"},
     "flow": {"upstreamFlowId", "statuses"},
 }
@@ -54,6 +56,7 @@ def check_config(kind: str, config: Mapping[str, Any]) -> list[Problem]:
         secret = config.get("secret")
         if secret is not None and (not isinstance(secret, str) or len(secret) < 8):
             problems.append(("secret", "must be a string of at least 8 characters"))
+        problems += webhook_signature.config_problems(config)
     elif kind == "schedule":
         problems += _check_schedule(config)
     else:

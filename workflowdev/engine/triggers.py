@@ -10,8 +10,6 @@ firing fails on the key and starts nothing.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -23,7 +21,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine import audit_trail
+from workflowdev.engine import audit_trail, webhook_signature
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
@@ -235,16 +233,16 @@ class TriggerService:
 
     async def fire_webhook(self, call: WebhookCall) -> tuple[dict[str, Any], bool]:
         """Start the webhook's flow; returns (started, created). A repeat within the
-        idempotency window returns the first call's execution and created=False."""
+        idempotency window (the same Idempotency-Key, or a timestamped signature sent again)
+        returns the first call's execution and created=False."""
         async with self.db.read() as conn:
             trigger = await store.by_webhook_key(conn, call.key)
         if trigger is None or not trigger.enabled:
             raise NotFound("no enabled webhook with that key")
-        secret = (trigger.config or {}).get("secret")
-        if secret:
-            expected = "sha256=" + hmac.new(secret.encode(), call.raw_body, hashlib.sha256).hexdigest()
-            if call.signature is None or not hmac.compare_digest(expected.encode(), call.signature.strip().encode()):
-                raise Unauthorized("missing or wrong X-Workflowdev-Signature (sha256=<hex HMAC-SHA256 of the body>)")
+        try:
+            verified = webhook_signature.verify(trigger.config or {}, call.raw_body, call.signature, self.clock().timestamp())
+        except webhook_signature.SignatureRefused as exc:
+            raise Unauthorized(str(exc)) from None
         payload = {
             "type": "webhook",
             "id": trigger.id,
@@ -252,9 +250,10 @@ class TriggerService:
             "headers": {k: v for k, v in call.headers.items() if k.lower() not in HIDDEN_HEADERS},
             "query": dict(call.query),
         }
-        if call.idempotency_key is None:
+        once = call.idempotency_key or verified.replay_key
+        if once is None:
             return await self._start(trigger, payload, None, None), True
-        return await self._start_once(trigger, payload, call.idempotency_key)
+        return await self._start_once(trigger, payload, once)
 
     async def _start_once(self, trigger: Any, payload: dict[str, Any], key: str) -> tuple[dict[str, Any], bool]:
         """Start the flow unless this key fired within the window. The firing's insert against
