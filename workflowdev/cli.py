@@ -10,11 +10,11 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import workflowdev
-from workflowdev import cli_console, cli_credentials, cli_users
-from workflowdev.config import ConfigError, Settings, load_settings
+from workflowdev import cli_console, cli_credentials, cli_failures, cli_users
+from workflowdev.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from workflowdev.runtime import Runtime
@@ -36,8 +36,15 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--roles", metavar="LIST", help="what this node does: api,worker,scheduler (default all)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other failure (the usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(cli_failures.USAGE, cli_failures.one_line(f"{self.prog}: {message} (see {self.prog} --help)") + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="workflowdev", description="Workflow orchestration with a terminal operations console."
     )
     parser.add_argument("--version", action="version", version=f"workflowdev {workflowdev.__version__}")
@@ -80,6 +87,20 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Whatever stops it is told in one line on stderr (`cli_failures`)."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if cli_failures.debugging():
+            raise
+        line, status = cli_failures.explain(exc)
+        print(cli_failures.one_line(f"workflowdev: {line}"), file=sys.stderr)
+        return status
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -87,21 +108,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()  # no terminal to draw the console on
             return 0
         args = parser.parse_args(["up"])
-    try:
-        if args.command == "validate":
-            return validate_files(args.files)
-        if args.command == "run":
-            return run_flow_file(args.file, args.input)
-        if args.command == "credentials":
-            return cli_credentials.run(args)
-        if args.command == "user":
-            return cli_users.run(args)
-        if args.command == "tui":
-            return cli_console.run_remote(args)
-        settings = settings_from(args)
-    except ConfigError as exc:
-        print(f"workflowdev: {exc}", file=sys.stderr)
-        return 2
+    if args.command == "validate":
+        return validate_files(args.files)
+    if args.command == "run":
+        return run_flow_file(args.file, args.input)
+    if args.command == "credentials":
+        return cli_credentials.run(args)
+    if args.command == "user":
+        return cli_users.run(args)
+    if args.command == "tui":
+        return cli_console.run_remote(args)
+    settings = settings_from(args)
     if args.command == "up":
         cli_console.log_to_file(settings)
         return asyncio.run(console_embedded(settings, args))
@@ -137,16 +154,10 @@ def validate_files(files: Sequence[Path]) -> int:
 def run_flow_file(path: Path, pairs: list[str]) -> int:
     from rich.console import Console
 
-    from workflowdev.local_run import RunError, parse_inputs, run_file
+    from workflowdev.local_run import parse_inputs, run_file
 
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return asyncio.run(run_file(path, parse_inputs(pairs), Console()))
-    except RunError as exc:
-        print(f"workflowdev: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return asyncio.run(run_file(path, parse_inputs(pairs), Console()))
 
 
 def _refuse_insecure_bind(settings: Settings) -> str | None:

@@ -12,9 +12,9 @@ import argparse
 import asyncio
 import logging
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from workflowdev.config import ConfigError, Settings, load_settings
 
@@ -63,13 +63,19 @@ async def run_console(server_url: str, settings: Settings, args: argparse.Namesp
 
 
 def run_remote(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings({}, config_file=args.config)
-    except ConfigError as exc:
-        print(f"workflowdev: {exc}", file=sys.stderr)
-        return 2
+    settings = load_settings({}, config_file=args.config)
+    if not _is_http_url(args.server):
+        raise ConfigError(f"--server must be an http:// or https:// URL such as http://127.0.0.1:8080, got {args.server!r}")
     asyncio.run(run_console(args.server, settings, args, embedded=False))
     return 0
+
+
+def _is_http_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:  # a bad port or IPv6 literal
+        return False
 
 
 def log_to_file(settings: Settings) -> Path:

@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from workflowdev.config import ConfigError, Settings, load_settings
+from workflowdev.cli_failures import FAILED, one_line
+from workflowdev.config import Settings, load_settings
 from workflowdev.engine.clock import utcnow
 from workflowdev.engine.credentials import (
     KEY_ENV,
@@ -65,17 +66,14 @@ class RotationIncomplete(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
+    flags = {"database_url": args.database_url, "data_dir": args.data_dir}
+    settings = load_settings(flags, config_file=args.config)
     try:
-        flags = {"database_url": args.database_url, "data_dir": args.data_dir}
-        settings = load_settings(flags, config_file=args.config)
         print(asyncio.run(rotate_key(settings, args.new_key_file)))
-    except (ConfigError, MasterKeyError, CredentialUnreadable, RotationIncomplete) as exc:
-        print(f"workflowdev: {exc}", file=sys.stderr)
-        return 2
     except (SQLAlchemyError, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"workflowdev: nothing was changed, the database failed: {reason}", file=sys.stderr)
-        return 1
+        print(one_line(f"workflowdev: nothing was changed, the database failed: {reason}"), file=sys.stderr)
+        return FAILED
     return 0
 
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from workflowdev.config import ConfigError, load_settings
+from workflowdev.config import DATABASE_FILE, Settings, load_settings
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import utcnow
 from workflowdev.engine.errors import DomainError
@@ -60,13 +60,21 @@ def _password(from_stdin: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings({"database_url": args.database_url, "data_dir": args.data_dir}, config_file=args.config)
-        password = _password(args.password_stdin) if args.user_action == "create" else ""
-        return asyncio.run(_with_service(settings.effective_database_url, lambda users: _act(users, args, password)))
-    except (ConfigError, DomainError) as exc:
-        print(f"workflowdev: {getattr(exc, 'message', exc)}", file=sys.stderr)
-        return 2
+    settings = load_settings({"database_url": args.database_url, "data_dir": args.data_dir}, config_file=args.config)
+    _prepare_embedded_database(settings, create=args.user_action == "create")
+    password = _password(args.password_stdin) if args.user_action == "create" else ""
+    return asyncio.run(_with_service(settings.effective_database_url, lambda users: _act(users, args, password)))
+
+
+def _prepare_embedded_database(settings: Settings, *, create: bool) -> None:
+    """The first user is often made before the server ever ran: `create` makes the data
+    directory, as the server would. The other actions change nothing that is not there."""
+    if settings.database_url:
+        return
+    if create:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    elif not (settings.data_dir / DATABASE_FILE).exists():
+        raise DomainError(f"no users yet: {settings.data_dir / DATABASE_FILE} does not exist (workflowdev user create NAME)")
 
 
 async def _with_service(url: str, action: Callable[[UserService], Awaitable[int]]) -> int:

@@ -18,12 +18,17 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import ArgumentError
+
 from workflowdev.engine.limits import RunLimits
 from workflowdev.engine.plugin import PluginSettings
 from workflowdev.engine.roles import ROLES
+from workflowdev.store.database import async_url
 
 ENV_PREFIX = "WORKFLOWDEV_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+DATABASE_FILE = "workflowdev.db"
+"""The embedded SQLite database, inside the data directory, when no database_url is set."""
 
 
 class ConfigError(ValueError):
@@ -84,7 +89,7 @@ class Settings:
 
     @property
     def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'workflowdev.db'}"
+        return self.database_url or f"sqlite:///{self.data_dir / DATABASE_FILE}"
 
     @property
     def plugin_settings(self) -> PluginSettings:
@@ -206,6 +211,10 @@ def load_settings(
 
     base = Settings(data_dir=default_data_dir(env))
     settings = replace(base, **{**from_file, **from_env, **from_flags})
+    try:
+        async_url(settings.effective_database_url)
+    except (ValueError, ArgumentError) as exc:
+        raise ConfigError(f"database_url: {exc}") from None
     if not 0 <= settings.port < 65536:
         raise ConfigError(f"port must be between 0 (any free port) and 65535, got {settings.port}")
     for cidr in (*settings.http_allow, *settings.http_deny):

@@ -59,12 +59,16 @@ class Runtime:
         return f"{host}:{self.port}"
 
     async def start(self) -> None:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        key = load_master_key(self.settings.data_dir)  # MasterKeyError: refuse to start
-        secret = load_jwt_secret(self.settings.jwt_secret, self.settings.data_dir) if self.settings.auth else b""
+        if not self.settings.database_url:  # the embedded database lives in the data directory
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.settings.effective_database_url)
         try:
+            # The database first: a node that cannot reach it makes nothing (no master key that
+            # would then not match the cluster's).
             await self.db.migrate()
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            key = load_master_key(self.settings.data_dir)  # MasterKeyError: refuse to start
+            secret = load_jwt_secret(self.settings.jwt_secret, self.settings.data_dir) if self.settings.auth else b""
             self.engine = Engine(
                 self.db,
                 self.registry,

@@ -3,7 +3,6 @@ the key file and the environment variable, and `workflowdev credentials rotate-k
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import os
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from workflowdev import cli_credentials
+from workflowdev.cli import main
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import utcnow
 from workflowdev.engine.credentials import (
@@ -209,12 +208,6 @@ def test_a_malformed_env_key_says_which_forms_are_accepted_without_echoing_it(tm
 # -- `workflowdev credentials rotate-key` --------------------------------------------------------
 
 
-def _cli(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    cli_credentials.add_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["credentials", "rotate-key", *argv])
-
-
 async def test_rotate_key_command_re_encrypts_and_replaces_the_key_file(
     db: Database, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -223,8 +216,7 @@ async def test_rotate_key_command_re_encrypts_and_replaces_the_key_file(
     old = load_master_key(data_dir, env={})
     await CredentialService(db, utcnow, old).create(name="TOKEN", value=SECRET, description=None, actor=ALICE)
 
-    args = _cli("--db", database_url, "--data-dir", str(data_dir))
-    assert await _run_in_thread(args) == 0
+    assert await _rotate("--db", database_url, "--data-dir", str(data_dir)) == 0
 
     new = load_master_key(data_dir, env={})
     assert new != old and stat.S_IMODE((data_dir / "master.key").stat().st_mode) == 0o600
@@ -249,18 +241,19 @@ async def test_rotate_key_command_takes_a_given_key_and_refuses_a_wrong_current_
     key_file.chmod(0o600)
 
     load_master_key(data_dir, env={})  # a key that never encrypted anything here
-    assert await _run_in_thread(_cli("--db", url, "--data-dir", str(data_dir), "--new-key-file", str(key_file))) == 2
+    assert await _rotate("--db", url, "--data-dir", str(data_dir), "--new-key-file", str(key_file)) == 2
     assert stored_with.key_id in capsys.readouterr().err
     assert (await _rows(db))["TOKEN"]["key_id"] == stored_with.key_id
 
     (data_dir / "master.key").unlink()
     (data_dir / "master.key").write_text(stored_with.encoded())
     (data_dir / "master.key").chmod(0o600)
-    assert await _run_in_thread(_cli("--db", url, "--data-dir", str(data_dir), "--new-key-file", str(key_file))) == 0
+    assert await _rotate("--db", url, "--data-dir", str(data_dir), "--new-key-file", str(key_file)) == 0
     assert load_master_key(data_dir, env={}) == given
     assert await CredentialService(db, utcnow, given).resolve("TOKEN") == SECRET
 
 
-async def _run_in_thread(args: argparse.Namespace) -> int:
-    """The command runs its own event loop, so it cannot run on this test's loop."""
-    return await asyncio.to_thread(cli_credentials.run, args)
+async def _rotate(*argv: str) -> int:
+    """`workflowdev credentials rotate-key ARGV` as the command line runs it; in a thread,
+    because the command runs its own event loop."""
+    return await asyncio.to_thread(main, ["credentials", "rotate-key", *argv])

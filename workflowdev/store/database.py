@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from workflowdev.store.migrate import upgrade_to_head
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+FIRST_CONTACT_TIMEOUT = 30.0
+"""Seconds a starting process waits for its database to answer (a PostgreSQL still starting)."""
 
 
 class LoopConnection:
@@ -116,7 +118,10 @@ class Database:
         return self.dialect == "sqlite"
 
     async def migrate(self) -> None:
-        """Bring the schema up to date; safe to call on every start, from any number of nodes."""
+        """Bring the schema up to date; safe to call on every start, from any number of nodes.
+        The first contact of every process with its database: one that cannot be reached is
+        `DatabaseUnavailable`, naming it (without its password)."""
+        await self.ping(timeout=FIRST_CONTACT_TIMEOUT)
         async with self.engine.connect() as conn:
             await conn.run_sync(upgrade_to_head)
             await conn.commit()
@@ -153,11 +158,20 @@ class Database:
                 yield conn
 
     async def ping(self, timeout: float = 2.0) -> None:
+        """Raise DatabaseUnavailable unless the database answers within `timeout` seconds.
+        SQLite answers through a read connection on the loop (a local file answers at once),
+        so a file that cannot be opened leaves no aiosqlite thread behind to fail later."""
         try:
+            if self._read_engine is not None:
+                with self._read_engine.connect() as sync_conn:
+                    sync_conn.execute(text("SELECT 1"))
+                return
             async with asyncio.timeout(timeout), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:  # noqa: BLE001 - any driver failure means "not ready"
-            raise DatabaseUnavailable(str(exc)) from exc
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            where = make_url(self.url).render_as_string(hide_password=True)
+            raise DatabaseUnavailable(f"cannot reach the database {where}: {reason[0] if reason else type(exc).__name__}") from exc
 
     async def close(self) -> None:
         await self.engine.dispose()
