@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -490,3 +492,25 @@ async def test_reasonable_work_fits_the_default_limits(renderer: Renderer) -> No
     assert await render(renderer, "{{ big | replace('x', 'yy') | length }}") == 200_000
     # Jinja's ** is left-associative: this is (10**10)**10, a small number
     assert await render(renderer, "{{ 10**10**10 == 10**100 }}") is True
+
+
+class _Stalls:
+    """A scope value whose reading stops the process without the template doing any work:
+    the thread sleeps (as when the machine is too busy to schedule it) and the garbage
+    collector runs full collections (as over a large heap)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    @property
+    def value(self) -> int:
+        time.sleep(self.seconds)
+        started = time.thread_time()
+        while time.thread_time() - started < self.seconds:
+            gc.collect()
+        return 7
+
+
+async def test_the_time_limit_counts_the_templates_own_work_not_stalls() -> None:
+    quick = Renderer(limits=Limits(max_seconds=0.05))
+    assert await quick.render_value("{{ stalls.value * 3 }}", {"stalls": _Stalls(0.2)}) == 21

@@ -55,11 +55,13 @@ uses its whole time budget holds the loop for `max_seconds`.
 from __future__ import annotations
 
 import contextvars
+import gc
 import itertools
 import json
 import math
 import operator
 import re
+import threading
 import time
 import types
 import uuid
@@ -123,8 +125,9 @@ class Limits:
     """What one render (one task's properties, or one condition) may spend.
 
     `max_output_bytes` bounds each string or collection built and the rendered text (UTF-8);
-    `max_iterations` the loop steps of the whole render; `max_seconds` its time inside Jinja
-    (waiting for kv or credentials does not count); `max_allocated_bytes` the total size of all
+    `max_iterations` the loop steps of the whole render; `max_seconds` its CPU time inside
+    Jinja (waiting for kv or credentials, the process being descheduled and garbage-collector
+    pauses do not count: `_RenderClock`); `max_allocated_bytes` the total size of all
     it builds, even what it drops again; `max_kv_lookups` the distinct kv keys it may read.
     """
 
@@ -251,6 +254,36 @@ def _children(value: Any) -> Iterable[Any]:
     return itertools.chain(value.keys(), value.values()) if isinstance(value, dict) else value
 
 
+class _RenderClock:
+    """Seconds a render spends itself: this thread's CPU time, less the garbage collector's.
+
+    A wall clock would charge a template for whatever else stopped the process: another
+    thread holding the GIL, a machine too busy to schedule it, a full collection over a large
+    heap (seen to take over a second in a long-lived process). `{{ item * 3 }}` then failed
+    for "taking longer than 1 s". CPU time of the thread leaves out waiting; the collector's
+    pauses are measured by `gc.callbacks` and taken off.
+    """
+
+    def __init__(self) -> None:
+        self._collected: dict[int, float] = {}  # per thread: a collection stops only its own
+        self._collecting_since: dict[int, float] = {}
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, _info: dict[str, Any]) -> None:
+        thread = threading.get_ident()
+        if phase == "start":
+            self._collecting_since[thread] = time.thread_time()
+        elif thread in self._collecting_since:
+            spent = time.thread_time() - self._collecting_since.pop(thread)
+            self._collected[thread] = self._collected.get(thread, 0.0) + spent
+
+    def __call__(self) -> float:
+        return time.thread_time() - self._collected.get(threading.get_ident(), 0.0)
+
+
+_render_clock = _RenderClock()
+
+
 class _Pass:
     """The budgets of one rendering pass; every sandbox hook charges its work here."""
 
@@ -264,7 +297,7 @@ class _Pass:
         self._weights: dict[int, tuple[Any, int]] = {}
 
     def tick(self) -> None:
-        if time.monotonic() > self.deadline:
+        if _render_clock() > self.deadline:
             raise _Refused(f"rendering took longer than the limit of {self.limits.max_seconds:g} s")
 
     def iterate(self, iterable: Iterable[Any]) -> Iterator[Any]:
@@ -1156,7 +1189,7 @@ class _Session:
                 self._masker.add(value)
 
     def start_pass(self) -> _Pass:
-        deadline = time.monotonic() + self.seconds_left
+        deadline = _render_clock() + self.seconds_left
         return _Pass(self.limits, deadline, self.iterations, self.allocated)
 
     def finish_pass(self, state: _Pass, elapsed: float) -> None:
@@ -1272,7 +1305,7 @@ class Renderer:
         """One synchronous pass of a compiled template, inside the session's budgets."""
         state = session.start_pass()
         token = _ACTIVE.set(state)
-        started = time.monotonic()
+        started = _render_clock()
         try:
             context = compiled.template.new_context(session.names, shared=True)
             chunks = compiled.template.root_render_func(context)
@@ -1285,7 +1318,7 @@ class Renderer:
             raise session.error(f"cannot render {_shown(source)}: {_reason(error)}") from None
         finally:
             _ACTIVE.reset(token)
-            session.finish_pass(state, time.monotonic() - started)
+            session.finish_pass(state, _render_clock() - started)
 
     def _compile(self, source: str) -> _Compiled | _CredentialText:
         if "{{" not in source and "{%" not in source:
