@@ -29,22 +29,23 @@ from workflowdev.engine.events import (
     LOG,
     TASK_UPDATED,
 )
-from workflowdev.engine.executions import TERMINAL
+from workflowdev.engine.lifecycle import ENDED, ExecutionStatus, TaskStatus
 from workflowdev.engine.flow_service import FlowService
 from workflowdev.plugins import build_registry
 from workflowdev.store.database import Database
 
 STYLES = {
-    "QUEUED": ("·", "dim"),
-    "RUNNING": ("▶", "cyan"),
-    "WAITING": ("⏸", "yellow"),
-    "PAUSED": ("⏸", "yellow"),
-    "SUCCESS": ("✔", "green"),
-    "FAILED": ("✘", "red"),
-    "SKIPPED": ("↷", "dim"),
-    "CANCELLED": ("⊘", "magenta"),
-    "TIMED_OUT": ("⧗", "red"),
+    TaskStatus.QUEUED: ("·", "dim"),
+    TaskStatus.RUNNING: ("▶", "cyan"),
+    TaskStatus.WAITING: ("⏸", "yellow"),
+    ExecutionStatus.PAUSED: ("⏸", "yellow"),
+    TaskStatus.SUCCESS: ("✔", "green"),
+    TaskStatus.FAILED: ("✘", "red"),
+    TaskStatus.SKIPPED: ("↷", "dim"),
+    TaskStatus.CANCELLED: ("⊘", "magenta"),
+    TaskStatus.TIMED_OUT: ("⧗", "red"),
 }
+"""By status value: a task's and an execution's statuses of one name look alike."""
 LEVEL_STYLES = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
 LOG_TAIL = 12
 LOCAL = Actor("local")
@@ -73,7 +74,7 @@ class View:
     """What the screen shows, rebuilt from events."""
 
     flow_name: str
-    status: str = "QUEUED"
+    status: str = ExecutionStatus.QUEUED
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     logs: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
@@ -121,7 +122,7 @@ class View:
         parts: list[Any] = [root]
         if lines:
             parts += [Text("logs", style="bold underline"), log_text]
-        if self.error and self.status in TERMINAL:
+        if self.error and self.status in ENDED:
             parts.append(Text(f"error: {self.error}", style="red"))
         return Group(*parts)
 
@@ -158,7 +159,7 @@ async def _run(engine: Engine, flows: FlowService, yaml_content: str, inputs: di
     execution_id = started["executionId"]
     view = View(flow.name)
     with Live(view.render(), console=console, auto_refresh=False, transient=True) as live:
-        while view.status not in TERMINAL:
+        while view.status not in ENDED:
             event = await subscription.get(timeout=0.5)
             if event is None:
                 continue
@@ -175,7 +176,7 @@ async def _run(engine: Engine, flows: FlowService, yaml_content: str, inputs: di
     final = await engine.executions.get_row(execution_id)
     view.status, view.error = final.status, final.error
     console.print(view.render(tail=None))
-    return 0 if final.status == "SUCCESS" else 1
+    return 0 if final.status == ExecutionStatus.SUCCESS else 1
 
 
 async def _ask(engine: Engine, approval: dict[str, Any], console: Console) -> None:

@@ -24,12 +24,13 @@ from workflowdev.api.keys import ENGINE
 from workflowdev.api.streams import open_stream, watch_client
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.events import EXECUTION_UPDATED, LOG, SubscriberLagged
-from workflowdev.engine.executions import TERMINAL, execution_json, task_run_json
+from workflowdev.engine.executions import execution_json, task_run_json
+from workflowdev.engine.lifecycle import ENDED, ExecutionStatus, TaskStatus
 from workflowdev.engine.recorder import log_json
 
 routes = web.RouteTableDef()
-STATUSES = ("QUEUED", "RUNNING", "PAUSED", "SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
-TASK_STATUSES = ("QUEUED", "RUNNING", "WAITING", "SUCCESS", "FAILED", "SKIPPED", "CANCELLED", "TIMED_OUT")
+STATUSES = tuple(s.value for s in ExecutionStatus)
+TASK_STATUSES = tuple(s.value for s in TaskStatus)
 DETAIL_TASK_RUNS = 1000
 """Task runs `GET /executions/{id}` carries: a long foreach records 100,000 and more, which one
 response must not hold; `GET /executions/{id}/tasks` pages through them all."""
@@ -121,7 +122,7 @@ async def execution_logs(request: web.Request) -> web.StreamResponse:
         for row in await engine.executions.logs(execution_id):
             await ws.send_json(log_json(row))
             last = row.seq
-        while status not in TERMINAL and not ws.closed:
+        while status not in ENDED and not ws.closed:
             event = await subscription.get(timeout=1.0)
             if event is None:
                 if reader.done():
@@ -130,7 +131,7 @@ async def execution_logs(request: web.Request) -> web.StreamResponse:
             if event.type == LOG and event.data["seq"] > last:
                 await ws.send_json(event.data)
                 last = event.data["seq"]
-            elif event.type == EXECUTION_UPDATED and event.data.get("status") in TERMINAL:
+            elif event.type == EXECUTION_UPDATED and event.data.get("status") in ENDED:
                 status = event.data["status"]
                 for row in await engine.executions.logs(execution_id, after_seq=last):
                     await ws.send_json(log_json(row))
@@ -161,7 +162,7 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["executionId", "status"],
         "properties": {
             "executionId": {"type": "string", "format": "uuid"},
-            "status": {"const": "QUEUED"},
+            "status": {"const": ExecutionStatus.QUEUED.value},
             "tasksTotal": {"type": "integer"},
         },
     },
@@ -174,7 +175,7 @@ SCHEMAS: dict[str, Schema] = {
             "flowName": {"type": "string"},
             "namespace": {"type": "string"},
             "flowRevision": {"type": "integer"},
-            "status": {"enum": ["QUEUED", "RUNNING", "PAUSED", "SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"]},
+            "status": {"enum": list(STATUSES)},
             "tasksTotal": {"type": "integer"},
             "tasksExecuted": {"type": "integer"},
             "inputs": {"type": "object"},

@@ -31,7 +31,7 @@ from workflowdev.api.docs import (
 )
 from workflowdev.api.keys import ENGINE
 from workflowdev.engine.errors import Invalid
-from workflowdev.engine.executions import TERMINAL
+from workflowdev.engine.lifecycle import ENDED
 from workflowdev.engine.trigger_config import TRIGGER_TYPES
 from workflowdev.engine.triggers import WebhookCall, trigger_json
 
@@ -155,7 +155,7 @@ async def fire_webhook(request: web.Request) -> web.Response:
         return web.json_response({"executionId": current.id, "status": current.status}, status=202)
     return web.json_response(
         {"executionId": ended.id, "status": ended.status, "outputs": ended.outputs, "error": ended.error},
-        status=200 if ended.status in TERMINAL else 202,
+        status=200 if ended.status in ENDED else 202,
     )
 
 

@@ -18,12 +18,8 @@ from workflowdev.engine import audit_trail
 from workflowdev.engine.actor import SYSTEM, Actor
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, NotFound
-from workflowdev.engine.events import (
-    APPROVAL_DECIDED,
-    EXECUTION_UPDATED,
-    Event,
-    EventBus,
-)
+from workflowdev.engine.events import APPROVAL_DECIDED, Event, EventBus
+from workflowdev.engine.lifecycle import ENDED, ExecutionStatus, execution_updated, expect
 from workflowdev.store import approvals as store
 from workflowdev.store import executions as executions_store
 from workflowdev.store.database import Database
@@ -82,7 +78,7 @@ class ApprovalService:
             # Holding the execution's row makes a runner that is parking it wait for this
             # decision, so its `resume_if_decided` cannot miss it.
             execution = await executions_store.lock_execution(conn, row.execution_id)
-            if execution is None or execution.status in executions_store.TERMINAL:
+            if execution is None or execution.status in ENDED:
                 ended = execution.status if execution is not None else "gone"
                 raise Conflict(f"execution {row.execution_id} has already ended ({ended})")
             decided_now = await store.decide(
@@ -92,7 +88,7 @@ class ApprovalService:
                 current = await store.get(conn, approval_id)
                 raise Conflict(f"approval {approval_id} is already {current.status if current else 'gone'}")
             requeued = await executions_store.set_status_if(
-                conn, row.execution_id, expected=["PAUSED"], status="QUEUED"
+                conn, row.execution_id, expected=expect(ExecutionStatus.QUEUED, ExecutionStatus.PAUSED), status=ExecutionStatus.QUEUED
             )
             await audit_trail.record(
                 conn,
@@ -111,10 +107,10 @@ class ApprovalService:
         """Re-queue a just-parked execution whose gate was decided while it was still running."""
         async with self.db.write() as conn:
             requeued = await store.any_decided(conn, approval_ids) and await executions_store.set_status_if(
-                conn, execution_id, expected=["PAUSED"], status="QUEUED"
+                conn, execution_id, expected=expect(ExecutionStatus.QUEUED, ExecutionStatus.PAUSED), status=ExecutionStatus.QUEUED
             )
         if requeued:
-            self.bus.publish(Event(EXECUTION_UPDATED, execution_id, {"id": execution_id, "status": "QUEUED"}))
+            self.bus.publish(execution_updated(execution_id, ExecutionStatus.QUEUED))
             self.on_queued()
 
     async def expire(self, approval_ids: Sequence[str], reason: str) -> None:
@@ -141,7 +137,7 @@ class ApprovalService:
                 if not await store.decide(conn, row.id, status="EXPIRED", by=SYSTEM.name, comment=None, at=now):
                     continue
                 requeued = await executions_store.set_status_if(
-                    conn, row.execution_id, expected=["PAUSED"], status="QUEUED"
+                    conn, row.execution_id, expected=expect(ExecutionStatus.QUEUED, ExecutionStatus.PAUSED), status=ExecutionStatus.QUEUED
                 )
                 decided = await store.get(conn, row.id)
             self._announce(decided, requeued)
@@ -151,5 +147,5 @@ class ApprovalService:
     def _announce(self, row: Any, requeued: bool) -> None:
         self.bus.publish(Event(APPROVAL_DECIDED, row.execution_id, approval_json(row)))
         if requeued:
-            self.bus.publish(Event(EXECUTION_UPDATED, row.execution_id, {"id": row.execution_id, "status": "QUEUED"}))
+            self.bus.publish(execution_updated(row.execution_id, ExecutionStatus.QUEUED))
             self.on_queued()

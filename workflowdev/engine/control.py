@@ -21,6 +21,7 @@ from workflowdev.engine.errors import Invalid
 from workflowdev.engine.events import APPROVAL_CREATED, Event
 from workflowdev.engine.expressions import ExpressionError
 from workflowdev.engine.flow import Task
+from workflowdev.engine.lifecycle import ExecutionStatus, TaskStatus
 from workflowdev.engine.plugin import TaskFailed, as_condition, as_text, parse_duration
 from workflowdev.engine.walk import Frame, Outcome, Parked, TaskError, backoff
 
@@ -156,12 +157,12 @@ async def _container(runner: Runner, task: Task, frame: Frame, body: Body, *, re
             runner.interrupted(task, frame, run)
             raise
         except TaskError as exc:
-            error, status = f"{exc.task_name} {_verb(exc.status)}: {exc.message}", "FAILED"
+            error, status = f"{exc.task_name} {_verb(exc.status)}: {exc.message}", TaskStatus.FAILED
         except (TaskFailed, ExpressionError, ValueError) as exc:
-            error, status = str(exc), "FAILED"
+            error, status = str(exc), TaskStatus.FAILED
         else:
-            runner.finish_run(task, frame, run, "SUCCESS", outputs=outputs)
-            return "SUCCESS"
+            runner.finish_run(task, frame, run, TaskStatus.SUCCESS, outputs=outputs)
+            return TaskStatus.SUCCESS
         if try_number < attempts:
             runner.finish_run(task, frame, run, status, error=error)
             await asyncio.sleep(backoff(policy, try_number))
@@ -171,7 +172,7 @@ async def _container(runner: Runner, task: Task, frame: Frame, body: Body, *, re
 
 
 def _verb(status: str) -> str:
-    return {"TIMED_OUT": "timed out", "CANCELLED": "was cancelled"}.get(status, "failed")
+    return {TaskStatus.TIMED_OUT: "timed out", TaskStatus.CANCELLED: "was cancelled"}.get(status, "failed")
 
 
 def _children(task: Task, name: str) -> tuple[Task, ...]:
@@ -221,10 +222,10 @@ async def _dag(runner: Runner, task: Task, frame: Frame) -> Outcome:
                 if any(outcome[d] == "PARKED" for d in child.depends_on):
                     outcome[child.name] = "PARKED"
                     raise Parked()
-                skipped = [d for d in child.depends_on if outcome[d] == "SKIPPED"]
+                skipped = [d for d in child.depends_on if outcome[d] == TaskStatus.SKIPPED]
                 if skipped:
                     runner.skip(child, inner, f"dependency {skipped[0]} was skipped")
-                    outcome[child.name] = "SKIPPED"
+                    outcome[child.name] = TaskStatus.SKIPPED
                     return
                 async with slots:
                     outcome[child.name] = await runner.run_task(child, inner)
@@ -339,7 +340,7 @@ async def _fail(runner: Runner, task: Task, frame: Frame) -> Outcome:
 
 
 async def _wait_until(runner: Runner, task: Task, frame: Frame) -> Outcome:
-    run = runner.start_run(task, frame, status="WAITING")
+    run = runner.start_run(task, frame, status=TaskStatus.WAITING)
     try:
         props = await runner.render({k: v for k, v in task.properties.items() if k != "condition"}, frame)
         interval = parse_duration(props.get("interval", "5s"))
@@ -353,11 +354,11 @@ async def _wait_until(runner: Runner, task: Task, frame: Frame) -> Outcome:
             value = await runner.render(task.properties["condition"], frame)
             if as_condition(value):
                 waited = int((time.monotonic() - started) * 1000)
-                runner.finish_run(task, frame, run, "SUCCESS", outputs={"polls": polls, "waited_ms": waited})
-                return "SUCCESS"
+                runner.finish_run(task, frame, run, TaskStatus.SUCCESS, outputs={"polls": polls, "waited_ms": waited})
+                return TaskStatus.SUCCESS
             remaining = timeout - (time.monotonic() - started)
             if remaining <= 0:
-                return runner.fail_run(task, frame, run, f"condition still false after {timeout:g}s ({polls} polls)", "TIMED_OUT")
+                return runner.fail_run(task, frame, run, f"condition still false after {timeout:g}s ({polls} polls)", TaskStatus.TIMED_OUT)
             await asyncio.sleep(min(interval, remaining))
     except asyncio.CancelledError:
         runner.interrupted(task, frame, run)
@@ -369,7 +370,7 @@ async def _wait_until(runner: Runner, task: Task, frame: Frame) -> Outcome:
 async def _approval(runner: Runner, task: Task, frame: Frame) -> Outcome:
     key = runner.key_of(task, frame)
     known = runner.state.get(key)
-    if known is not None and known.status == "WAITING":
+    if known is not None and known.status == TaskStatus.WAITING:
         decision = await runner.deps.approvals.for_task_run(known.run_id)
         run = runner.reopen(task, frame, write=False)
         if decision is None or decision.status == "PENDING":
@@ -378,13 +379,13 @@ async def _approval(runner: Runner, task: Task, frame: Frame) -> Outcome:
             raise Parked()
         if decision.status == "APPROVED":
             outputs = {"approved": True, "decidedBy": decision.decided_by, "comment": decision.comment}
-            runner.finish_run(task, frame, run, "SUCCESS", outputs=outputs)
-            return "SUCCESS"
+            runner.finish_run(task, frame, run, TaskStatus.SUCCESS, outputs=outputs)
+            return TaskStatus.SUCCESS
         if decision.status == "REJECTED":
             reason = f"rejected by {decision.decided_by or 'someone'}" + (f": {decision.comment}" if decision.comment else "")
             return runner.fail_run(task, frame, run, reason)
-        return runner.fail_run(task, frame, run, "approval expired: nobody decided in time", "TIMED_OUT")
-    run = runner.start_run(task, frame, status="WAITING")
+        return runner.fail_run(task, frame, run, "approval expired: nobody decided in time", TaskStatus.TIMED_OUT)
+    run = runner.start_run(task, frame, status=TaskStatus.WAITING)
     try:
         props = await runner.render(task.properties, frame)
         timeout = parse_duration(props["timeout"]) if props.get("timeout") is not None else None
@@ -442,19 +443,19 @@ async def _subflow(runner: Runner, task: Task, frame: Frame) -> Outcome:
             )
         runner.recorder.log("info", f"{task.name} started execution {child}", run=run)
         if not props.get("wait", True):
-            runner.finish_run(task, frame, run, "SUCCESS", outputs={"execution_id": child, "status": "QUEUED"})
-            return "SUCCESS"
+            runner.finish_run(task, frame, run, TaskStatus.SUCCESS, outputs={"execution_id": child, "status": ExecutionStatus.QUEUED.value})
+            return TaskStatus.SUCCESS
         try:
             ended = await launcher.wait(child)
         except asyncio.CancelledError:
             if runner.stop_reason not in ("shutdown", "lost"):
                 await asyncio.shield(launcher.cancel_child(child))
             raise
-        if ended.status != "SUCCESS":
+        if ended.status != ExecutionStatus.SUCCESS:
             raise TaskFailed(f"subflow execution {child} ended {ended.status}: {ended.error or 'no error given'}")
-        outputs = {"execution_id": child, "status": "SUCCESS", "outputs": ended.outputs or {}}
-        runner.finish_run(task, frame, run, "SUCCESS", outputs=outputs)
-        return "SUCCESS"
+        outputs = {"execution_id": child, "status": ExecutionStatus.SUCCESS.value, "outputs": ended.outputs or {}}
+        runner.finish_run(task, frame, run, TaskStatus.SUCCESS, outputs=outputs)
+        return TaskStatus.SUCCESS
     except asyncio.CancelledError:
         runner.interrupted(task, frame, run)
         raise

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.engine.deps import EngineDeps
-from workflowdev.engine.events import EXECUTION_UPDATED, Event
+from workflowdev.engine.lifecycle import ExecutionStatus, execution_updated, expect
 from workflowdev.engine.executions import CompiledFlows, execution_json
 from workflowdev.engine.flow import Flow
 from workflowdev.engine.runner import Runner
@@ -235,39 +235,42 @@ class Dispatcher:
             return True
         self._backlog = True
         async with self.db.write() as conn:
-            await store.set_status_if(conn, execution_id, expected=["QUEUED"], lease_owner=None, lease_expires_at=None)
+            await store.set_status_if(conn, execution_id, expected=[ExecutionStatus.QUEUED], lease_owner=None, lease_expires_at=None)
         return False
 
     async def _admit(self, conn: AsyncConnection, execution_id: str, row: Any) -> bool:
         """Apply the flow's concurrency to a claimed execution; False leaves it unstarted."""
-        if row is None or row.status != "QUEUED":
+        if row is None or row.status != ExecutionStatus.QUEUED:
             return True
         flow = await self.flows.load(self.db, row.flow_id, row.flow_revision)
         if flow.concurrency is None:
             return True
         busy = await store.count_running(conn, row.flow_id)
         if busy < flow.concurrency.limit:
-            await store.set_status_if(conn, execution_id, expected=["QUEUED"], status="RUNNING")
+            await store.set_status_if(
+                conn, execution_id, expected=expect(ExecutionStatus.RUNNING, ExecutionStatus.QUEUED), status=ExecutionStatus.RUNNING
+            )
             return True
         behavior = flow.concurrency.behavior
         if behavior == "queue":
-            await store.set_status_if(conn, execution_id, expected=["QUEUED"], lease_owner=None, lease_expires_at=None)
+            await store.set_status_if(conn, execution_id, expected=[ExecutionStatus.QUEUED], lease_owner=None, lease_expires_at=None)
             return False
         now = self.deps.clock()
+        ended = ExecutionStatus.CANCELLED if behavior == "cancel" else ExecutionStatus.FAILED
         await store.set_status_if(
             conn,
             execution_id,
-            expected=["QUEUED"],
-            status="CANCELLED" if behavior == "cancel" else "FAILED",
+            expected=expect(ended, ExecutionStatus.QUEUED),
+            status=ended,
             error=f"concurrency limit {flow.concurrency.limit} reached for flow {row.flow_name}",
             finished_at=now,
             duration_ms=0,
             lease_owner=None,
             lease_expires_at=None,
         )
-        ended = await store.get_execution(conn, execution_id)
+        row = await store.get_execution(conn, execution_id)
         asyncio.get_running_loop().call_soon(
-            self.deps.bus.publish, Event(EXECUTION_UPDATED, execution_id, execution_json(ended))
+            self.deps.bus.publish, execution_updated(execution_id, row.status, **execution_json(row))
         )
         return False
 
@@ -299,8 +302,8 @@ class Dispatcher:
                 await store.set_status_if(
                     conn,
                     execution_id,
-                    expected=["QUEUED", "RUNNING"],
-                    status="FAILED",
+                    expected=expect(ExecutionStatus.FAILED, ExecutionStatus.QUEUED, ExecutionStatus.RUNNING),
+                    status=ExecutionStatus.FAILED,
                     error=f"the flow revision could not be loaded: {exc}",
                     finished_at=now,
                     lease_owner=None,

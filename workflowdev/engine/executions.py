@@ -20,8 +20,17 @@ from workflowdev.engine import audit_trail
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, Invalid, NotFound
-from workflowdev.engine.events import EXECUTION_UPDATED, Event, EventBus
+from workflowdev.engine.events import EXECUTION_UPDATED, EventBus
 from workflowdev.engine.flow import Flow, InputsInvalid, check_inputs, parse_flow
+from workflowdev.engine.lifecycle import (
+    ENDED,
+    RETRYABLE,
+    ExecutionStatus,
+    TaskStatus,
+    execution_move,
+    execution_updated,
+    expect,
+)
 from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.engine.sealed_inputs import SealBroken, Sealer, seal_inputs
 from workflowdev.engine.secrets import SecretMasker
@@ -32,8 +41,6 @@ from workflowdev.store import flows as flows_store
 from workflowdev.store.database import Database
 from workflowdev.store.journal import Journal
 
-TERMINAL = frozenset(store.TERMINAL)
-RETRYABLE = ("FAILED", "CANCELLED", "TIMED_OUT")
 CANCEL_WAIT_SECONDS = 5.0
 
 
@@ -194,6 +201,7 @@ class ExecutionService:
             raise Invalid("inputs do not match the flow's declared inputs", exc.errors) from None
         if labels is not None and not all(isinstance(v, (str, int, float, bool)) for v in labels.values()):
             raise Invalid("labels must map names to strings, numbers or booleans")
+        execution_move(None, ExecutionStatus.QUEUED)
         now = self.clock()
         execution_id = execution_id or str(uuid.uuid4())
         try:
@@ -207,7 +215,7 @@ class ExecutionService:
             "flow_name": flow_row.name,
             "namespace": flow_row.namespace,
             "flow_revision": flow_row.revision,
-            "status": "QUEUED",
+            "status": ExecutionStatus.QUEUED,
             "tasks_total": flow.tasks_total,
             "tasks_executed": 0,
             "inputs": shown,
@@ -236,12 +244,12 @@ class ExecutionService:
             if lease is not None and self.local is not None:
                 self.local.release()
             raise
-        self.bus.publish(Event(EXECUTION_UPDATED, execution_id, _event_data(row)))
+        self.bus.publish(execution_updated(execution_id, row["status"], **_event_data(row)))
         if lease is not None and self.local is not None:
             self.local.adopt(SimpleNamespace(**row), flow)
         else:
             self.wake()
-        return {"executionId": execution_id, "status": "QUEUED", "tasksTotal": flow.tasks_total}
+        return {"executionId": execution_id, "status": ExecutionStatus.QUEUED, "tasksTotal": flow.tasks_total}
 
     async def get(self, execution_id: str, *, task_runs: int) -> tuple[Row[Any], Sequence[Row[Any]], int]:
         """The execution, its first `task_runs` task runs in start order, and how many it has."""
@@ -298,17 +306,17 @@ class ExecutionService:
             row = await store.get_execution(conn, execution_id)
             if row is None:
                 raise NotFound(f"execution {execution_id} not found")
-            if row.status in TERMINAL:
+            if row.status in ENDED:
                 raise Conflict(f"execution {execution_id} is already {row.status}")
             await audit_trail.record(conn, actor, "execution.cancel", "execution", execution_id, {"status": row.status}, now)
             # A QUEUED execution under a lease has been claimed: its runner may already be
             # working, so it is stopped like a running one.
-            idle = row.status == "PAUSED" or (row.status == "QUEUED" and row.lease_owner is None)
+            idle = row.status == ExecutionStatus.PAUSED or (row.status == ExecutionStatus.QUEUED and row.lease_owner is None)
             stopped_here = idle and await store.set_status_if(
                 conn,
                 execution_id,
-                expected=[row.status],
-                status="CANCELLED",
+                expected=expect(ExecutionStatus.CANCELLED, row.status),
+                status=ExecutionStatus.CANCELLED,
                 error=f"cancelled by {actor.name}",
                 finished_at=now,
                 duration_ms=int((now - row.started_at).total_seconds() * 1000) if row.started_at else None,
@@ -316,16 +324,16 @@ class ExecutionService:
                 lease_expires_at=None,
             )
             if stopped_here:
-                await store.finish_open_task_runs(conn, execution_id, "CANCELLED", now)
+                await store.finish_open_task_runs(conn, execution_id, TaskStatus.CANCELLED, now)
                 for gate in await approvals_store.pending_for_execution(conn, execution_id):
                     await approvals_store.decide(
                         conn, gate.id, status="EXPIRED", by=actor.name, comment="execution cancelled", at=now
                     )
             else:
-                await store.set_status_if(conn, execution_id, expected=["QUEUED", "RUNNING"], cancel_requested=True)
+                await store.set_status_if(conn, execution_id, expected=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING], cancel_requested=True)
         if stopped_here:
             final = await self.get_row(execution_id)
-            self.bus.publish(Event(EXECUTION_UPDATED, execution_id, execution_json(final)))
+            self.bus.publish(execution_updated(execution_id, final.status, **execution_json(final)))
             return final
         self.cancel_local(execution_id)
         try:
@@ -343,8 +351,8 @@ class ExecutionService:
             resumed = await store.set_status_if(
                 conn,
                 execution_id,
-                expected=list(RETRYABLE),
-                status="QUEUED",
+                expected=expect(ExecutionStatus.QUEUED, *RETRYABLE),
+                status=ExecutionStatus.QUEUED,
                 error=None,
                 started_at=None,  # a fresh start: the flow's `timeout` counts from the retry
                 finished_at=None,
@@ -354,9 +362,9 @@ class ExecutionService:
             if not resumed:
                 raise Conflict(f"execution {execution_id} is {row.status}; only FAILED, CANCELLED or TIMED_OUT can be retried")
             await audit_trail.record(conn, actor, "execution.retry", "execution", execution_id, {"from": row.status}, now)
-        self.bus.publish(Event(EXECUTION_UPDATED, execution_id, {"id": execution_id, "status": "QUEUED"}))
+        self.bus.publish(execution_updated(execution_id, ExecutionStatus.QUEUED))
         self.wake()
-        return {"executionId": execution_id, "status": "QUEUED"}
+        return {"executionId": execution_id, "status": ExecutionStatus.QUEUED}
 
     async def wait(self, execution_id: str, poll: float = 5.0) -> Row[Any]:
         """Until the execution is terminal. Events wake it; a slow poll covers other nodes."""
@@ -364,10 +372,10 @@ class ExecutionService:
         try:
             while True:
                 row = await self.get_row(execution_id)
-                if row.status in TERMINAL:
+                if row.status in ENDED:
                     return row
                 event = await sub.get(timeout=poll)
-                while event is not None and event.data.get("status") not in TERMINAL:
+                while event is not None and event.data.get("status") not in ENDED:
                     event = await sub.get(timeout=poll)
         finally:
             sub.close()
@@ -407,7 +415,7 @@ class ExecutionService:
         async with self.db.read() as conn:
             child = await store.child_of(conn, parent_task_run_id)
             row = await store.get_execution(conn, child) if child is not None else None
-        if row is None or row.status in ("FAILED", "CANCELLED", "TIMED_OUT"):
+        if row is None or row.status in RETRYABLE:
             return None
         return child
 
@@ -419,13 +427,6 @@ class ExecutionService:
 
 
 def _event_data(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "flowId": row["flow_id"],
-        "flowName": row["flow_name"],
-        "namespace": row["namespace"],
-        "status": row["status"],
-        "tasksTotal": row["tasks_total"],
-        "tasksExecuted": row["tasks_executed"],
-        "createdAt": rfc3339(row["created_at"]),
-    }
+    """What execution.updated carries for a new execution, besides its id and status."""
+    names = ("flow_id", "flow_name", "namespace", "tasks_total", "tasks_executed", "created_at")
+    return {name: row[name] for name in names}

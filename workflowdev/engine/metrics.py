@@ -27,7 +27,7 @@ from prometheus_client import (
 )
 
 from workflowdev.engine.events import EXECUTION_UPDATED, TASK_UPDATED, Event, EventBus
-from workflowdev.engine.executions import TERMINAL
+from workflowdev.engine.lifecycle import ENDED, ExecutionStatus, TaskStatus
 from workflowdev.store import backlog
 from workflowdev.store.database import Database
 
@@ -53,7 +53,7 @@ class EngineMetrics:
             ["status"],
             registry=self.registry,
         )
-        for status in TERMINAL:
+        for status in ENDED:
             self.executions.labels(status)  # present at 0, so rates work from the first end
         Gauge(
             "workflowdev_executions_running", "Executions with a runner on this node", registry=self.registry
@@ -86,7 +86,7 @@ class EngineMetrics:
         data = event.data
         if event.type == EXECUTION_UPDATED:
             status = data.get("status")
-            if status in TERMINAL:
+            if status in ENDED:
                 self.executions.labels(status).inc()
         elif event.type == TASK_UPDATED:
             duration_ms = data.get("durationMs")
@@ -102,13 +102,13 @@ class EngineMetrics:
         key = (plugin, status)
         series = self._task_children.get(key)
         if series is None:
-            histogram = None if status == "SKIPPED" else self.task_duration.labels(plugin)
+            histogram = None if status == TaskStatus.SKIPPED else self.task_duration.labels(plugin)
             series = self._task_children[key] = (self.task_runs.labels(plugin, status), histogram)
         return series
 
     async def refresh(self) -> None:
         """Count the backlog now; called right before each scrape is rendered."""
         async with self.db.read() as conn:
-            queued, pending = await backlog.count_waiting(conn, execution_status="QUEUED", approval_status="PENDING")
+            queued, pending = await backlog.count_waiting(conn, execution_status=ExecutionStatus.QUEUED, approval_status="PENDING")
         self.queue_depth.set(queued)
         self.approvals_pending.set(pending)

@@ -19,6 +19,7 @@ from typing import Any
 
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.events import LOG, TASK_UPDATED, Event, EventBus
+from workflowdev.engine.lifecycle import TaskStatus, task_move
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.store import executions as store
 from workflowdev.store.journal import Guard, Journal
@@ -88,9 +89,13 @@ class Recorder:
         parent_id: str | None,
         iteration: int | None,
         attempt: int,
-        status: str = "RUNNING",
+        status: str = TaskStatus.RUNNING,
     ) -> TaskRunState:
+        """A new run; one that starts SKIPPED is also over (it never ran)."""
+        task_move(None, status)
         run = TaskRunState(new_id(), key, task_name, task_type, parent_id, iteration, attempt, status, self.clock())
+        if status == TaskStatus.SKIPPED:
+            run.finished_at = run.started_at
         row = {
             "id": run.id,
             "execution_id": self.execution_id,
@@ -104,8 +109,8 @@ class Recorder:
             "outputs": None,
             "error": None,
             "started_at": run.started_at,
-            "finished_at": None,
-            "duration_ms": None,
+            "finished_at": run.finished_at,
+            "duration_ms": run.duration_ms,
         }
         self._write([(store.INSERT_TASK_RUN, row)], TASK_UPDATED, self._task_event(run))
         return run
@@ -120,6 +125,7 @@ class Recorder:
         error: str | None = None,
     ) -> None:
         """`outputs_text`, when given, is `outputs` already encoded (saves encoding twice)."""
+        task_move(run.status, status)
         run.status = status
         if outputs is not None and self.masker.active:
             outputs = self.masker.mask_json(outputs)
@@ -140,8 +146,16 @@ class Recorder:
 
     def task_status(self, run: TaskRunState, status: str) -> None:
         """A run changes state without ending (a parked container waits, then resumes)."""
+        task_move(run.status, status)
         run.status = status
         self._write([(store.SET_TASK_RUN_STATUS, {"run_id": run.id, "status": status})], TASK_UPDATED, self._task_event(run))
+
+    def task_closed(self, run_id: str, source: str, target: str, error: str, at: datetime) -> None:
+        """End a run an earlier walk left open (known only by its row), with no event: no
+        listener follows a walk that is over."""
+        task_move(source, target)
+        params = {"run_id": run_id, "status": target, "outputs": None, "error": error, "finished_at": at, "duration_ms": None}
+        self.write([(store.FINISH_TASK_RUN, params)])
 
     def log(self, level: str, message: str, *, run: TaskRunState | None = None) -> None:
         self.log_seq += 1

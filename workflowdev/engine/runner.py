@@ -28,10 +28,11 @@ from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.context import Resources, RunContext, RunLogger
 from workflowdev.engine.control import run_control
 from workflowdev.engine.deps import EngineDeps
-from workflowdev.engine.events import EXECUTION_UPDATED, Event
+from workflowdev.engine.events import Event
 from workflowdev.engine.expressions import ExpressionError
 from workflowdev.engine.flow import Flow, Task
 from workflowdev.engine.kv import FlowKV
+from workflowdev.engine.lifecycle import ExecutionStatus, TaskStatus, execution_move, execution_updated
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.recorder import Recorder, TaskRunState
 from workflowdev.engine.sealed_inputs import SealBroken, open_inputs
@@ -118,18 +119,10 @@ class Runner:
         """Runs left RUNNING by a node that died are over: record that, and run them again."""
         now = self.deps.clock()
         for key, known in self.state.items():
-            if known.status not in ("RUNNING", "QUEUED"):
+            if known.status not in (TaskStatus.RUNNING, TaskStatus.QUEUED):
                 continue
-            params = {
-                "run_id": known.run_id,
-                "status": "CANCELLED",
-                "outputs": None,
-                "error": "interrupted: the node running it stopped; it runs again as a new attempt",
-                "finished_at": now,
-                "duration_ms": None,
-            }
-            self.recorder.write([(store.FINISH_TASK_RUN, params)])
-            self.state[key] = KeyState(known.run_id, "CANCELLED", known.attempt, None, known.started_at)
+            error = "interrupted: the node running it stopped; it runs again as a new attempt"
+            self._close(key, known, TaskStatus.CANCELLED, error, now)
 
     async def run(self) -> None:
         try:
@@ -139,20 +132,21 @@ class Runner:
 
     async def _run(self) -> None:
         started = self.started_at = self.execution.started_at or self.deps.clock()
+        execution_move(self.execution.status, ExecutionStatus.RUNNING)
         self._close_interrupted()
         self.recorder.write(
             [(store.SET_EXECUTION_RUNNING, {"execution_id": self.execution.id, "now": started})],
-            self._execution_event("RUNNING", started_at=started),
+            self._execution_event(ExecutionStatus.RUNNING, started_at=started),
         )
         try:
             inputs = self._inputs()
         except SealBroken as exc:
-            await self._finish("FAILED", f"inputs: {exc}")
+            await self._finish(ExecutionStatus.FAILED, f"inputs: {exc}")
             return
         self.scope_base = {
             "inputs": inputs,
             "trigger": self.execution.trigger or {},
-            "execution": {"id": self.execution.id, "status": "RUNNING", "startedAt": rfc3339(started)},
+            "execution": {"id": self.execution.id, "status": ExecutionStatus.RUNNING.value, "startedAt": rfc3339(started)},
             "flow": {
                 "name": self.flow.name,
                 "namespace": self.execution.namespace,
@@ -170,19 +164,19 @@ class Runner:
         status, error = await self._main()
         if timer is not None:
             timer.cancel()
-        if status == "PAUSED":
+        if status == ExecutionStatus.PAUSED:
             await self._park()
             return
         if self.stop_reason in ("shutdown", "lost"):
             return
         await self._close_gates(status)
-        if status == "FAILED" and self.flow.errors:
+        if status == ExecutionStatus.FAILED and self.flow.errors:
             handled = await self._handlers(self.flow.errors, status, {"error": self._error_scope(error)})
             error = handled or error
         if self.flow.finally_:
             failed = await self._handlers(self.flow.finally_, status, {})
-            if failed and status == "SUCCESS":
-                status, error = ("CANCELLED", failed) if self.stop_reason == "cancel" else ("FAILED", failed)
+            if failed and status == ExecutionStatus.SUCCESS:
+                status, error = (ExecutionStatus.CANCELLED, failed) if self.stop_reason == "cancel" else (ExecutionStatus.FAILED, failed)
         await self._finish(status, error)
 
     def _inputs(self) -> dict[str, Any]:
@@ -199,14 +193,14 @@ class Runner:
         """
         if self.stop_reason in ("shutdown", "lost"):
             return
-        await self._finish("FAILED", f"internal error: {type(exc).__name__}: {exc}")
+        await self._finish(ExecutionStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}")
 
     async def _main(self) -> tuple[str, str | None]:
         """Variables, then the tasks; returns the would-be status and error."""
         if self.stop_reason == "cancel":
-            return "CANCELLED", "cancelled"
+            return ExecutionStatus.CANCELLED, "cancelled"
         if self.stop_reason == "timeout":
-            return "TIMED_OUT", f"execution timed out after {self.flow.timeout:g}s"
+            return ExecutionStatus.TIMED_OUT, f"execution timed out after {self.flow.timeout:g}s"
         self._walk = asyncio.current_task()
         try:
             self.scope_base["vars"] = await self.deps.renderer.render_value(
@@ -214,21 +208,21 @@ class Runner:
             )
             await self.run_list(self.flow.tasks, Frame(self.outputs))
         except Parked:
-            return "PAUSED", None
+            return ExecutionStatus.PAUSED, None
         except TaskError as exc:
-            return ("TIMED_OUT" if self.stop_reason == "timeout" else "FAILED"), str(exc)
+            return (ExecutionStatus.TIMED_OUT if self.stop_reason == "timeout" else ExecutionStatus.FAILED), str(exc)
         except ExpressionError as exc:
-            return "FAILED", f"variables: {exc}"
+            return ExecutionStatus.FAILED, f"variables: {exc}"
         except asyncio.CancelledError:
             self._uncancel()
             if self.stop_reason == "timeout":
-                return "TIMED_OUT", f"execution timed out after {self.flow.timeout:g}s"
+                return ExecutionStatus.TIMED_OUT, f"execution timed out after {self.flow.timeout:g}s"
             if self.stop_reason == "cancel":
-                return "CANCELLED", "cancelled"
-            return "RUNNING", None
+                return ExecutionStatus.CANCELLED, "cancelled"
+            return ExecutionStatus.RUNNING, None
         finally:
             self._walk = None
-        return "SUCCESS", None
+        return ExecutionStatus.SUCCESS, None
 
     def _uncancel(self) -> None:
         task = asyncio.current_task()
@@ -267,9 +261,10 @@ class Runner:
         return {"taskName": task_name, "message": message or error}
 
     async def _park(self) -> None:
+        execution_move(ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
         self.recorder.write(
             [(store.PARK_EXECUTION, {"execution_id": self.execution.id, "tasks_executed": self.executed})],
-            self._execution_event("PAUSED"),
+            self._execution_event(ExecutionStatus.PAUSED),
         )
         await self.recorder.flush()
         await self.deps.approvals.resume_if_decided(self.execution.id, [a for _, a in self.gates.values()])
@@ -282,10 +277,10 @@ class Runner:
         """
         if not self.gates:
             return
-        ended = "TIMED_OUT" if self.stop_reason == "timeout" else "CANCELLED"
+        ended = TaskStatus.TIMED_OUT if self.stop_reason == "timeout" else TaskStatus.CANCELLED
         for run, _ in self.gates.values():
             self.recorder.task_finished(run, ended, error=f"the execution ended {status} before a decision")
-            self.state[run.key] = KeyState(run.id, ended, run.attempt, None, run.started_at)
+            self.mirror(run)
         await self.recorder.flush()
         await self.deps.approvals.expire([a for _, a in self.gates.values()], f"the execution ended {status}")
         self.gates.clear()
@@ -293,23 +288,15 @@ class Runner:
     def _close_waiting(self, status: str) -> None:
         """Runs parked by an earlier walk that this one never took up (it timed out or was
         cancelled first) end with the execution."""
-        ended = "TIMED_OUT" if status == "TIMED_OUT" else "CANCELLED"
+        ended = TaskStatus.TIMED_OUT if status == ExecutionStatus.TIMED_OUT else TaskStatus.CANCELLED
         now = self.deps.clock()
         for key, known in self.state.items():
-            if known.status != "WAITING":
+            if known.status != TaskStatus.WAITING:
                 continue
-            params = {
-                "run_id": known.run_id,
-                "status": ended,
-                "outputs": None,
-                "error": f"the execution ended {status} while this waited",
-                "finished_at": now,
-                "duration_ms": None,
-            }
-            self.recorder.write([(store.FINISH_TASK_RUN, params)])
-            self.state[key] = KeyState(known.run_id, ended, known.attempt, None, known.started_at)
+            self._close(key, known, ended, f"the execution ended {status} while this waited", now)
 
     async def _finish(self, status: str, error: str | None) -> None:
+        execution_move(ExecutionStatus.RUNNING, status)
         self._close_waiting(status)
         now = self.deps.clock()
         duration = int((now - (self.started_at or now)).total_seconds() * 1000)
@@ -355,19 +342,16 @@ class Runner:
         return outputs
 
     def _execution_event(self, status: str, **changes: Any) -> Event:
-        data = {
-            "id": self.execution.id,
-            "flowId": self.execution.flow_id,
-            "flowName": self.execution.flow_name,
-            "namespace": self.execution.namespace,
-            "status": status,
-            "tasksTotal": self.execution.tasks_total,
-            "tasksExecuted": self.executed,
-        }
-        for key, value in changes.items():
-            camel = "".join(p if i == 0 else p.title() for i, p in enumerate(key.split("_")))
-            data[camel] = rfc3339(value) if hasattr(value, "tzinfo") else value
-        return Event(EXECUTION_UPDATED, self.execution.id, data)
+        return execution_updated(
+            self.execution.id,
+            status,
+            flow_id=self.execution.flow_id,
+            flow_name=self.execution.flow_name,
+            namespace=self.execution.namespace,
+            tasks_total=self.execution.tasks_total,
+            tasks_executed=self.executed,
+            **changes,
+        )
 
     # -- tasks -----------------------------------------------------------------------------
 
@@ -418,12 +402,12 @@ class Runner:
     async def run_task(self, task: Task, frame: Frame) -> Outcome:
         key = self.key_of(task, frame)
         known = self.state.get(key)
-        if known is not None and (known.status in DONE or (known.status == "FAILED" and task.allow_failure)):
-            if known.status == "SUCCESS":
+        if known is not None and (known.status in DONE or (known.status == TaskStatus.FAILED and task.allow_failure)):
+            if known.status == TaskStatus.SUCCESS:
                 frame.outputs[task.name] = known.outputs or {}
             self.count_done(task, frame)
-            return "SUCCESS" if known.status == "SUCCESS" else "SKIPPED" if known.status == "SKIPPED" else "FAILED_ALLOWED"
-        if task.when is not None and not (known is not None and known.status == "WAITING"):
+            return TaskStatus.SUCCESS if known.status == TaskStatus.SUCCESS else TaskStatus.SKIPPED if known.status == TaskStatus.SKIPPED else "FAILED_ALLOWED"
+        if task.when is not None and not (known is not None and known.status == TaskStatus.WAITING):
             try:
                 go = await self.condition(task.when, frame)
             except ExpressionError as exc:
@@ -431,13 +415,13 @@ class Runner:
                 return self.fail_run(task, frame, run, f"when: {exc}")
             if not go:
                 self.skip(task, frame, "when is false")
-                return "SKIPPED"
+                return TaskStatus.SKIPPED
         plugin = self.deps.registry.get(task.type)
         if plugin.runner_level:
             return await run_control(self, task, frame)
         return await self._run_plugin(task, frame, plugin)
 
-    def start_run(self, task: Task, frame: Frame, status: str = "RUNNING") -> TaskRunState:
+    def start_run(self, task: Task, frame: Frame, status: str = TaskStatus.RUNNING) -> TaskRunState:
         self._count_run(task)
         key = self.key_of(task, frame)
         known = self.state.get(key)
@@ -451,8 +435,18 @@ class Runner:
             attempt=attempt,
             status=status,
         )
-        self.state[key] = KeyState(run.id, status, attempt, None, run.started_at)
+        self.mirror(run)
         return run
+
+    def mirror(self, run: TaskRunState) -> None:
+        """The walk's view of a key follows what was just recorded for its run: the one place
+        the runner's state changes after a transition (the recorder checks the move)."""
+        self.state[run.key] = KeyState(run.id, run.status, run.attempt, run.outputs, run.started_at)
+
+    def _close(self, key: str, known: KeyState, target: str, error: str, at: datetime) -> None:
+        """End a run an earlier walk left open, known only by its key's state."""
+        self.recorder.task_closed(known.run_id, known.status, target, error, at)
+        self.state[key] = KeyState(known.run_id, target, known.attempt, None, known.started_at)
 
     def _count_run(self, task: Task) -> None:
         """One more task run, or `task` fails without one: the execution is at `max_task_runs`.
@@ -479,24 +473,24 @@ class Runner:
             parent_id=frame.parent_id,
             iteration=frame.iteration,
             attempt=known.attempt,
-            status="RUNNING" if write else known.status,
+            status=known.status,
             started_at=known.started_at or self.deps.clock(),
         )
         if write:
-            self.recorder.task_status(run, "RUNNING")
-            self.state[key] = KeyState(run.id, "RUNNING", run.attempt, None, run.started_at)
+            self.recorder.task_status(run, TaskStatus.RUNNING)
+            self.mirror(run)
         return run
 
     def reopen_or_start(self, task: Task, frame: Frame) -> TaskRunState:
         known = self.state.get(self.key_of(task, frame))
-        if known is not None and known.status == "WAITING":
+        if known is not None and known.status == TaskStatus.WAITING:
             return self.reopen(task, frame)
         return self.start_run(task, frame)
 
     def mark_waiting(self, run: TaskRunState) -> None:
         """A container whose subtree parked waits with it, and is taken up again on resume."""
-        self.recorder.task_status(run, "WAITING")
-        self.state[run.key] = KeyState(run.id, "WAITING", run.attempt, None, run.started_at)
+        self.recorder.task_status(run, TaskStatus.WAITING)
+        self.mirror(run)
 
     def finish_run(
         self,
@@ -510,13 +504,13 @@ class Runner:
         error: str | None = None,
     ) -> None:
         self.recorder.task_finished(run, status, outputs=outputs, outputs_text=outputs_text, error=error)
-        self.state[self.key_of(task, frame)] = KeyState(run.id, status, run.attempt, run.outputs, run.started_at)
-        if status == "SUCCESS":
+        self.mirror(run)
+        if status == TaskStatus.SUCCESS:
             frame.outputs[task.name] = run.outputs or {}
-        if status in DONE or status == "FAILED":
+        if status in DONE or status == TaskStatus.FAILED:
             self.count_done(task, frame)
 
-    def fail_run(self, task: Task, frame: Frame, run: TaskRunState, error: str, status: str = "FAILED") -> Outcome:
+    def fail_run(self, task: Task, frame: Frame, run: TaskRunState, error: str, status: str = TaskStatus.FAILED) -> Outcome:
         """End `run` failed; returns FAILED_ALLOWED under allow_failure, else raises TaskError."""
         self.finish_run(task, frame, run, status, error=error)
         self.recorder.log("error", f"{task.name} {status.lower().replace('_', ' ')}: {error}", run=run)
@@ -526,9 +520,7 @@ class Runner:
 
     def skip(self, task: Task, frame: Frame, reason: str, *, count_subtree: bool = True) -> None:
         """Record SKIPPED; a skipped container counts its whole unvisited subtree as done."""
-        run = self.start_run(task, frame, status="SKIPPED")
-        self.recorder.task_finished(run, "SKIPPED")
-        self.state[run.key] = KeyState(run.id, "SKIPPED", run.attempt, None, run.started_at)
+        run = self.start_run(task, frame, status=TaskStatus.SKIPPED)
         self.count_done_many(task.iter_tree() if count_subtree else (task,), frame)
         self.recorder.log("debug", f"{task.name} skipped: {reason}", run=run)
 
@@ -536,8 +528,8 @@ class Runner:
         """Record a run cut short by cancel or timeout; say nothing when the lease is gone."""
         if self.stop_reason in ("shutdown", "lost"):
             return
-        status = "TIMED_OUT" if self.stop_reason == "timeout" else "CANCELLED"
-        self.finish_run(task, frame, run, status, error="execution timed out" if status == "TIMED_OUT" else "cancelled")
+        status = TaskStatus.TIMED_OUT if self.stop_reason == "timeout" else TaskStatus.CANCELLED
+        self.finish_run(task, frame, run, status, error="execution timed out" if status == TaskStatus.TIMED_OUT else "cancelled")
 
     async def _run_plugin(self, task: Task, frame: Frame, plugin: type) -> Outcome:
         policy = task.retry
@@ -546,7 +538,7 @@ class Runner:
             run = self.start_run(task, frame)
             error, status = await self._attempt(task, frame, plugin, run)
             if error is None:
-                return "SUCCESS"
+                return TaskStatus.SUCCESS
             if try_number < max_attempts:
                 self.finish_run(task, frame, run, status, error=error)
                 delay = backoff(policy, try_number)
@@ -581,14 +573,14 @@ class Runner:
             self.interrupted(task, frame, run)
             raise
         except TimeoutError:
-            return f"timed out after {task.timeout:g}s", "TIMED_OUT"
+            return f"timed out after {task.timeout:g}s", TaskStatus.TIMED_OUT
         except (TaskFailed, ExpressionError) as exc:
-            return str(exc) or type(exc).__name__, "FAILED"
+            return str(exc) or type(exc).__name__, TaskStatus.FAILED
         except Exception as exc:  # noqa: BLE001 - a plugin's bug fails its task, never the runner
             log.debug("task %s raised", task.name, exc_info=True)
-            return f"{type(exc).__name__}: {exc}", "FAILED"
-        self.finish_run(task, frame, run, "SUCCESS", outputs=outputs, outputs_text=outputs_text)
-        return None, "SUCCESS"
+            return f"{type(exc).__name__}: {exc}", TaskStatus.FAILED
+        self.finish_run(task, frame, run, TaskStatus.SUCCESS, outputs=outputs, outputs_text=outputs_text)
+        return None, TaskStatus.SUCCESS
 
 
 def _json_size(value: Any) -> int:

@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from workflowdev.engine import webhook_signature
+from workflowdev.engine.lifecycle import ENDED, ExecutionStatus
 
 TRIGGER_TYPES = ("webhook", "schedule", "flow")
-TERMINAL_STATUSES = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
+TERMINAL_STATUSES = tuple(ENDED)
 WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 MAX_CATCH_UP = 1000
 """Missed instants fired after downtime, at most; a per-second schedule down for a day is not
@@ -63,7 +64,7 @@ def check_config(kind: str, config: Mapping[str, Any]) -> list[Problem]:
         upstream = config.get("upstreamFlowId")
         if not isinstance(upstream, str) or not upstream:
             problems.append(("upstreamFlowId", "is required: the id of the flow whose executions fire this one"))
-        statuses = config.get("statuses", ["SUCCESS"])
+        statuses = config.get("statuses", [ExecutionStatus.SUCCESS])
         if not isinstance(statuses, list) or not statuses or any(s not in TERMINAL_STATUSES for s in statuses):
             problems.append(("statuses", f"must be a non-empty list of {', '.join(TERMINAL_STATUSES)}"))
     return problems

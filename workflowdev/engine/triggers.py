@@ -26,7 +26,8 @@ from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
 from workflowdev.engine.events import EXECUTION_UPDATED, Event, EventBus
-from workflowdev.engine.executions import TERMINAL, CompiledFlows, ExecutionService
+from workflowdev.engine.executions import CompiledFlows, ExecutionService
+from workflowdev.engine.lifecycle import ENDED, ExecutionStatus
 from workflowdev.engine.flow import InputsInvalid, TriggerSpec, check_inputs
 from workflowdev.engine.trigger_config import (
     MAX_CATCH_UP,
@@ -97,7 +98,7 @@ def trigger_values(kind: str, config: Mapping[str, Any], enabled: bool, now: dat
         if enabled:
             values["next_fire_at"] = next_instant(config["cron"], config["timezone"], now)
     else:
-        config = {"statuses": ["SUCCESS"], **config}
+        config = {"statuses": [ExecutionStatus.SUCCESS.value], **config}
         values["upstream_flow_id"] = config["upstreamFlowId"]
     values["config"] = config
     return values
@@ -354,7 +355,7 @@ class TriggerService:
             return await store.next_schedule_at(conn)
 
     def _on_event(self, event: Event) -> None:
-        if event.type != EXECUTION_UPDATED or event.data.get("status") not in TERMINAL or "flowId" not in event.data:
+        if event.type != EXECUTION_UPDATED or event.data.get("status") not in ENDED or "flowId" not in event.data:
             return
         task = asyncio.get_running_loop().create_task(self._fire_flow_triggers(event.execution_id, event.data))
         self._pending.add(task)
@@ -365,7 +366,7 @@ class TriggerService:
             async with self.db.read() as conn:
                 downstream = await store.flow_triggers_of(conn, data["flowId"])
             for trigger in downstream:
-                if data["status"] not in (trigger.config or {}).get("statuses", ["SUCCESS"]):
+                if data["status"] not in (trigger.config or {}).get("statuses", [ExecutionStatus.SUCCESS]):
                     continue
                 upstream = {"id": execution_id, "flowId": data["flowId"], "status": data["status"], "flowName": data.get("flowName")}
                 payload = {"type": "flow", "id": trigger.id, "execution": upstream}

@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from workflowdev.engine.flow import RetryPolicy
+from workflowdev.engine.lifecycle import TaskStatus
 
-Outcome = Literal["SUCCESS", "SKIPPED", "FAILED_ALLOWED"]
-DONE = ("SUCCESS", "SKIPPED")
+Outcome = Literal[TaskStatus.SUCCESS, TaskStatus.SKIPPED, "FAILED_ALLOWED"]
+DONE = (TaskStatus.SUCCESS, TaskStatus.SKIPPED)
 RERUN = "RERUN"
 """The state of a key whose earlier outcome is not kept: it runs again, its attempts numbered on."""
 
@@ -23,7 +24,7 @@ class Parked(Exception):
 class TaskError(Exception):
     """A task failed for good (its retries spent); the execution fails unless handled."""
 
-    def __init__(self, task_name: str, message: str, status: str = "FAILED") -> None:
+    def __init__(self, task_name: str, message: str, status: str = TaskStatus.FAILED) -> None:
         super().__init__(f"{task_name}: {message}")
         self.task_name = task_name
         self.message = message

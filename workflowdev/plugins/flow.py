@@ -31,6 +31,7 @@ from workflowdev.engine.plugin import (
     DURATION_SCHEMA,
     DURATION_TEXT_SCHEMA,
     JSON,
+    ExecutionStatus,
     Manifest,
     Plugin,
     RunnerLevelPlugin,
@@ -508,7 +509,7 @@ class Subflow(RunnerLevelPlugin):
                 },
                 "status": {
                     "type": "string",
-                    "enum": ["QUEUED", "SUCCESS"],
+                    "enum": [ExecutionStatus.QUEUED.value, ExecutionStatus.SUCCESS.value],
                     "description": "QUEUED without wait; SUCCESS when waited for.",
                 },
                 "outputs": {
@@ -518,7 +519,7 @@ class Subflow(RunnerLevelPlugin):
                 },
             },
             "required": ["execution_id", "status"],
-            "if": {"properties": {"status": {"const": "SUCCESS"}}},
+            "if": {"properties": {"status": {"const": ExecutionStatus.SUCCESS.value}}},
             "then": {"required": ["outputs"]},
             "else": {"not": {"required": ["outputs"]}},
             "additionalProperties": False,

@@ -14,6 +14,7 @@ from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.store.models import Approval, Execution, LogLine, TaskRun
+from workflowdev.store.statuses import ENDED, OPEN_TASK_RUNS, ExecutionStatus
 
 executions = Execution.__table__
 task_runs = TaskRun.__table__
@@ -38,7 +39,7 @@ SET_TASK_RUN_STATUS = update(task_runs).where(task_runs.c.id == bindparam("run_i
 SET_EXECUTION_RUNNING = (
     update(executions)
     .where(executions.c.id == bindparam("execution_id"))
-    .values(status="RUNNING", started_at=func.coalesce(executions.c.started_at, bindparam("now")))
+    .values(status=ExecutionStatus.RUNNING, started_at=func.coalesce(executions.c.started_at, bindparam("now")))
 )
 FINISH_EXECUTION = (
     update(executions)
@@ -59,14 +60,13 @@ PARK_EXECUTION = (
     update(executions)
     .where(executions.c.id == bindparam("execution_id"))
     .values(
-        status="PAUSED",
+        status=ExecutionStatus.PAUSED,
         tasks_executed=bindparam("tasks_executed"),
         lease_owner=None,
         lease_expires_at=None,
     )
 )
 
-TERMINAL = ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
 
 
 async def get_execution(conn: AsyncConnection, execution_id: str) -> Row[Any] | None:
@@ -193,7 +193,7 @@ async def count_running(conn: AsyncConnection, flow_id: str) -> int:
     query = (
         select(func.count())
         .select_from(executions)
-        .where(executions.c.flow_id == flow_id, executions.c.status.in_(("RUNNING", "PAUSED")))
+        .where(executions.c.flow_id == flow_id, executions.c.status.in_((ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)))
     )
     return int((await conn.execute(query)).scalar_one())
 
@@ -217,8 +217,8 @@ async def claim(
     """
     lease_free = or_(executions.c.lease_owner.is_(None), executions.c.lease_expires_at < now)
     claimable = or_(
-        and_(executions.c.status == "QUEUED", lease_free),
-        and_(executions.c.status == "RUNNING", executions.c.lease_expires_at < now),
+        and_(executions.c.status == ExecutionStatus.QUEUED, lease_free),
+        and_(executions.c.status == ExecutionStatus.RUNNING, executions.c.lease_expires_at < now),
     )
     candidates = select(executions.c.id).where(claimable).order_by(executions.c.created_at).limit(limit)
     if exclude:
@@ -253,7 +253,7 @@ async def expire_leases_of(conn: AsyncConnection, owner: str, now: datetime) -> 
     """A node restarting under its old id hands back what its previous life held."""
     result = await conn.execute(
         update(executions)
-        .where(executions.c.lease_owner == owner, executions.c.status == "RUNNING")
+        .where(executions.c.lease_owner == owner, executions.c.status == ExecutionStatus.RUNNING)
         .values(lease_expires_at=now)
     )
     return result.rowcount
@@ -280,7 +280,7 @@ async def finish_open_task_runs(conn: AsyncConnection, execution_id: str, status
     """Close task runs left open (QUEUED, RUNNING, WAITING) when an execution ends from outside."""
     await conn.execute(
         update(task_runs)
-        .where(task_runs.c.execution_id == execution_id, task_runs.c.status.in_(("QUEUED", "RUNNING", "WAITING")))
+        .where(task_runs.c.execution_id == execution_id, task_runs.c.status.in_(OPEN_TASK_RUNS))
         .values(status=status, finished_at=at)
     )
 

@@ -1,9 +1,10 @@
 """The schema of the whole product, as SQLAlchemy 2 declarative models.
 
-The store holds data and knows no rules: statuses are plain strings here and the engine owns
-what they mean. Every list filter of the HTTP API has an index below. IDs are UUID strings so
-that rows made on different nodes never collide; the log and audit tables use an integer key
-as well because their order of arrival is what readers page through.
+The store holds data and knows no rules: a status column holds the values of
+`store/statuses.py`, and the engine owns which moves between them are allowed. Every list
+filter of the HTTP API has an index below. IDs are UUID strings so that rows made on different
+nodes never collide; the log and audit tables use an integer key as well because their order
+of arrival is what readers page through.
 
 Changing anything here needs a new migration in `store/migrations/versions/`; a test compares
 the migrated schema with these models.

@@ -14,6 +14,7 @@ from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.store.models import Execution, Node
+from workflowdev.store.statuses import ExecutionStatus
 
 nodes = Node.__table__
 executions = Execution.__table__
@@ -50,7 +51,7 @@ async def list_nodes(conn: AsyncConnection, now: datetime) -> Sequence[Row[Any]]
     """Every registered node with `running`: the executions it holds under a live lease."""
     held = (
         select(executions.c.lease_owner.label("owner"), func.count().label("running"))
-        .where(executions.c.status == "RUNNING", executions.c.lease_expires_at >= now)
+        .where(executions.c.status == ExecutionStatus.RUNNING, executions.c.lease_expires_at >= now)
         .group_by(executions.c.lease_owner)
         .subquery()
     )

@@ -1,0 +1,37 @@
+"""The values the `status` columns of executions and task runs hold: the store's column type.
+
+Only the values live here; which moves between them are allowed, and what each records and
+publishes, is the engine's (`engine/lifecycle.py`). Both enums are `StrEnum`s, so a status read
+back from the database as a plain string compares equal to its member.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ExecutionStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    WAITING = "WAITING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+
+
+ENDED = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.TIMED_OUT)
+"""Statuses an execution ends in (also the values of a task run that ended the same way)."""
+OPEN_TASK_RUNS = (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.WAITING)
+"""Task-run statuses that are not over yet."""
