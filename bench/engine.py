@@ -37,8 +37,8 @@ import asyncpg
 from workflowdev.config import Settings
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.events import EXECUTION_UPDATED
-from workflowdev.engine.executions import TERMINAL
 from workflowdev.engine.flow_service import FlowService
+from workflowdev.engine.lifecycle import ENDED as TERMINAL
 from workflowdev.runtime import Runtime
 
 BENCH = Actor("bench")

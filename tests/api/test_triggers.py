@@ -344,3 +344,27 @@ async def test_export_carries_api_triggers_without_secrets(api: Api) -> None:
     assert imported.status == 201
     again = {t["name"]: t for t in (await api.get(f"/api/v1/triggers?flowId={imported.body['id']}")).body}
     assert set(again) == {"hook", "nightly"} and again["hook"]["config"]["key"] == "w" * 32
+
+
+async def test_the_flow_trigger_sweep_fires_nothing_that_was_not_due(api: Api) -> None:
+    """A node's first look goes a day back: ends from before the trigger existed, ends in a
+    status it does not want, and ends it already fired stay as they are."""
+    upstream = await save_flow(api, "name: up\ntasks:\n  - {name: a, type: util.noop}\n")
+    downstream = await save_flow(api, "name: down\ntasks:\n  - {name: b, type: util.noop}\n")
+    before = await wait_status(api, (await api.post(f"/api/v1/flows/{upstream}/execute")).body["executionId"])
+    assert before["execution"]["status"] == "SUCCESS"
+    await create_trigger(api, downstream, "flow", {"upstreamFlowId": upstream, "statuses": ["FAILED"]})
+    await create_trigger(api, downstream, "flow", {"upstreamFlowId": upstream})
+    after = await wait_status(api, (await api.post(f"/api/v1/flows/{upstream}/execute")).body["executionId"])
+
+    async def one() -> list[dict[str, Any]] | None:
+        found = await executions_of(api, downstream)
+        return found or None
+
+    fired = await eventually(one, timeout=15, what="the downstream execution")
+    service = api.runtime.engine.triggers
+    service._swept_until = None  # a node's first look
+    assert await service.fire_missed_flow_triggers() == 0
+    assert [e["trigger"]["execution"]["id"] for e in await executions_of(api, downstream)] == [
+        after["execution"]["id"]
+    ] == [e["trigger"]["execution"]["id"] for e in fired]

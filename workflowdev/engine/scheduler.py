@@ -2,7 +2,8 @@
 
 Any number of nodes may run it against one database: each instant's firing row is unique, so
 the node that commits first fires it and the others find it taken. It wakes at the earliest
-`next_fire_at` and at least every `poll_interval`, to see triggers other nodes created.
+`next_fire_at` and at least every `poll_interval`, to see triggers other nodes created. Each
+look also fires the flow triggers whose upstream end no node fired (its node died first).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Scheduler:
         while not self._stopping:
             try:
                 await self.triggers.fire_due_schedules()
+                await self.triggers.fire_missed_flow_triggers()
                 upcoming = await self.triggers.next_schedule_at()
             except Exception as exc:  # noqa: BLE001 - the database may be away; try again shortly
                 delay = self._outage.failed(exc)

@@ -21,7 +21,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine import audit_trail, webhook_signature
+from workflowdev.engine import audit_trail, failpoints, webhook_signature
 from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
@@ -44,6 +44,11 @@ from workflowdev.store.database import Database
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+FLOW_SWEEP_OVERLAP = timedelta(minutes=5)
+"""How far before its last look a node looks again for unfired ends: more than any delay
+between an end's `finished_at` and its commit."""
+MAX_FLOW_SWEEP = 500
+"""Ends one look fires per trigger; the rest wait for the next look."""
 MAX_START_ATTEMPTS = 3
 """Inserts one idempotent call tries: a key past its window fails the first, is freed (by this
 call or a concurrent one) and is then won or lost; a third failure is not about the key."""
@@ -114,6 +119,10 @@ class TriggerService:
         self.bus = bus
         self.clock = clock
         self._pending: set[asyncio.Task[None]] = set()
+        self._swept_until: datetime | None = None
+        self._unstartable: set[tuple[str, str]] = set()
+        """(trigger, upstream execution) pairs already reported as unable to start: the sweep
+        meets them again for a few minutes and should not say so every time."""
         bus.listen(self._on_event)
 
     # -- CRUD ------------------------------------------------------------------------------
@@ -366,21 +375,64 @@ class TriggerService:
             async with self.db.read() as conn:
                 downstream = await store.flow_triggers_of(conn, data["flowId"])
             for trigger in downstream:
-                if data["status"] not in (trigger.config or {}).get("statuses", [ExecutionStatus.SUCCESS]):
-                    continue
-                upstream = {"id": execution_id, "flowId": data["flowId"], "status": data["status"], "flowName": data.get("flowName")}
-                payload = {"type": "flow", "id": trigger.id, "execution": upstream}
-                try:
-                    await self._start(trigger, payload, None, execution_id)
-                except IntegrityError:
-                    continue  # this upstream execution already fired this trigger
+                if data["status"] in _statuses_of(trigger):
+                    failpoints.reached("flow-trigger.before-fire")
+                    await self._fire_flow_trigger(trigger, execution_id, data["flowId"], data["status"], data.get("flowName"))
         except Exception:  # noqa: BLE001 - a failed downstream start must not break the bus
             log.exception("flow triggers after execution %s failed", execution_id)
+
+    async def fire_missed_flow_triggers(self) -> int:
+        """Fire the flow triggers whose upstream end was committed but never fired them.
+
+        The terminal status is committed before its event, and the event fires the triggers; a
+        node that dies in between would lose the firing. So the ended execution itself is the
+        outbox: its status is the intent, and a firing row keyed by the upstream execution's id
+        is the proof it was done. This reads back the ends with no such row (since the last
+        look, less an overlap; a day back on a node's first look) and fires them. Each fires
+        once across nodes and restarts: the firing's unique key refuses a second.
+        """
+        now = self.clock()
+        since = now - IDEMPOTENCY_WINDOW if self._swept_until is None else self._swept_until - FLOW_SWEEP_OVERLAP
+        async with self.db.read() as conn:
+            pending = [
+                (trigger, await store.unfired_ends(conn, trigger, _statuses_of(trigger), since, MAX_FLOW_SWEEP))
+                for trigger in await store.enabled_flow_triggers(conn)
+            ]
+        fired = 0
+        for trigger, ends in pending:
+            for end in ends:
+                fired += await self._fire_flow_trigger(trigger, end.id, end.flow_id, end.status, end.flow_name)
+        if all(len(ends) < MAX_FLOW_SWEEP for _, ends in pending):
+            self._swept_until = now  # else the next look starts from the same place
+        return fired
+
+    async def _fire_flow_trigger(
+        self, trigger: Any, execution_id: str, flow_id: str, status: str, flow_name: str | None
+    ) -> bool:
+        """Start the trigger's flow for one upstream end; False when that end already fired it."""
+        upstream = {"id": execution_id, "flowId": flow_id, "status": str(status), "flowName": flow_name}
+        payload = {"type": "flow", "id": trigger.id, "execution": upstream}
+        try:
+            await self._start(trigger, payload, None, execution_id)
+        except IntegrityError:
+            return False
+        except DomainError as exc:  # the downstream flow is gone, or its inputs do not match
+            if (trigger.id, execution_id) not in self._unstartable:
+                if len(self._unstartable) >= MAX_FLOW_SWEEP * 20:
+                    self._unstartable.clear()  # bounded; at worst one pair is reported twice
+                self._unstartable.add((trigger.id, execution_id))
+                log.warning("flow trigger %s after execution %s could not start: %s", trigger.name, execution_id, exc.message)
+            return False
+        return True
 
     async def stop(self) -> None:
         for task in list(self._pending):
             task.cancel()
         await asyncio.gather(*self._pending, return_exceptions=True)
+
+
+def _statuses_of(trigger: Any) -> list[str]:
+    return (trigger.config or {}).get("statuses", [ExecutionStatus.SUCCESS])
 
 
 async def sync_yaml_triggers(

@@ -125,6 +125,7 @@ class Execution(Base):
         Index("ix_executions_created_at", "created_at"),
         Index("ix_executions_status_created_at", "status", "created_at"),
         Index("ix_executions_flow_id_created_at", "flow_id", "created_at"),
+        Index("ix_executions_flow_id_finished_at", "flow_id", "finished_at"),
         Index("ix_executions_namespace_created_at", "namespace", "created_at"),
         Index("ix_executions_status_lease_expires_at", "status", "lease_expires_at"),
         Index("ix_executions_parent_execution_id", "parent_execution_id"),

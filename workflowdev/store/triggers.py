@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.store.models import Flow, Trigger, TriggerFiring
+from workflowdev.store.models import Execution, Flow, Trigger, TriggerFiring
 
+executions = Execution.__table__
 triggers = Trigger.__table__
 firings = TriggerFiring.__table__
 flows = Flow.__table__
@@ -108,6 +109,31 @@ async def advance_schedule(
         .values(next_fire_at=next_fire_at)
     )
     return result.rowcount == 1
+
+
+async def unfired_ends(
+    conn: AsyncConnection, trigger: Any, statuses: Sequence[str], since: datetime, limit: int
+) -> Sequence[Row[Any]]:
+    """Executions of the flow trigger's upstream flow that ended in one of `statuses` since
+    `since` (and since the trigger exists) and have no firing of it yet, oldest end first."""
+    fired = exists().where(firings.c.trigger_id == trigger.id, firings.c.idempotency_key == executions.c.id)
+    query = (
+        select(executions.c.id, executions.c.flow_id, executions.c.flow_name, executions.c.status)
+        .where(
+            executions.c.flow_id == trigger.upstream_flow_id,
+            executions.c.finished_at >= max(since, trigger.created_at),
+            executions.c.status.in_(list(statuses)),
+            ~fired,
+        )
+        .order_by(executions.c.finished_at)
+        .limit(limit)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def enabled_flow_triggers(conn: AsyncConnection) -> Sequence[Row[Any]]:
+    query = select(triggers).where(triggers.c.type == "flow", triggers.c.enabled.is_(True))
+    return (await conn.execute(query)).all()
 
 
 async def flow_triggers_of(conn: AsyncConnection, upstream_flow_id: str) -> Sequence[Row[Any]]:
