@@ -45,6 +45,7 @@ class FakeContext:
     task_name: str = "task"
     attempt: int = 1
     iteration: int | None = None
+    idempotency_key: str = "5b8e6a4e-4f8e-5d39-9a55-2a1f3c7d9e01"
     workdir: Path = field(default_factory=Path.cwd)
     settings: PluginSettings = field(default_factory=PluginSettings)
     resources: Any = None  # util plugins keep nothing per execution

@@ -68,6 +68,7 @@ class RunContext:
     task_name: str
     attempt: int
     iteration: int | None
+    idempotency_key: str
     log: RunLogger
     kv: FlowKV
     workdir_root: Path

@@ -191,6 +191,10 @@ class TaskContext(Protocol):
     task_name: str
     attempt: int
     iteration: int | None
+    idempotency_key: str
+    """The same for every attempt of this task in this execution (retries, resumes, execution
+    retries), different for any other task or loop iteration: send it with a side effect so
+    the receiver can drop a repeat."""
     workdir: Path
     log: TaskLogger
     kv: KVAccess

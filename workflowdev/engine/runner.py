@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -51,6 +52,8 @@ from workflowdev.store import executions as store
 log = logging.getLogger(__name__)
 
 StopReason = Literal["cancel", "timeout", "shutdown", "lost"]
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d2c3e-8a4b-4e5f-9c7d-0b1a2e3f4d5c")
+"""The UUID namespace of tasks' idempotency keys; fixed forever, or every key would change."""
 
 
 class Runner:
@@ -369,8 +372,9 @@ class Runner:
         found, value = await self.kv.get(key, namespace)
         return value if found else None
 
-    async def render(self, value: Any, frame: Frame) -> Any:
-        return await self.deps.renderer.render_value(value, self.scope(frame), **self._render_kwargs())
+    async def render(self, value: Any, frame: Frame, **names: Any) -> Any:
+        """`value` rendered in the frame's scope, plus `names` (`task`, for a task's own properties)."""
+        return await self.deps.renderer.render_value(value, {**self.scope(frame), **names}, **self._render_kwargs())
 
     async def condition(self, expression: Any, frame: Frame) -> bool:
         return await self.deps.renderer.evaluate_condition(expression, self.scope(frame), **self._render_kwargs())
@@ -550,6 +554,7 @@ class Runner:
 
     async def _attempt(self, task: Task, frame: Frame, plugin: type, run: TaskRunState) -> tuple[str | None, str]:
         """One attempt; returns (None, "SUCCESS") or (error, status)."""
+        key = idempotency_key(self.execution.id, run.key)
         ctx = RunContext(
             execution_id=self.execution.id,
             flow_name=self.flow.name,
@@ -557,6 +562,7 @@ class Runner:
             task_name=task.name,
             attempt=run.attempt,
             iteration=frame.iteration,
+            idempotency_key=key,
             log=RunLogger(self.recorder, run),
             kv=self.kv,
             workdir_root=self.deps.workdir_root,
@@ -564,7 +570,8 @@ class Runner:
             resources=self.resources,
         )
         try:
-            properties = await self.render(task.properties, frame)
+            task_scope = {"name": task.name, "attempt": run.attempt, "iteration": frame.iteration, "idempotencyKey": key}
+            properties = await self.render(task.properties, frame, task=task_scope)
             async with asyncio.timeout(task.timeout):
                 result = await plugin().run(ctx, properties)
             outputs, outputs_text = _json_outputs(result, self.deps.limits.max_output_bytes)
@@ -581,6 +588,12 @@ class Runner:
             return f"{type(exc).__name__}: {exc}", TaskStatus.FAILED
         self.finish_run(task, frame, run, TaskStatus.SUCCESS, outputs=outputs, outputs_text=outputs_text)
         return None, TaskStatus.SUCCESS
+
+
+def idempotency_key(execution_id: str, task_key: str) -> str:
+    """A UUID named by the execution and the task's key (its loop iterations included): the same
+    for every attempt, resume and execution retry of that task, and for nothing else."""
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{execution_id}/{task_key}"))
 
 
 def _json_size(value: Any) -> int:

@@ -120,6 +120,15 @@ MAX_REDIRECTS_SCHEMA: Final[dict[str, JSON]] = {
     "default": DEFAULT_MAX_REDIRECTS,
     "description": "The task fails when following more redirects than this.",
 }
+IDEMPOTENCY_SCHEMA: Final[dict[str, JSON]] = {
+    "type": "boolean",
+    "default": False,
+    "description": (
+        "Send `Idempotency-Key: <the task's idempotency key>` (unless `headers` has one): the same "
+        "on every attempt, resume and retry of this task in this execution, so a receiver that "
+        "honours the header performs the side effect once. The key is `{{ task.idempotencyKey }}`."
+    ),
+}
 FAIL_ON_STATUS_SCHEMA: Final[dict[str, JSON]] = {
     "type": "boolean",
     "default": True,
@@ -469,6 +478,13 @@ async def _fetch(ctx: TaskContext, method: str, url: URL, *, timeout: TaskTimeou
 # -- http.request ---------------------------------------------------------------------------------
 
 
+def _request_headers(ctx: TaskContext, properties: Mapping[str, JSON]) -> CIMultiDict[str]:
+    headers = CIMultiDict(_text_map(properties.get("headers"), "headers"))
+    if _flag(properties, "send_idempotency_key", False):
+        headers.setdefault("Idempotency-Key", ctx.idempotency_key)
+    return headers
+
+
 def _payload(properties: Mapping[str, JSON], headers: CIMultiDict[str]) -> dict[str, Any]:
     """The request body from `body`, `form` or `data`, and a Content-Type unless one is given."""
     given = [name for name in ("body", "form", "data") if name in properties]
@@ -512,6 +528,7 @@ class Request(Plugin):
                     "description": "The HTTP method.",
                 },
                 "headers": HEADERS_SCHEMA,
+                "send_idempotency_key": IDEMPOTENCY_SCHEMA,
                 "query": QUERY_SCHEMA,
                 "body": {
                     "description": (
@@ -558,7 +575,7 @@ class Request(Plugin):
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
         method = _choice(properties.get("method", "GET"), METHODS, "method")
         url = _http_url(properties["url"])
-        headers = CIMultiDict(_text_map(properties.get("headers"), "headers"))
+        headers = _request_headers(ctx, properties)
         payload = _payload(properties, headers)
         reply = await _fetch(
             ctx,
@@ -914,6 +931,7 @@ class GraphQL(Plugin):
                     "description": "Which operation to run when the document has several.",
                 },
                 "headers": HEADERS_SCHEMA,
+                "send_idempotency_key": IDEMPOTENCY_SCHEMA,
                 "timeout": _timeout_schema(DEFAULT_TIMEOUT),
                 "verify_tls": VERIFY_TLS_SCHEMA,
                 "fail_on_errors": {
@@ -953,7 +971,7 @@ class GraphQL(Plugin):
             document["variables"] = properties["variables"]
         if "operation_name" in properties:
             document["operationName"] = as_text(properties["operation_name"])
-        headers = CIMultiDict(_text_map(properties.get("headers"), "headers"))
+        headers = _request_headers(ctx, properties)
         headers.setdefault("Content-Type", "application/json")
         headers.setdefault("Accept", "application/graphql-response+json, application/json")
         reply = await _fetch(
