@@ -64,8 +64,8 @@ class EngineDeps:
     sealer: Sealer | None = None
     """Opens the sealed inputs of a subflow started with its parent's secrets."""
 
-    def guard(self, execution_id: str, owner: str) -> Guard:
-        return Guard(execution_id, owner)
+    def guard(self, execution_id: str, owner: str, token: str | None) -> Guard:
+        return Guard(execution_id, owner, token)
 
     def new_masker(self) -> SecretMasker:
         return SecretMasker()

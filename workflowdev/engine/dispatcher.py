@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,12 +34,18 @@ from workflowdev.store.database import Database
 from workflowdev.store.outage import Outage
 
 log = logging.getLogger(__name__)
+
 PREVIOUS_RUNNER_GRACE = 5.0
 """Seconds a re-claimed execution waits for its previous runner here to finish letting go."""
 PURGE_INTERVAL = 60.0
 """Seconds between sweeps of expired key-value entries (they already read as missing)."""
 LISTENING_POLL = 10.0
 """Seconds between claims without a wake-up while LISTEN is up (see `claim_poll`)."""
+
+
+def new_lease_token() -> str:
+    """A fresh fence for one grant of a lease (a claim, or a reservation on insert)."""
+    return secrets.token_hex(16)
 
 
 @dataclass
@@ -165,6 +172,7 @@ class Dispatcher:
         return {
             "lease_owner": self.node_id,
             "lease_expires_at": self.deps.clock() + timedelta(seconds=self.settings.lease_seconds),
+            "lease_token": new_lease_token(),
         }
 
     def release(self) -> None:
@@ -207,6 +215,7 @@ class Dispatcher:
                     now=now,
                     lease_until=now + timedelta(seconds=self.settings.lease_seconds),
                     limit=room,
+                    token=new_lease_token(),
                     exclude=seen,
                 )
                 rows = await store.get_executions(conn, claimed)
@@ -333,13 +342,14 @@ class Dispatcher:
 
     async def _renew(self) -> None:
         self._last_renewal = time.monotonic()
-        ids = list(self.runners)
+        tokens = {execution_id: entry[0].execution.lease_token for execution_id, entry in self.runners.items()}
+        ids = list(tokens)
         if not ids:
             return
         now = self.deps.clock()
         async with self.db.write() as conn:
             held = await store.renew_leases(
-                conn, owner=self.node_id, ids=ids, lease_until=now + timedelta(seconds=self.settings.lease_seconds)
+                conn, owner=self.node_id, tokens=tokens, lease_until=now + timedelta(seconds=self.settings.lease_seconds)
             )
             cancelled = await store.cancel_requested(conn, ids)
         for execution_id in ids:
@@ -347,6 +357,7 @@ class Dispatcher:
             if entry is None:
                 continue
             if execution_id not in held:
+                log.warning("execution %s: its lease is gone (another node took it over); stopping here", execution_id)
                 entry[0].stop("lost")
             elif execution_id in cancelled:
                 entry[0].stop("cancel")

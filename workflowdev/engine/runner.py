@@ -85,7 +85,7 @@ class Runner:
             deps.journal,
             deps.bus,
             execution.id,
-            deps.guard(execution.id, owner),
+            deps.guard(execution.id, owner, execution.lease_token),
             deps.new_masker(),
             deps.clock,
             log_seq=log_seq,

@@ -205,9 +205,11 @@ async def claim(
     now: datetime,
     lease_until: datetime,
     limit: int,
+    token: str,
     exclude: Collection[str] = (),
 ) -> list[str]:
     """Lease up to `limit` executions that are queued, or running under an expired lease.
+    `token` becomes their `lease_token`: writes guarded by an earlier grant's token fail.
 
     `exclude`: ids the caller has just looked at (held back by their flow's limit), so the
     claim reaches the work queued behind them.
@@ -231,22 +233,29 @@ async def claim(
     await conn.execute(
         update(executions)
         .where(executions.c.id.in_(ids), claimable)
-        .values(lease_owner=owner, lease_expires_at=lease_until)
+        .values(lease_owner=owner, lease_expires_at=lease_until, lease_token=token)
     )
     return ids
 
 
-async def renew_leases(conn: AsyncConnection, *, owner: str, ids: Sequence[str], lease_until: datetime) -> set[str]:
-    """Extend this owner's leases; returns the ids it still holds."""
-    if not ids:
+async def renew_leases(
+    conn: AsyncConnection, *, owner: str, tokens: dict[str, str | None], lease_until: datetime
+) -> set[str]:
+    """Extend the leases this owner holds under the given tokens (execution id → token);
+    returns the ids still held so."""
+    if not tokens:
         return set()
-    await conn.execute(
-        update(executions)
-        .where(executions.c.id.in_(list(ids)), executions.c.lease_owner == owner)
-        .values(lease_expires_at=lease_until)
-    )
-    held = select(executions.c.id).where(executions.c.id.in_(list(ids)), executions.c.lease_owner == owner)
-    return {row.id for row in (await conn.execute(held)).all()}
+    held = [
+        row.id
+        for row in (await conn.execute(
+            select(executions.c.id, executions.c.lease_token)
+            .where(executions.c.id.in_(list(tokens)), executions.c.lease_owner == owner)
+        )).all()
+        if row.lease_token == tokens[row.id]
+    ]  # fmt: skip
+    if held:
+        await conn.execute(update(executions).where(executions.c.id.in_(held)).values(lease_expires_at=lease_until))
+    return set(held)
 
 
 async def expire_leases_of(conn: AsyncConnection, owner: str, now: datetime) -> int:

@@ -7,10 +7,11 @@ while the previous commit ran and applies it in a single transaction, so a burst
 costs one commit. Nothing is acknowledged before its commit: callers publish events, answer HTTP
 requests or start the next step only after awaiting their future when that order matters.
 
-A submission may carry a lease guard (execution id, owner). Inside the batch's transaction the
-guard is checked first; if the execution is no longer leased to that owner the submission is
-dropped whole and its future fails with `LeaseLost`. A runner that lost its lease therefore can
-never record a second outcome.
+A submission may carry a lease guard (execution id, owner, token). Inside the batch's
+transaction the guard is checked first, on the locked row; if the execution is no longer leased
+to that owner under that grant's token the submission is dropped whole and its future fails
+with `LeaseLost`. A runner that lost its lease (to another node, or to a newer grant on its own
+node after a stall past the lease) therefore can never record anything again.
 
 On SQLite a batch waits for the process's writer turn (`Database.writer_turn`, shared with
 every other writer of the process), then is applied right on the event loop, on a connection
@@ -47,8 +48,11 @@ class LeaseLost(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Guard:
+    """The lease a runner holds: its node and the token of the grant it runs under."""
+
     execution_id: str
     owner: str
+    token: str | None
 
 
 @dataclass(slots=True)
@@ -181,11 +185,11 @@ def _apply(conn: Connection, batch: list[_Submission]) -> set[Guard]:
     lost: set[Guard] = set()
     if guards:
         ids = sorted({g.execution_id for g in guards})
-        query = select(executions.c.id, executions.c.lease_owner).where(executions.c.id.in_(ids))
+        query = select(executions.c.id, executions.c.lease_owner, executions.c.lease_token).where(executions.c.id.in_(ids))
         if conn.dialect.name == "postgresql":
             query = query.with_for_update()
-        owners = dict(conn.execute(query).all())
-        lost = {g for g in guards if owners.get(g.execution_id) != g.owner}
+        leases = {row.id: (row.lease_owner, row.lease_token) for row in conn.execute(query).all()}
+        lost = {g for g in guards if leases.get(g.execution_id) != (g.owner, g.token)}
     run: list[tuple[Executable, Any]] = []
     for item in batch:
         if item.guard is None or item.guard not in lost:

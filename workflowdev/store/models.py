@@ -119,6 +119,8 @@ class Execution(Base):
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    """New at every grant of the lease: the fence a stale holder's writes fail on."""
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
