@@ -148,6 +148,13 @@ class Api:
 
 
 @pytest.fixture
+async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client for tests that talk to node processes rather than to the `api` fixture."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
     runtime = Runtime(settings, registry=registry_with_test_plugins())
     await runtime.start()

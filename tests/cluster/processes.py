@@ -9,6 +9,9 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+import aiohttp
 
 
 class NodeProcess:
@@ -59,3 +62,10 @@ class NodeProcess:
             except TimeoutError:
                 self.kill()
                 await self.proc.wait()
+
+
+async def call_json(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
+    """A node's JSON answer; a status of 300 or more fails with the node's words."""
+    async with session.request(method, url, **kwargs) as resp:
+        assert resp.status < 300, (method, url, resp.status, await resp.text())
+        return await resp.json()

@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.cluster.processes import NodeProcess
+from tests.cluster.processes import NodeProcess, call_json
 from tests.engine.flows_helpers import eventually
 
 pytestmark = pytest.mark.postgres
@@ -31,20 +30,8 @@ tasks:
 """
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-async def _json(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
-    async with session.request(method, url, **kwargs) as resp:
-        assert resp.status < 300, (resp.status, await resp.text())
-        return await resp.json()
-
-
 async def test_a_frozen_worker_cannot_overwrite_the_newer_attempt(
-    cluster_db: str, tmp_path: Path, session: aiohttp.ClientSession
+    cluster_db: str, tmp_path: Path, http_session: aiohttp.ClientSession
 ) -> None:
     first = NodeProcess(tmp_path / "first", cluster_db, env=LEASE)
     second = NodeProcess(tmp_path / "second", cluster_db, args=["--roles", "api,worker"], env=LEASE)
@@ -52,12 +39,12 @@ async def test_a_frozen_worker_cannot_overwrite_the_newer_attempt(
     await second.start()
     frozen = False
     try:
-        flow_id = (await _json(session, "POST", f"{first.url}/api/v1/flows", json={"yamlContent": FLOW}))["id"]
-        execution_id = (await _json(session, "POST", f"{first.url}/api/v1/flows/{flow_id}/execute"))["executionId"]
+        flow_id = (await call_json(http_session, "POST", f"{first.url}/api/v1/flows", json={"yamlContent": FLOW}))["id"]
+        execution_id = (await call_json(http_session, "POST", f"{first.url}/api/v1/flows/{flow_id}/execute"))["executionId"]
         url = f"{second.url}/api/v1/executions/{execution_id}"
 
         async def napping_on_first() -> bool:
-            body = await _json(session, "GET", url)
+            body = await call_json(http_session, "GET", url)
             return any(t["taskName"] == "nap" and t["status"] == "RUNNING" for t in body["tasks"])
 
         await eventually(napping_on_first, timeout=20, what="the nap to run on the first node")
@@ -65,7 +52,7 @@ async def test_a_frozen_worker_cannot_overwrite_the_newer_attempt(
         frozen = True
 
         async def finished_on_second() -> dict[str, Any] | None:
-            body = await _json(session, "GET", url)
+            body = await call_json(http_session, "GET", url)
             return body if body["execution"]["status"] == "SUCCESS" else None
 
         done = await eventually(finished_on_second, timeout=60, what="the second node to finish it")
@@ -76,7 +63,7 @@ async def test_a_frozen_worker_cannot_overwrite_the_newer_attempt(
         while execution_id not in log.read_text():  # its runner says it stopped
             assert time.monotonic() < deadline, "the first node never noticed it lost the lease"
             await asyncio.sleep(0.1)
-        after = await _json(session, "GET", url)
+        after = await call_json(http_session, "GET", url)
     finally:
         if frozen:
             first.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]

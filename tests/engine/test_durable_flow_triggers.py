@@ -3,44 +3,30 @@ that exact step (a failpoint), restart, and the downstream flow starts exactly o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from tests.cluster.processes import NodeProcess
+from tests.cluster.processes import NodeProcess, call_json
 from tests.engine.flows_helpers import eventually
 
 UPSTREAM = "name: upstream\ntasks:\n  - {name: a, type: util.noop}\n"
 DOWNSTREAM = "name: downstream\ntasks:\n  - name: b\n    type: util.echo\n    properties: {value: '{{ trigger.execution.id }}'}\n"
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-async def _call(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
-    async with session.request(method, url, **kwargs) as resp:
-        assert resp.status < 300, (resp.status, await resp.text())
-        return await resp.json()
-
-
 async def test_kill_9_between_an_end_and_its_flow_trigger_fires_once_after_restart(
-    tmp_path: Path, database_url: str, session: aiohttp.ClientSession
+    tmp_path: Path, database_url: str, http_session: aiohttp.ClientSession
 ) -> None:
     data = tmp_path / "data"
     dying = NodeProcess(data, database_url, env={"WORKFLOWDEV_FAILPOINTS": "flow-trigger.before-fire"})
     await dying.start()
     try:
-        upstream = (await _call(session, "POST", f"{dying.url}/api/v1/flows", json={"yamlContent": UPSTREAM}))["id"]
-        downstream = (await _call(session, "POST", f"{dying.url}/api/v1/flows", json={"yamlContent": DOWNSTREAM}))["id"]
+        upstream = (await call_json(http_session, "POST", f"{dying.url}/api/v1/flows", json={"yamlContent": UPSTREAM}))["id"]
+        downstream = (await call_json(http_session, "POST", f"{dying.url}/api/v1/flows", json={"yamlContent": DOWNSTREAM}))["id"]
         trigger = {"flowId": downstream, "type": "flow", "config": {"upstreamFlowId": upstream}}
-        await _call(session, "POST", f"{dying.url}/api/v1/triggers", json=trigger)
-        started = await _call(session, "POST", f"{dying.url}/api/v1/flows/{upstream}/execute")
+        await call_json(http_session, "POST", f"{dying.url}/api/v1/triggers", json=trigger)
+        started = await call_json(http_session, "POST", f"{dying.url}/api/v1/flows/{upstream}/execute")
         assert await dying.proc.wait() == -9  # type: ignore[union-attr]  # the failpoint, right after the end
     finally:
         if dying.proc and dying.proc.returncode is None:
@@ -50,18 +36,18 @@ async def test_kill_9_between_an_end_and_its_flow_trigger_fires_once_after_resta
         node = NodeProcess(data, database_url)
         await node.start()
         try:
-            ended = await _call(session, "GET", f"{node.url}/api/v1/executions/{started['executionId']}")
+            ended = await call_json(http_session, "GET", f"{node.url}/api/v1/executions/{started['executionId']}")
             assert ended["execution"]["status"] == "SUCCESS"
 
             async def fired() -> list[dict[str, Any]] | None:
-                found = await _call(session, "GET", f"{node.url}/api/v1/executions?flowId={downstream}")
+                found = await call_json(http_session, "GET", f"{node.url}/api/v1/executions?flowId={downstream}")
                 return found if found and all(e["status"] == "SUCCESS" for e in found) else None
 
             children = await eventually(fired, timeout=30, what="the downstream execution")
-            again = await _call(session, "POST", f"{node.url}/api/v1/flows/{upstream}/execute")
+            again = await call_json(http_session, "POST", f"{node.url}/api/v1/flows/{upstream}/execute")
 
             async def next_fired() -> list[dict[str, Any]] | None:
-                found = await _call(session, "GET", f"{node.url}/api/v1/executions?flowId={downstream}")
+                found = await call_json(http_session, "GET", f"{node.url}/api/v1/executions?flowId={downstream}")
                 return found if len(found) == len(children) + 1 and all(e["status"] == "SUCCESS" for e in found) else None
 
             children = await eventually(next_fired, timeout=30, what="the next downstream execution")

@@ -17,7 +17,6 @@ from tests.engine.flows_helpers import (
     start,
     tasks_by_name,
     wait_all,
-    wait_status,
 )
 from workflowdev.plugins import build_registry
 

@@ -14,7 +14,7 @@ from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.store.models import Approval, Execution, LogLine, TaskRun
-from workflowdev.store.statuses import ENDED, OPEN_TASK_RUNS, ExecutionStatus
+from workflowdev.store.statuses import OPEN_TASK_RUNS, ExecutionStatus
 
 executions = Execution.__table__
 task_runs = TaskRun.__table__
