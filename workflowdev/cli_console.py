@@ -73,9 +73,10 @@ def run_remote(args: argparse.Namespace) -> int:
 def _is_http_url(text: str) -> bool:
     try:
         parts = urlsplit(text)
-        return parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
-    except ValueError:  # a bad port or IPv6 literal
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:  # that, or a broken IPv6 literal
         return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def log_to_file(settings: Settings) -> Path:
