@@ -23,11 +23,10 @@ from workflowdev.engine.expressions import ExpressionError
 from workflowdev.engine.flow import Task
 from workflowdev.engine.lifecycle import ExecutionStatus, TaskStatus
 from workflowdev.engine.plugin import TaskFailed, as_condition, as_text, parse_duration
-from workflowdev.engine.walk import Frame, Outcome, Parked, TaskError, backoff
+from workflowdev.engine.walk import Frame, Outcome, Parked, TaskError, Walk, backoff
 
 if TYPE_CHECKING:
     from workflowdev.engine.recorder import Recorder, TaskRunState
-    from workflowdev.engine.runner import Runner
 
 MAX_SUBFLOW_DEPTH = 10
 TURN_SECONDS = 0.002
@@ -35,7 +34,7 @@ TURN_SECONDS = 0.002
 Body = Callable[["TaskRunState", dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-async def run_control(runner: Runner, task: Task, frame: Frame) -> Outcome:
+async def run_control(runner: Walk, task: Task, frame: Frame) -> Outcome:
     handler = _HANDLERS[task.type]
     return await handler(runner, task, frame)
 
@@ -140,7 +139,7 @@ class _Pace:
             asyncio.get_running_loop().call_soon(self._give_turn)
 
 
-async def _container(runner: Runner, task: Task, frame: Frame, body: Body, *, render_exclude: Sequence[str] = ()) -> Outcome:
+async def _container(runner: Walk, task: Task, frame: Frame, body: Body, *, render_exclude: Sequence[str] = ()) -> Outcome:
     """Run a control task: its own run record, its rendered properties, retry, and outcome."""
     policy = task.retry
     attempts = policy.max_attempts if policy else 1
@@ -189,7 +188,7 @@ def _concurrency(rendered: dict[str, Any]) -> int | None:
     return value
 
 
-async def _sequential(runner: Runner, task: Task, frame: Frame) -> Outcome:
+async def _sequential(runner: Walk, task: Task, frame: Frame) -> Outcome:
     async def body(run: TaskRunState, _props: dict[str, Any]) -> dict[str, Any]:
         await runner.run_list(_children(task, "tasks"), frame.child(run.id))
         return {}
@@ -197,7 +196,7 @@ async def _sequential(runner: Runner, task: Task, frame: Frame) -> Outcome:
     return await _container(runner, task, frame, body)
 
 
-async def _parallel(runner: Runner, task: Task, frame: Frame) -> Outcome:
+async def _parallel(runner: Walk, task: Task, frame: Frame) -> Outcome:
     async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
         inner = frame.child(run.id)
         children = _children(task, "tasks")
@@ -207,7 +206,7 @@ async def _parallel(runner: Runner, task: Task, frame: Frame) -> Outcome:
     return await _container(runner, task, frame, body)
 
 
-async def _dag(runner: Runner, task: Task, frame: Frame) -> Outcome:
+async def _dag(runner: Walk, task: Task, frame: Frame) -> Outcome:
     async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
         inner = frame.child(run.id)
         children = _children(task, "tasks")
@@ -241,13 +240,13 @@ async def _dag(runner: Runner, task: Task, frame: Frame) -> Outcome:
     return await _container(runner, task, frame, body)
 
 
-def _skip_all(runner: Runner, tasks: Sequence[Task], frame: Frame, reason: str) -> None:
+def _skip_all(runner: Walk, tasks: Sequence[Task], frame: Frame, reason: str) -> None:
     for top in tasks:
         for each in top.iter_tree():
             runner.skip(each, frame, reason, count_subtree=False)
 
 
-async def _if(runner: Runner, task: Task, frame: Frame) -> Outcome:
+async def _if(runner: Walk, task: Task, frame: Frame) -> Outcome:
     async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
         branch = "then" if as_condition(props.get("condition")) else "else"
         other = "else" if branch == "then" else "then"
@@ -263,7 +262,7 @@ def _case_key(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-async def _switch(runner: Runner, task: Task, frame: Frame) -> Outcome:
+async def _switch(runner: Walk, task: Task, frame: Frame) -> Outcome:
     async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
         value = props.get("value")
         if isinstance(value, (dict, list)):
@@ -285,7 +284,7 @@ async def _switch(runner: Runner, task: Task, frame: Frame) -> Outcome:
     return await _container(runner, task, frame, body)
 
 
-async def _foreach(runner: Runner, task: Task, frame: Frame) -> Outcome:
+async def _foreach(runner: Walk, task: Task, frame: Frame) -> Outcome:
     async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
         items = _items(runner, props)
         children = _children(task, "tasks")
@@ -318,7 +317,7 @@ async def _foreach(runner: Runner, task: Task, frame: Frame) -> Outcome:
     return await _container(runner, task, frame, body)
 
 
-def _items(runner: Runner, props: dict[str, Any]) -> list[Any]:
+def _items(runner: Walk, props: dict[str, Any]) -> list[Any]:
     """The loop's elements: a list, no longer than the node allows (`max_foreach_items`)."""
     items = props.get("items")
     if not isinstance(items, list):
@@ -329,7 +328,7 @@ def _items(runner: Runner, props: dict[str, Any]) -> list[Any]:
     return items
 
 
-async def _fail(runner: Runner, task: Task, frame: Frame) -> Outcome:
+async def _fail(runner: Walk, task: Task, frame: Frame) -> Outcome:
     run = runner.start_run(task, frame)
     try:
         props = await runner.render(task.properties, frame)
@@ -339,7 +338,7 @@ async def _fail(runner: Runner, task: Task, frame: Frame) -> Outcome:
     return runner.fail_run(task, frame, run, message)
 
 
-async def _wait_until(runner: Runner, task: Task, frame: Frame) -> Outcome:
+async def _wait_until(runner: Walk, task: Task, frame: Frame) -> Outcome:
     run = runner.start_run(task, frame, status=TaskStatus.WAITING)
     try:
         props = await runner.render({k: v for k, v in task.properties.items() if k != "condition"}, frame)
@@ -367,7 +366,7 @@ async def _wait_until(runner: Runner, task: Task, frame: Frame) -> Outcome:
         return runner.fail_run(task, frame, run, str(exc))
 
 
-async def _approval(runner: Runner, task: Task, frame: Frame) -> Outcome:
+async def _approval(runner: Walk, task: Task, frame: Frame) -> Outcome:
     key = runner.key_of(task, frame)
     known = runner.state.get(key)
     if known is not None and known.status == TaskStatus.WAITING:
@@ -419,7 +418,7 @@ def _earliest(*moments: datetime | None) -> datetime | None:
     return min(known) if known else None
 
 
-async def _subflow(runner: Runner, task: Task, frame: Frame) -> Outcome:
+async def _subflow(runner: Walk, task: Task, frame: Frame) -> Outcome:
     previous = runner.state.get(runner.key_of(task, frame))
     run = runner.start_run(task, frame)
     try:
@@ -465,7 +464,7 @@ async def _subflow(runner: Runner, task: Task, frame: Frame) -> Outcome:
         return runner.fail_run(task, frame, run, str(exc))
 
 
-_HANDLERS: dict[str, Callable[[Runner, Task, Frame], Awaitable[Outcome]]] = {
+_HANDLERS: dict[str, Callable[[Walk, Task, Frame], Awaitable[Outcome]]] = {
     "flow.sequential": _sequential,
     "flow.parallel": _parallel,
     "flow.dag": _dag,

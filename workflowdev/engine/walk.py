@@ -1,15 +1,20 @@
-"""The vocabulary the runner and the control tasks share: frames, outcomes, and how they end."""
+"""The vocabulary the runner and the control tasks share: frames, outcomes, how they end, and
+the `Walk` protocol through which control reaches the runner."""
 
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from workflowdev.engine.flow import RetryPolicy
+from workflowdev.engine.flow import RetryPolicy, Task
 from workflowdev.engine.lifecycle import TaskStatus
+
+if TYPE_CHECKING:
+    from workflowdev.engine.deps import EngineDeps
+    from workflowdev.engine.recorder import Recorder, TaskRunState
 
 Outcome = Literal[TaskStatus.SUCCESS, TaskStatus.SKIPPED, "FAILED_ALLOWED"]
 DONE = (TaskStatus.SUCCESS, TaskStatus.SKIPPED)
@@ -69,3 +74,53 @@ def backoff(policy: RetryPolicy, try_number: int) -> float:
     """The wait before try `try_number + 1`."""
     delay = policy.delay * (2 ** (try_number - 1) if policy.backoff == "exponential" else 1)
     return min(delay, policy.max_delay) if policy.max_delay is not None else delay
+
+
+class Walk(Protocol):
+    """What a control task (`control.py`) may ask of the walk it runs in: start, finish and skip
+    runs, render, run its children, and read where the walk stands. The runner is the one
+    implementation; control depends on this, never on the runner."""
+
+    execution: Any
+    deps: EngineDeps
+    recorder: Recorder
+    state: dict[str, KeyState]
+    gates: dict[str, tuple[TaskRunState, str]]
+    stop_reason: str | None
+    deadline: datetime | None
+
+    def key_of(self, task: Task, frame: Frame) -> str: ...
+
+    def start_run(self, task: Task, frame: Frame, status: str = TaskStatus.RUNNING) -> TaskRunState: ...
+
+    def reopen(self, task: Task, frame: Frame, *, write: bool = True) -> TaskRunState: ...
+
+    def reopen_or_start(self, task: Task, frame: Frame) -> TaskRunState: ...
+
+    def mark_waiting(self, run: TaskRunState) -> None: ...
+
+    def finish_run(
+        self,
+        task: Task,
+        frame: Frame,
+        run: TaskRunState,
+        status: str,
+        *,
+        outputs: dict[str, Any] | None = None,
+        outputs_text: str | None = None,
+        error: str | None = None,
+    ) -> None: ...
+
+    def fail_run(self, task: Task, frame: Frame, run: TaskRunState, error: str, status: str = TaskStatus.FAILED) -> Outcome: ...
+
+    def skip(self, task: Task, frame: Frame, reason: str, *, count_subtree: bool = True) -> None: ...
+
+    def interrupted(self, task: Task, frame: Frame, run: TaskRunState) -> None: ...
+
+    def count_done_many(self, tasks: Iterable[Task], frame: Frame) -> None: ...
+
+    async def render(self, value: Any, frame: Frame, **names: Any) -> Any: ...
+
+    async def run_task(self, task: Task, frame: Frame) -> Outcome: ...
+
+    async def run_list(self, tasks: Sequence[Task], frame: Frame) -> None: ...
