@@ -11,10 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
 from tests.conftest import Api
-from workflowdev.engine.triggers import IDEMPOTENCY_WINDOW
+from workflowdev.engine.triggers import IDEMPOTENCY_WINDOW, TriggerService
 from workflowdev.store import triggers as triggers_store
+from workflowdev.store.models import TriggerFiring
 from tests.engine.flows_helpers import (
     eventually,
     outputs,
@@ -362,9 +364,16 @@ async def test_the_flow_trigger_sweep_fires_nothing_that_was_not_due(api: Api) -
         return found or None
 
     fired = await eventually(one, timeout=15, what="the downstream execution")
-    service = api.runtime.engine.triggers
-    service._swept_until = None  # a node's first look
-    assert await service.fire_missed_flow_triggers() == 0
-    assert [e["trigger"]["execution"]["id"] for e in await executions_of(api, downstream)] == [
-        after["execution"]["id"]
-    ] == [e["trigger"]["execution"]["id"] for e in fired]
+    live = api.runtime.engine.triggers
+    first_look = TriggerService(live.db, live.executions, live.flows, live.bus, live.clock)  # a node just started
+    assert await first_look.fire_missed_flow_triggers() == 0
+    assert [e["trigger"]["execution"]["id"] for e in fired] == [after["execution"]["id"]]
+
+    async with api.runtime.db.write() as conn:  # as if the node died before the firing
+        firings = TriggerFiring.__table__
+        await conn.execute(delete(firings).where(firings.c.idempotency_key == after["execution"]["id"]))
+    another_first_look = TriggerService(live.db, live.executions, live.flows, live.bus, live.clock)
+    assert await another_first_look.fire_missed_flow_triggers() == 1
+    assert await another_first_look.fire_missed_flow_triggers() == 0  # within its interval: no second look
+    refired = await executions_of(api, downstream)
+    assert sorted(e["trigger"]["execution"]["id"] for e in refired) == [after["execution"]["id"]] * 2

@@ -44,9 +44,13 @@ from workflowdev.store.database import Database
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-FLOW_SWEEP_OVERLAP = timedelta(minutes=5)
-"""How far before its last look a node looks again for unfired ends: more than any delay
-between an end's `finished_at` and its commit."""
+FLOW_SWEEP_INTERVAL = timedelta(seconds=10)
+"""Between a node's looks for unfired ends: each look reads every end of the window."""
+FLOW_SWEEP_GRACE = timedelta(seconds=5)
+"""Ends younger than this are left to the event that is firing them (after a node's first look)."""
+FLOW_SWEEP_OVERLAP = timedelta(seconds=30)
+"""How far before its last look a node looks again: more than any delay between an end's
+`finished_at` and its commit, so no end is between two looks unseen."""
 MAX_FLOW_SWEEP = 500
 """Ends one look fires per trigger; the rest wait for the next look."""
 MAX_START_ATTEMPTS = 3
@@ -120,6 +124,7 @@ class TriggerService:
         self.clock = clock
         self._pending: set[asyncio.Task[None]] = set()
         self._swept_until: datetime | None = None
+        self._last_look: datetime | None = None
         self._unstartable: set[tuple[str, str]] = set()
         """(trigger, upstream execution) pairs already reported as unable to start: the sweep
         meets them again for a few minutes and should not say so every time."""
@@ -392,10 +397,16 @@ class TriggerService:
         once across nodes and restarts: the firing's unique key refuses a second.
         """
         now = self.clock()
-        since = now - IDEMPOTENCY_WINDOW if self._swept_until is None else self._swept_until - FLOW_SWEEP_OVERLAP
+        if self._last_look is not None and now - self._last_look < FLOW_SWEEP_INTERVAL:
+            return 0
+        self._last_look = now
+        if self._swept_until is None:  # this node's first look: a day back, up to now
+            since, until = now - IDEMPOTENCY_WINDOW, now
+        else:
+            since, until = self._swept_until - FLOW_SWEEP_OVERLAP, now - FLOW_SWEEP_GRACE
         async with self.db.read() as conn:
             pending = [
-                (trigger, await store.unfired_ends(conn, trigger, _statuses_of(trigger), since, MAX_FLOW_SWEEP))
+                (trigger, await store.unfired_ends(conn, trigger, _statuses_of(trigger), since, until, MAX_FLOW_SWEEP))
                 for trigger in await store.enabled_flow_triggers(conn)
             ]
         fired = 0
@@ -403,7 +414,7 @@ class TriggerService:
             for end in ends:
                 fired += await self._fire_flow_trigger(trigger, end.id, end.flow_id, end.status, end.flow_name)
         if all(len(ends) < MAX_FLOW_SWEEP for _, ends in pending):
-            self._swept_until = now  # else the next look starts from the same place
+            self._swept_until = until  # else the next look starts from the same place
         return fired
 
     async def _fire_flow_trigger(

@@ -112,16 +112,18 @@ async def advance_schedule(
 
 
 async def unfired_ends(
-    conn: AsyncConnection, trigger: Any, statuses: Sequence[str], since: datetime, limit: int
+    conn: AsyncConnection, trigger: Any, statuses: Sequence[str], since: datetime, until: datetime, limit: int
 ) -> Sequence[Row[Any]]:
-    """Executions of the flow trigger's upstream flow that ended in one of `statuses` since
-    `since` (and since the trigger exists) and have no firing of it yet, oldest end first."""
+    """Executions of the flow trigger's upstream flow that ended in one of `statuses` from
+    `since` (and the trigger's creation) until before `until`, and have no firing of it yet,
+    oldest end first."""
     fired = exists().where(firings.c.trigger_id == trigger.id, firings.c.idempotency_key == executions.c.id)
     query = (
         select(executions.c.id, executions.c.flow_id, executions.c.flow_name, executions.c.status)
         .where(
             executions.c.flow_id == trigger.upstream_flow_id,
             executions.c.finished_at >= max(since, trigger.created_at),
+            executions.c.finished_at < until,
             executions.c.status.in_(list(statuses)),
             ~fired,
         )
