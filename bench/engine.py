@@ -229,22 +229,26 @@ async def drop_postgres(admin_url: str, name: str) -> None:
     await conn.close()
 
 
-def table(rows: dict[str, dict[str, float]]) -> str:
-    keys = [
-        ("w1_ms", "W1 40 sequential tasks, ms"),
-        ("w1_tasks_per_s", "W1 tasks/s"),
-        ("w2_ms", "W2 parallel of 200 noop, ms"),
-        ("w3_exec_per_s", "W3 executions/s over HTTP"),
-        ("w3_p50_ms", "W3 p50 start-to-finish, ms"),
-        ("w3_p95_ms", "W3 p95 start-to-finish, ms"),
-        ("w4_extra_mb", "W4 1,000 parked gates, extra MB"),
-        ("first_ready_s", "server /readyz after first start (new schema), s"),
-        ("ready_s", "server /readyz after a restart, s"),
-        ("idle_rss_mb", "server idle resident, MB"),
-    ]
+MEASURES = [
+    ("w1_ms", "W1 40 sequential tasks, ms"),
+    ("w1_tasks_per_s", "W1 tasks/s"),
+    ("w2_ms", "W2 parallel of 200 noop, ms"),
+    ("w3_exec_per_s", "W3 executions/s over HTTP"),
+    ("w3_p50_ms", "W3 p50 start-to-finish, ms"),
+    ("w3_p95_ms", "W3 p95 start-to-finish, ms"),
+    ("w4_extra_mb", "W4 1,000 parked gates, extra MB"),
+    ("first_ready_s", "server /readyz after first start (new schema), s"),
+    ("ready_s", "server /readyz after a restart, s"),
+    ("idle_rss_mb", "server idle resident, MB"),
+]
+
+
+def table(rows: dict[str, dict[str, float]], measures: list[tuple[str, str]] = MEASURES) -> str:
+    """A markdown table: one column per run (`rows` by name), one row per measure (key, label);
+    a measure a run lacks shows as nan. bench/foreach.py prints its own measures with it."""
     names = list(rows)
     out = ["| measure | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for key, label in keys:
+    for key, label in measures:
         out.append(f"| {label} | " + " | ".join(f"{rows[n].get(key, float('nan')):.1f}" for n in names) + " |")
     return "\n".join(out)
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from engine import server_process  # bench/engine.py: the same server process, started the same way
+from engine import server_process, table  # bench/engine.py: the same server process and report
 
 TERMINAL = {"SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"}
 
@@ -129,26 +129,20 @@ async def one_loop(url: str, pid: int, items: int, concurrency: int) -> dict[str
     }
 
 
-def table(rows: dict[str, dict[str, float]]) -> str:
-    keys = [
-        ("wall_s", "wall time, s"),
-        ("tasks_per_s", "task runs/s"),
-        ("idle_rss_mb", "server resident before, MB"),
-        ("peak_rss_mb", "server peak resident (VmHWM), MB"),
-        ("healthz_n", "/healthz replies during the run"),
-        ("healthz_p50_ms", "/healthz p50, ms"),
-        ("healthz_p99_ms", "/healthz p99, ms"),
-        ("healthz_max_ms", "/healthz max, ms"),
-        ("detail_ms", "GET /executions/{id} afterwards, ms"),
-        ("detail_mb", "GET /executions/{id} afterwards, MB"),
-        ("detail_peak_rss_mb", "server peak resident after that GET, MB"),
-        ("page_ms", "GET /executions/{id}/tasks, the last 1,000 runs, ms"),
-    ]
-    names = list(rows)
-    out = ["| measure | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for key, label in keys:
-        out.append(f"| {label} | " + " | ".join(f"{rows[n][key]:.1f}" for n in names) + " |")
-    return "\n".join(out)
+MEASURES = [
+    ("wall_s", "wall time, s"),
+    ("tasks_per_s", "task runs/s"),
+    ("idle_rss_mb", "server resident before, MB"),
+    ("peak_rss_mb", "server peak resident (VmHWM), MB"),
+    ("healthz_n", "/healthz replies during the run"),
+    ("healthz_p50_ms", "/healthz p50, ms"),
+    ("healthz_p99_ms", "/healthz p99, ms"),
+    ("healthz_max_ms", "/healthz max, ms"),
+    ("detail_ms", "GET /executions/{id} afterwards, ms"),
+    ("detail_mb", "GET /executions/{id} afterwards, MB"),
+    ("detail_peak_rss_mb", "server peak resident after that GET, MB"),
+    ("page_ms", "GET /executions/{id}/tasks, the last 1,000 runs, ms"),
+]
 
 
 def main() -> None:
@@ -164,7 +158,7 @@ def main() -> None:
                 rows[f"concurrency {concurrency}"] = asyncio.run(one_loop(url, pid, args.items, concurrency))
     print(f"workflowdev foreach benchmark, {args.items:,} items, {time.strftime('%Y-%m-%d')}, "
           f"{os.cpu_count()} cores, Python {sys.version.split()[0]}")  # fmt: skip
-    print(table(rows))
+    print(table(rows, MEASURES))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -154,13 +155,22 @@ async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Api]:
+    """The real server with these settings and the test plugins, and a client for it."""
     runtime = Runtime(settings, registry=registry_with_test_plugins())
     await runtime.start()
-    async with aiohttp.ClientSession() as session:
-        yield Api(runtime.base_url, session, runtime)
-    await runtime.stop()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Api(runtime.base_url, session, runtime)
+    finally:
+        await runtime.stop()
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    async with serving(settings) as running:
+        yield running
 
 
 @pytest.fixture

@@ -7,8 +7,10 @@ import contextlib
 import io
 import socket
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -99,7 +101,7 @@ def test_generated_arguments_never_end_in_a_traceback(tmp_path: Path, data: st.D
         return  # these serve until stopped; their failures are the cases above
     err = io.StringIO()
     stdin = io.StringIO(data.draw(words) + "\n")
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), _stdin(stdin):
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), patch.object(sys, "stdin", stdin):
         try:
             status = main(argv)
         except SystemExit as exc:  # argparse: usage errors and --help
@@ -107,14 +109,3 @@ def test_generated_arguments_never_end_in_a_traceback(tmp_path: Path, data: st.D
     assert "Traceback" not in err.getvalue()
     if status != 0 and argv[0] != "validate":  # validate reports per file, compiler style
         assert len(err.getvalue().splitlines()) == 1, (argv, err.getvalue())
-
-
-@contextlib.contextmanager
-def _stdin(replacement: io.StringIO):  # type: ignore[no-untyped-def]
-    import sys
-
-    saved, sys.stdin = sys.stdin, replacement
-    try:
-        yield
-    finally:
-        sys.stdin = saved

@@ -4,9 +4,7 @@ nothing is doubled, nothing finished comes back to life."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +57,11 @@ async def test_a_frozen_worker_cannot_overwrite_the_newer_attempt(
         first.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
         frozen = False
         log = tmp_path / "first" / "node.log"
-        deadline = time.monotonic() + 30
-        while execution_id not in log.read_text():  # its runner says it stopped
-            assert time.monotonic() < deadline, "the first node never noticed it lost the lease"
-            await asyncio.sleep(0.1)
+
+        async def first_stopped() -> bool:  # its runner says so when its lease or write fails
+            return execution_id in log.read_text()
+
+        await eventually(first_stopped, timeout=30, what="the first node to notice it lost the lease")
         after = await call_json(http_session, "GET", url)
     finally:
         if frozen:

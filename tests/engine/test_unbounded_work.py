@@ -8,14 +8,13 @@ took: the healthz test counts the replies the server gave while a loop ran.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import Api, serving
 from tests.engine.flows_helpers import (
     TERMINAL,
     detail,
@@ -27,9 +26,7 @@ from tests.engine.flows_helpers import (
     tasks_by_name,
     wait_status,
 )
-from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
-from workflowdev.runtime import Runtime
 
 Server = Callable[..., Any]
 
@@ -38,17 +35,7 @@ Server = Callable[..., Any]
 def server(make_settings: Callable[..., Settings]) -> Server:
     """`async with server(max_task_runs=10) as api`: a real server with those settings."""
 
-    @asynccontextmanager
-    async def running(**changes: Any) -> AsyncIterator[Api]:
-        runtime = Runtime(make_settings(**changes), registry=registry_with_test_plugins())
-        await runtime.start()
-        try:
-            async with aiohttp.ClientSession() as session:
-                yield Api(runtime.base_url, session, runtime)
-        finally:
-            await runtime.stop()
-
-    return running
+    return lambda **changes: serving(make_settings(**changes))
 
 
 def only(body: dict[str, Any], name: str) -> dict[str, Any]:

@@ -14,14 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from textual.pilot import Pilot
 
-from tests.conftest import Api
-from tests.support_plugins import registry_with_test_plugins
+from tests.conftest import Api, serving
 from workflowdev.config import Settings
-from workflowdev.runtime import Runtime
 from workflowdev.tui.app import WorkflowdevApp
 
 DEADLINE = 15.0
@@ -32,13 +29,8 @@ async def running_server(tmp_path: Path, sqlite_template: Path, **changes: Any) 
     path = tmp_path / "workflowdev.db"
     shutil.copy(sqlite_template, path)
     settings = Settings(host="127.0.0.1", port=0, data_dir=tmp_path / "data", database_url=f"sqlite:///{path}")
-    runtime = Runtime(replace(settings, **changes), registry=registry_with_test_plugins())
-    await runtime.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield Api(runtime.base_url, session, runtime)
-    finally:
-        await runtime.stop()
+    async with serving(replace(settings, **changes)) as api:
+        yield api
 
 
 @pytest.fixture
