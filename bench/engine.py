@@ -35,10 +35,10 @@ import aiohttp
 import asyncpg
 
 from workflowdev.config import Settings
-from workflowdev.engine.actor import Actor
 from workflowdev.engine.events import EXECUTION_UPDATED
-from workflowdev.engine.flow_service import FlowService
-from workflowdev.engine.lifecycle import ENDED as TERMINAL
+from workflowdev.engine.run.lifecycle import ENDED as TERMINAL
+from workflowdev.engine.services.actor import Actor
+from workflowdev.engine.services.flows import FlowService
 from workflowdev.runtime import Runtime
 
 BENCH = Actor("bench")

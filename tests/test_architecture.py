@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import tomllib
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,22 @@ def test_plugins_see_only_the_plugin_contract() -> None:
         imports = _workflowdev_imports(path)
         strays = {m for m in imports if m not in allowed and not m.startswith("workflowdev.plugins")}
         assert not strays, f"{path.relative_to(ROOT)} imports {sorted(strays)}"
+
+
+def _contracts() -> list[dict]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+
+
+def test_every_engine_module_is_in_a_room_or_in_the_shared_vocabulary() -> None:
+    """A module added at engine/ level would escape the layers contract unless it is listed."""
+    contracts = _contracts()
+    layers = next(c for c in contracts if c["type"] == "layers" and c.get("containers") == ["workflowdev.engine"])
+    rooms = {f"workflowdev.engine.{layer}" for layer in layers["layers"]}
+    vocabulary = next(c for c in contracts if set(c.get("forbidden_modules", [])) == rooms)
+    engine = ROOT / "workflowdev" / "engine"
+    found = {
+        f"workflowdev.engine.{path.stem if path.is_file() else path.name}"
+        for path in engine.iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__") or (path / "__init__.py").exists()
+    }
+    assert found == rooms | set(vocabulary["source_modules"])

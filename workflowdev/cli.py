@@ -129,7 +129,7 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 def validate_files(files: Sequence[Path]) -> int:
-    from workflowdev.engine.flow import validate_flow
+    from workflowdev.engine.language.flow import validate_flow
     from workflowdev.plugins import build_registry
 
     registry = build_registry()
@@ -171,8 +171,8 @@ def _refuse_insecure_bind(settings: Settings) -> str | None:
 
 async def start_runtime(settings: Settings) -> Runtime | None:
     """The product started, or None after saying on stderr why it cannot start."""
-    from workflowdev.engine.credentials import MasterKeyError
-    from workflowdev.engine.users import SecretError
+    from workflowdev.engine.services.credentials import MasterKeyError
+    from workflowdev.engine.services.users import SecretError
     from workflowdev.runtime import PortInUse, Runtime
 
     refusal = _refuse_insecure_bind(settings)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from workflowdev.cli_failures import FAILED, one_line
 from workflowdev.config import Settings, load_settings
 from workflowdev.engine.clock import utcnow
-from workflowdev.engine.credentials import (
+from workflowdev.engine.services.credentials import (
     KEY_ENV,
     KEY_FILE,
     CredentialService,

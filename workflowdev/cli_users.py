@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from workflowdev.config import DATABASE_FILE, Settings, load_settings
-from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import utcnow
 from workflowdev.engine.errors import DomainError
-from workflowdev.engine.users import ROLES, UserService
+from workflowdev.engine.services.actor import Actor
+from workflowdev.engine.services.users import ROLES, UserService
 from workflowdev.store.database import Database
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy.exc import ArgumentError
 
-from workflowdev.engine.limits import RunLimits
 from workflowdev.engine.plugin import PluginSettings
-from workflowdev.engine.roles import ROLES
+from workflowdev.engine.run.limits import RunLimits
+from workflowdev.engine.services.roles import ROLES
 from workflowdev.store.database import async_url
 
 ENV_PREFIX = "WORKFLOWDEV_"

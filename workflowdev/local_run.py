@@ -20,8 +20,6 @@ from rich.live import Live
 from rich.text import Text
 from rich.tree import Tree
 
-from workflowdev.engine.actor import Actor
-from workflowdev.engine.engine import Engine, EngineSettings
 from workflowdev.engine.errors import DomainError
 from workflowdev.engine.events import (
     APPROVAL_CREATED,
@@ -29,8 +27,10 @@ from workflowdev.engine.events import (
     LOG,
     TASK_UPDATED,
 )
-from workflowdev.engine.lifecycle import ENDED, ExecutionStatus, TaskStatus
-from workflowdev.engine.flow_service import FlowService
+from workflowdev.engine.node.engine import Engine, EngineSettings
+from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus, TaskStatus
+from workflowdev.engine.services.actor import Actor
+from workflowdev.engine.services.flows import FlowService
 from workflowdev.plugins import build_registry
 from workflowdev.store.database import Database
 

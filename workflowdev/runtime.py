@@ -20,10 +20,10 @@ from aiohttp import web
 from workflowdev.api.app import PROBES, RESOURCES, create_app
 from workflowdev.api.protocol import JsonErrorsRunner
 from workflowdev.config import Settings
-from workflowdev.engine.credentials import load_master_key
-from workflowdev.engine.engine import Engine, EngineSettings
+from workflowdev.engine.node.engine import Engine, EngineSettings
 from workflowdev.engine.plugin import PluginRegistry
-from workflowdev.engine.users import load_jwt_secret
+from workflowdev.engine.services.credentials import load_master_key
+from workflowdev.engine.services.users import load_jwt_secret
 from workflowdev.plugins import build_registry
 from workflowdev.store.database import Database
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import Api
 from workflowdev.api.access import ACCESS, PUBLIC
-from workflowdev.engine.users import RANK, ROLES
+from workflowdev.engine.services.users import RANK, ROLES
 from workflowdev.runtime import Runtime
 
 PASSWORD = "correct horse battery"
@@ -181,7 +181,7 @@ async def test_a_token_not_valid_yet_is_401(secured: tuple[Api, dict[str, str]])
 async def test_deleted_or_demoted_users_lose_rights_at_once(secured: tuple[Api, dict[str, str]]) -> None:
     api, tokens = secured
     users = api.runtime.engine.users  # type: ignore[union-attr]
-    from workflowdev.engine.actor import Actor
+    from workflowdev.engine.services.actor import Actor
 
     assert (await api.post("/api/v1/flows", json={"yamlContent": "name: a\ntasks:\n  - {name: t, type: util.noop}\n"},
                            headers=_auth(tokens["editor"]))).status == 201

@@ -17,14 +17,14 @@ from sqlalchemy import select, update
 from tests.conftest import Api, Reply
 from tests.engine.flows_helpers import outputs, run, tasks_by_name
 from workflowdev.config import Settings
-from workflowdev.engine.actor import SYSTEM
-from workflowdev.engine.credentials import (
+from workflowdev.engine.events import Event
+from workflowdev.engine.services.actor import SYSTEM
+from workflowdev.engine.services.credentials import (
     KEY_ENV,
     MasterKey,
     MasterKeyError,
     load_master_key,
 )
-from workflowdev.engine.events import Event
 from workflowdev.runtime import Runtime
 from workflowdev.store.models import AuditEntry, Credential
 

@@ -14,7 +14,7 @@ from yarl import URL
 from tests.api.test_flows import RFC3339
 from tests.conftest import Api
 from tests.engine.flows_helpers import eventually
-from workflowdev.engine.kv import KVService
+from workflowdev.engine.services.kv import KVService
 from workflowdev.store import audit
 from workflowdev.store.models import KVEntry
 

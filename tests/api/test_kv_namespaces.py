@@ -7,7 +7,7 @@ from datetime import timedelta
 from tests.api.test_kv import KV, put
 from tests.conftest import Api
 from tests.engine.flows_helpers import eventually
-from workflowdev.engine.kv import KVService
+from workflowdev.engine.services.kv import KVService
 
 
 async def test_namespaces_are_listed_by_name_with_their_key_counts(api: Api) -> None:

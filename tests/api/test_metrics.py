@@ -11,7 +11,7 @@ from prometheus_client.samples import Sample
 from tests.conftest import Api
 from tests.engine.flows_helpers import eventually, save_flow, start, wait_status
 from workflowdev.engine.events import EXECUTION_UPDATED, TASK_UPDATED, Event, EventBus
-from workflowdev.engine.metrics import EngineMetrics
+from workflowdev.engine.node.metrics import EngineMetrics
 from workflowdev.store.database import Database
 
 FINE = """

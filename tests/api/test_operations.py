@@ -11,7 +11,7 @@ from aiohttp import web
 from tests.conftest import Api
 from workflowdev.api.app import RESOURCES, create_app
 from workflowdev.config import Settings
-from workflowdev.engine.engine import Engine, EngineSettings
+from workflowdev.engine.node.engine import Engine, EngineSettings
 from workflowdev.plugins import build_registry
 from workflowdev.store.database import Database
 

@@ -19,7 +19,7 @@ from tests.api.threaded_server import threaded_server
 from workflowdev.api.app import RESOURCES, create_app
 from workflowdev.api.openapi import build_document
 from workflowdev.config import Settings
-from workflowdev.engine.engine import Engine, EngineSettings
+from workflowdev.engine.node.engine import Engine, EngineSettings
 from workflowdev.plugins import build_registry
 from workflowdev.store.database import Database
 

@@ -20,10 +20,10 @@ from sqlalchemy import select
 from tests.api.test_credentials import SECRET, Recorder, create
 from tests.conftest import Api
 from tests.engine.flows_helpers import eventually, outputs, save_flow, start, tasks_by_name, wait_status
-from workflowdev.engine.credentials import MasterKey
 from workflowdev.engine.events import Event
 from workflowdev.engine.sealed_inputs import open_inputs
 from workflowdev.engine.secrets import SecretMasker
+from workflowdev.engine.services.credentials import MasterKey
 from workflowdev.store.models import Base, Credential, Execution
 
 CHILD = """

@@ -14,9 +14,6 @@ import pytest
 from sqlalchemy import delete
 
 from tests.conftest import Api
-from workflowdev.engine.triggers import IDEMPOTENCY_WINDOW, TriggerService
-from workflowdev.store import triggers as triggers_store
-from workflowdev.store.models import TriggerFiring
 from tests.engine.flows_helpers import (
     eventually,
     outputs,
@@ -24,6 +21,9 @@ from tests.engine.flows_helpers import (
     tasks_by_name,
     wait_status,
 )
+from workflowdev.engine.services.triggers import IDEMPOTENCY_WINDOW, TriggerService
+from workflowdev.store import triggers as triggers_store
+from workflowdev.store.models import TriggerFiring
 
 ECHO = """
 name: echo

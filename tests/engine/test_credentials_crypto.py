@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import select, update
 
 from workflowdev.cli import main
-from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import utcnow
-from workflowdev.engine.credentials import (
+from workflowdev.engine.errors import Unavailable
+from workflowdev.engine.services.actor import Actor
+from workflowdev.engine.services.credentials import (
     KEY_ENV,
     CredentialService,
     CredentialUnreadable,
@@ -23,7 +24,6 @@ from workflowdev.engine.credentials import (
     MasterKeyError,
     load_master_key,
 )
-from workflowdev.engine.errors import Unavailable
 from workflowdev.store.database import Database
 from workflowdev.store.models import AuditEntry, Credential
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from workflowdev.engine.expressions import (
+from workflowdev.engine.language.expressions import (
     ExpressionError,
     Limits,
     Renderer,

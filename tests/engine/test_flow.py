@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from workflowdev.engine.flow import (
+from workflowdev.engine.language.flow import (
     MAX_TASKS,
     Concurrency,
     FlowError,
@@ -24,13 +24,13 @@ from workflowdev.engine.flow import (
     parse_flow,
     validate_flow,
 )
+from workflowdev.engine.language.yaml_source import MAX_BYTES
 from workflowdev.engine.plugin import (
     Manifest,
     Plugin,
     PluginRegistry,
     RunnerLevelPlugin,
 )
-from workflowdev.engine.yaml_source import MAX_BYTES
 
 
 def _plugin(plugin_id: str, schema: dict[str, Any], *, base: type[Plugin] = Plugin,

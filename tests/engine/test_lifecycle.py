@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import workflowdev
-from workflowdev.engine.lifecycle import (
+from workflowdev.engine.run.lifecycle import (
     EXECUTION_RULES,
     TASK_RULES,
     ExecutionStatus,
@@ -22,7 +22,7 @@ from workflowdev.engine.lifecycle import (
 )
 
 PACKAGE = Path(workflowdev.__file__).parent
-ALLOWED_TO_SPELL = {PACKAGE / "engine" / "lifecycle.py", PACKAGE / "store" / "statuses.py"}
+ALLOWED_TO_SPELL = {PACKAGE / "engine" / "run" / "lifecycle.py", PACKAGE / "store" / "statuses.py"}
 STATUS_NAMES = {s.value for s in ExecutionStatus} | {s.value for s in TaskStatus}
 
 

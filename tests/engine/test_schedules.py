@@ -17,7 +17,7 @@ from tests.conftest import Api, _empty_postgres
 from tests.engine.flows_helpers import eventually
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
-from workflowdev.engine.trigger_config import instants_due, next_instant
+from workflowdev.engine.language.trigger_config import instants_due, next_instant
 from workflowdev.runtime import Runtime
 from workflowdev.store.models import Trigger
 

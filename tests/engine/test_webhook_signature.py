@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflowdev.engine.webhook_signature import SignatureRefused, Verified, verify
+from workflowdev.engine.language.webhook_signature import SignatureRefused, Verified, verify
 
 SECRET = "s3cret-value"
 NOW = 1_796_640_000

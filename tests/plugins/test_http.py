@@ -34,8 +34,8 @@ from jsonschema import Draft202012Validator
 import workflowdev.plugins.http as http_plugins
 from tests.conftest import Api
 from tests.engine.flows_helpers import eventually, outputs, run, tasks_by_name
-from workflowdev.engine.context import Resources
 from workflowdev.engine.plugin import JSON, Plugin, TaskContext, TaskFailed
+from workflowdev.engine.run.context import Resources
 from workflowdev.plugins._netguard import DEFAULT_BLOCKED, AddressPolicy, BlockedAddress, GuardedResolver
 from workflowdev.plugins.http import SESSION_KEY, Check, Download, GraphQL, Request, Upload
 

@@ -38,8 +38,8 @@ from jsonschema import Draft202012Validator
 
 from tests.conftest import Api
 from tests.engine.flows_helpers import outputs, run, tasks_by_name
-from workflowdev.engine.context import Resources
 from workflowdev.engine.plugin import JSON, Plugin, TaskContext, TaskFailed
+from workflowdev.engine.run.context import Resources
 from workflowdev.plugins._notify_http import SESSION_KEY
 from workflowdev.plugins.notify import (
     DISCORD_CONTENT_LIMIT,

@@ -14,9 +14,9 @@ from aiohttp import web
 
 from workflowdev.api.actors import ACTOR_KEY
 from workflowdev.api.keys import SETTINGS
-from workflowdev.engine.actor import Actor
 from workflowdev.engine.errors import Forbidden, Unauthorized
-from workflowdev.engine.users import RANK, UserService
+from workflowdev.engine.services.actor import Actor
+from workflowdev.engine.services.users import RANK, UserService
 
 PUBLIC = "public"
 USERS = web.AppKey("users", UserService)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from workflowdev.engine.actor import Actor
+from workflowdev.engine.services.actor import Actor
 
 ACTOR_KEY = web.RequestKey("actor", Actor)
 

@@ -31,7 +31,7 @@ from workflowdev.api.metrics import metrics_middleware
 from workflowdev.api.openapi import RESOURCES_KEY
 from workflowdev.api.streams import track_streams
 from workflowdev.config import Settings
-from workflowdev.engine.engine import Engine
+from workflowdev.engine.node.engine import Engine
 from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.store.database import Database
 

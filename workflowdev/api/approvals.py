@@ -18,11 +18,12 @@ from workflowdev.api.docs import (
     ref,
 )
 from workflowdev.api.keys import ENGINE
-from workflowdev.engine.approvals import approval_json
 from workflowdev.engine.errors import Invalid
+from workflowdev.engine.run.gates import approval_json
+from workflowdev.engine.run.lifecycle import GateStatus
 
 routes = web.RouteTableDef()
-STATUSES = ("PENDING", "APPROVED", "REJECTED", "EXPIRED")
+STATUSES = [status.value for status in GateStatus]
 
 
 @routes.get("/api/v1/approvals", name="approvals.list")
@@ -75,7 +76,7 @@ SCHEMAS: dict[str, Schema] = {
             "taskName": {"type": "string"},
             "message": {"type": ["string", "null"]},
             "context": {},
-            "status": {"enum": ["PENDING", "APPROVED", "REJECTED", "EXPIRED"]},
+            "status": {"enum": STATUSES},
             "createdAt": TIMESTAMP,
             "expiresAt": {"type": ["string", "null"], "format": "date-time"},
             "decidedAt": {"type": ["string", "null"], "format": "date-time"},
@@ -89,7 +90,7 @@ OPERATIONS: dict[str, Schema] = {
     "approvals.list": {
         "summary": "List approvals, newest first",
         "parameters": [
-            {"name": "status", "in": "query", "schema": {"enum": ["PENDING", "APPROVED", "REJECTED", "EXPIRED"]}},
+            {"name": "status", "in": "query", "schema": {"enum": STATUSES}},
             {"name": "executionId", "in": "query", "schema": {"type": "string"}},
             *PAGING,
         ],

@@ -1,4 +1,4 @@
-"""Registering and logging in. Tokens are JWTs; see workflowdev.engine.users."""
+"""Registering and logging in. Tokens are JWTs; see workflowdev.engine.services.users."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from workflowdev.api.bodies import field, read_object, reject_unknown
 from workflowdev.api.docs import ERRORS, Schema, error, json_body, ok, ref
 from workflowdev.api.keys import SETTINGS
 from workflowdev.engine.errors import DomainError
-from workflowdev.engine.users import ROLES, user_json
+from workflowdev.engine.services.users import ROLES, user_json
 
 routes = web.RouteTableDef()
 

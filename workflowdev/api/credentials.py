@@ -22,7 +22,7 @@ from workflowdev.api.docs import (
     ref,
 )
 from workflowdev.engine.clock import rfc3339
-from workflowdev.engine.credentials import MAX_VALUE_BYTES, CredentialService
+from workflowdev.engine.services.credentials import MAX_VALUE_BYTES, CredentialService
 
 routes = web.RouteTableDef()
 CREDENTIALS = web.AppKey("credentials", CredentialService)

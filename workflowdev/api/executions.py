@@ -24,9 +24,9 @@ from workflowdev.api.keys import ENGINE
 from workflowdev.api.streams import open_stream, watch_client
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.events import EXECUTION_UPDATED, LOG, SubscriberLagged
-from workflowdev.engine.executions import execution_json, task_run_json
-from workflowdev.engine.lifecycle import ENDED, ExecutionStatus, TaskStatus
-from workflowdev.engine.recorder import log_json
+from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus, TaskStatus
+from workflowdev.engine.run.recorder import log_json
+from workflowdev.engine.services.executions import execution_json, task_run_json
 
 routes = web.RouteTableDef()
 STATUSES = tuple(s.value for s in ExecutionStatus)

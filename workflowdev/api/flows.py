@@ -34,7 +34,7 @@ from workflowdev.api.docs import (
 )
 from workflowdev.api.keys import FLOWS
 from workflowdev.engine.clock import rfc3339
-from workflowdev.engine.flow_service import FlowSummary
+from workflowdev.engine.services.flows import FlowSummary
 
 routes = web.RouteTableDef()
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")

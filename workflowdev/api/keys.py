@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from workflowdev.config import Settings
-from workflowdev.engine.engine import Engine
-from workflowdev.engine.flow_service import FlowService
+from workflowdev.engine.node.engine import Engine
 from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.services.flows import FlowService
 from workflowdev.store.database import Database
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -29,7 +29,7 @@ from workflowdev.api.docs import (
 from workflowdev.api.keys import ENGINE
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.errors import Invalid, NotFound
-from workflowdev.engine.kv import MAX_KEY_LENGTH, MAX_NAMESPACE_LENGTH, MAX_VALUE_BYTES
+from workflowdev.engine.services.kv import MAX_KEY_LENGTH, MAX_NAMESPACE_LENGTH, MAX_VALUE_BYTES
 
 routes = web.RouteTableDef()
 

@@ -19,7 +19,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, Counter, Histogram, generate_latest
 
 from workflowdev.api.docs import Schema, error
-from workflowdev.engine.engine import Engine
+from workflowdev.engine.node.engine import Engine
 
 routes = web.RouteTableDef()
 

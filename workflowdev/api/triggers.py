@@ -31,9 +31,9 @@ from workflowdev.api.docs import (
 )
 from workflowdev.api.keys import ENGINE
 from workflowdev.engine.errors import Invalid
-from workflowdev.engine.lifecycle import ENDED
-from workflowdev.engine.trigger_config import TRIGGER_TYPES
-from workflowdev.engine.triggers import WebhookCall, trigger_json
+from workflowdev.engine.language.trigger_config import TRIGGER_TYPES
+from workflowdev.engine.run.lifecycle import ENDED
+from workflowdev.engine.services.triggers import WebhookCall, trigger_json
 
 routes = web.RouteTableDef()
 WAIT_DEFAULT_SECONDS = 30.0

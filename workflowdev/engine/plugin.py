@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from workflowdev.engine.durations import DURATION_PATTERN, parse_duration
-from workflowdev.engine.lifecycle import ExecutionStatus  # noqa: F401 - part of the plugin contract
+from workflowdev.store.statuses import ExecutionStatus  # noqa: F401 - part of the plugin contract
 
 __all__ = [
     "CONDITION_SCHEMA",

@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.store.models import Approval
+from workflowdev.store.statuses import GateStatus
 
 approvals = Approval.__table__
 INSERT_APPROVAL = insert(approvals)
@@ -52,7 +53,7 @@ async def decide(conn: AsyncConnection, approval_id: str, *, status: str, by: st
     """Move a PENDING approval to its decision; False when it was no longer pending."""
     result = await conn.execute(
         update(approvals)
-        .where(approvals.c.id == approval_id, approvals.c.status == "PENDING")
+        .where(approvals.c.id == approval_id, approvals.c.status == GateStatus.PENDING)
         .values(status=status, decided_by=by, comment=comment, decided_at=at)
     )
     return result.rowcount == 1
@@ -61,7 +62,7 @@ async def decide(conn: AsyncConnection, approval_id: str, *, status: str, by: st
 async def due_to_expire(conn: AsyncConnection, now: datetime, limit: int = 100) -> Sequence[Row[Any]]:
     query = (
         select(approvals)
-        .where(approvals.c.status == "PENDING", approvals.c.expires_at <= now)
+        .where(approvals.c.status == GateStatus.PENDING, approvals.c.expires_at <= now)
         .order_by(approvals.c.expires_at)
         .limit(limit)
     )
@@ -69,7 +70,7 @@ async def due_to_expire(conn: AsyncConnection, now: datetime, limit: int = 100) 
 
 
 async def next_expiry(conn: AsyncConnection) -> datetime | None:
-    query = select(func.min(approvals.c.expires_at)).where(approvals.c.status == "PENDING")
+    query = select(func.min(approvals.c.expires_at)).where(approvals.c.status == GateStatus.PENDING)
     return (await conn.execute(query)).scalar_one_or_none()
 
 
@@ -77,11 +78,11 @@ async def any_decided(conn: AsyncConnection, approval_ids: Sequence[str]) -> boo
     if not approval_ids:
         return False
     query = select(func.count()).select_from(approvals).where(
-        approvals.c.id.in_(list(approval_ids)), approvals.c.status != "PENDING"
+        approvals.c.id.in_(list(approval_ids)), approvals.c.status != GateStatus.PENDING
     )
     return bool((await conn.execute(query)).scalar_one())
 
 
 async def pending_for_execution(conn: AsyncConnection, execution_id: str) -> Sequence[Row[Any]]:
-    query = select(approvals).where(approvals.c.execution_id == execution_id, approvals.c.status == "PENDING")
+    query = select(approvals).where(approvals.c.execution_id == execution_id, approvals.c.status == GateStatus.PENDING)
     return (await conn.execute(query)).all()

@@ -1,7 +1,7 @@
 """The values the `status` columns of executions and task runs hold: the store's column type.
 
 Only the values live here; which moves between them are allowed, and what each records and
-publishes, is the engine's (`engine/lifecycle.py`). Both enums are `StrEnum`s, so a status read
+publishes, is the engine's (`engine/run/lifecycle.py`). Both enums are `StrEnum`s, so a status read
 back from the database as a plain string compares equal to its member.
 """
 
@@ -35,3 +35,12 @@ ENDED = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.CANCEL
 """Statuses an execution ends in (also the values of a task run that ended the same way)."""
 OPEN_TASK_RUNS = (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.WAITING)
 """Task-run statuses that are not over yet."""
+
+
+class GateStatus(StrEnum):
+    """An approval's: PENDING until someone decides, or its timeout (or its execution's end) expires it."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"

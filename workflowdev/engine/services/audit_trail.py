@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine.actor import Actor
+from workflowdev.engine.services.actor import Actor
 from workflowdev.store import audit
 
 MAX_RESOURCE_ID = 255

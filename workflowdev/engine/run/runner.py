@@ -26,18 +26,17 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from workflowdev.engine.clock import rfc3339
-from workflowdev.engine.context import Resources, RunContext, RunLogger
-from workflowdev.engine.control import run_control
-from workflowdev.engine.deps import EngineDeps
 from workflowdev.engine.events import Event
-from workflowdev.engine.expressions import ExpressionError
-from workflowdev.engine.flow import Flow, Task
-from workflowdev.engine.kv import FlowKV
-from workflowdev.engine.lifecycle import ExecutionStatus, TaskStatus, execution_move, execution_updated
+from workflowdev.engine.language.expressions import ExpressionError
+from workflowdev.engine.language.flow import Flow, Task
 from workflowdev.engine.plugin import TaskFailed
-from workflowdev.engine.recorder import Recorder, TaskRunState
-from workflowdev.engine.sealed_inputs import SealBroken, open_inputs
-from workflowdev.engine.walk import (
+from workflowdev.engine.run.context import Resources, RunContext, RunLogger
+from workflowdev.engine.run.control import run_control
+from workflowdev.engine.run.deps import EngineDeps
+from workflowdev.engine.run.lifecycle import ExecutionStatus, TaskStatus, execution_move, execution_updated
+from workflowdev.engine.run.recorder import Recorder, TaskRunState
+from workflowdev.engine.run.task_kv import FlowKV
+from workflowdev.engine.run.walk import (
     DONE,
     RERUN,
     Frame,
@@ -47,6 +46,7 @@ from workflowdev.engine.walk import (
     TaskError,
     backoff,
 )
+from workflowdev.engine.sealed_inputs import SealBroken, open_inputs
 from workflowdev.store import executions as store
 
 log = logging.getLogger(__name__)

@@ -14,35 +14,16 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from workflowdev.engine import audit_trail
-from workflowdev.engine.actor import SYSTEM, Actor
-from workflowdev.engine.clock import Clock, rfc3339
+from workflowdev.engine.clock import Clock
 from workflowdev.engine.errors import Conflict, NotFound
 from workflowdev.engine.events import APPROVAL_DECIDED, Event, EventBus
-from workflowdev.engine.lifecycle import ENDED, ExecutionStatus, execution_updated, expect
+from workflowdev.engine.run.gates import approval_json
+from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus, GateStatus, execution_updated, expect
+from workflowdev.engine.services import audit_trail
+from workflowdev.engine.services.actor import SYSTEM, Actor
 from workflowdev.store import approvals as store
 from workflowdev.store import executions as executions_store
 from workflowdev.store.database import Database
-
-INSERT_APPROVAL = store.INSERT_APPROVAL
-
-
-def approval_json(row: Any) -> dict[str, Any]:
-    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    return {
-        "id": get("id"),
-        "executionId": get("execution_id"),
-        "flowId": get("flow_id"),
-        "taskName": get("task_name"),
-        "message": get("message"),
-        "context": get("context"),
-        "status": get("status"),
-        "createdAt": rfc3339(get("created_at")),
-        "expiresAt": rfc3339(get("expires_at")),
-        "decidedAt": rfc3339(get("decided_at")),
-        "decidedBy": get("decided_by"),
-        "comment": get("comment"),
-    }
 
 
 class ApprovalService:
@@ -70,7 +51,7 @@ class ApprovalService:
             return await store.for_task_run(conn, task_run_id)
 
     async def decide(self, approval_id: str, *, approve: bool, actor: Actor, comment: str | None) -> Row[Any]:
-        status = "APPROVED" if approve else "REJECTED"
+        status = GateStatus.APPROVED if approve else GateStatus.REJECTED
         async with self.db.write() as conn:
             row = await store.get(conn, approval_id)
             if row is None:
@@ -120,7 +101,7 @@ class ApprovalService:
             rows = [
                 await store.get(conn, a)
                 for a in approval_ids
-                if await store.decide(conn, a, status="EXPIRED", by=SYSTEM.name, comment=reason, at=now)
+                if await store.decide(conn, a, status=GateStatus.EXPIRED, by=SYSTEM.name, comment=reason, at=now)
             ]
         for row in rows:
             self.bus.publish(Event(APPROVAL_DECIDED, row.execution_id, approval_json(row)))
@@ -134,7 +115,7 @@ class ApprovalService:
         for row in due:
             async with self.db.write() as conn:
                 await executions_store.lock_execution(conn, row.execution_id)
-                if not await store.decide(conn, row.id, status="EXPIRED", by=SYSTEM.name, comment=None, at=now):
+                if not await store.decide(conn, row.id, status=GateStatus.EXPIRED, by=SYSTEM.name, comment=None, at=now):
                     continue
                 requeued = await executions_store.set_status_if(
                     conn, row.execution_id, expected=expect(ExecutionStatus.QUEUED, ExecutionStatus.PAUSED), status=ExecutionStatus.QUEUED

@@ -13,7 +13,7 @@ import contextlib
 import logging
 
 from workflowdev.engine.clock import Clock
-from workflowdev.engine.triggers import TriggerService
+from workflowdev.engine.services.triggers import TriggerService
 from workflowdev.store.outage import Outage
 
 log = logging.getLogger(__name__)

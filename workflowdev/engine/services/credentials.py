@@ -40,12 +40,12 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine import audit_trail
-from workflowdev.engine.actor import SYSTEM, Actor
 from workflowdev.engine.clock import Clock
 from workflowdev.engine.errors import Conflict, Invalid, NotFound, Unavailable
-from workflowdev.engine.expressions import SafeResolverError
+from workflowdev.engine.language.expressions import SafeResolverError
 from workflowdev.engine.sealed_inputs import sealed_inputs_label
+from workflowdev.engine.services import audit_trail
+from workflowdev.engine.services.actor import SYSTEM, Actor
 from workflowdev.store import credentials as store
 from workflowdev.store import executions as executions_store
 from workflowdev.store.database import Database

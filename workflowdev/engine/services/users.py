@@ -30,10 +30,10 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine import audit_trail
-from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from workflowdev.engine.services import audit_trail
+from workflowdev.engine.services.actor import Actor
 from workflowdev.store import users as store
 from workflowdev.store.database import Database
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.events import EXECUTION_UPDATED, Event
-from workflowdev.store.statuses import ENDED, OPEN_TASK_RUNS, ExecutionStatus, TaskStatus
+from workflowdev.store.statuses import ENDED, OPEN_TASK_RUNS, ExecutionStatus, GateStatus, TaskStatus
 
 __all__ = [
     "ENDED",
@@ -31,6 +31,7 @@ __all__ = [
     "RETRYABLE",
     "TASK_RULES",
     "ExecutionStatus",
+    "GateStatus",
     "IllegalTransition",
     "Rule",
     "TaskStatus",

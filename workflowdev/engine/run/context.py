@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflowdev.engine.kv import FlowKV
 from workflowdev.engine.plugin import PluginSettings
-from workflowdev.engine.recorder import Recorder, TaskRunState
+from workflowdev.engine.run.recorder import Recorder, TaskRunState
+from workflowdev.engine.run.task_kv import FlowKV
 
 log = logging.getLogger(__name__)
 

@@ -21,15 +21,13 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine import audit_trail, failpoints, webhook_signature
-from workflowdev.engine.actor import Actor
+from workflowdev.engine import failpoints
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
 from workflowdev.engine.events import EXECUTION_UPDATED, Event, EventBus
-from workflowdev.engine.executions import CompiledFlows, ExecutionService
-from workflowdev.engine.lifecycle import ENDED, ExecutionStatus
-from workflowdev.engine.flow import InputsInvalid, TriggerSpec, check_inputs
-from workflowdev.engine.trigger_config import (
+from workflowdev.engine.language import webhook_signature
+from workflowdev.engine.language.flow import InputsInvalid, TriggerSpec, check_inputs
+from workflowdev.engine.language.trigger_config import (
     MAX_CATCH_UP,
     TRIGGER_TYPES,
     check_config,
@@ -37,6 +35,10 @@ from workflowdev.engine.trigger_config import (
     new_webhook_key,
     next_instant,
 )
+from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus
+from workflowdev.engine.services import audit_trail
+from workflowdev.engine.services.actor import Actor
+from workflowdev.engine.services.executions import CompiledFlows, ExecutionService
 from workflowdev.store import flows as flows_store
 from workflowdev.store import triggers as store
 from workflowdev.store.database import Database

@@ -24,12 +24,10 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine import audit_trail
-from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339, utcnow
 from workflowdev.engine.errors import Invalid
-from workflowdev.engine.plugin import TaskFailed
-from workflowdev.engine.secrets import SecretMasker
+from workflowdev.engine.services import audit_trail
+from workflowdev.engine.services.actor import Actor
 from workflowdev.store import kv as store
 from workflowdev.store.database import Database
 
@@ -37,8 +35,6 @@ MAX_VALUE_BYTES = 256 * 1024
 """Of a value's compact JSON encoding in UTF-8: the store is for small state, not for files."""
 MAX_NAMESPACE_LENGTH = 128
 MAX_KEY_LENGTH = 512
-MAX_LISTED_KEYS = 1000
-"""What `ctx.kv.list` returns at most; a flow that matches more must narrow its prefix."""
 _UNADDRESSABLE = (".", "..")
 """Names HTTP clients rewrite as path segments, so the API could never reach such an entry."""
 
@@ -225,64 +221,3 @@ def _json_type(value: Any) -> str:
         str: "text", list: "an array", dict: "an object",
     }
     return names.get(type(value), type(value).__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class FlowKV:
-    """`ctx.kv`: the store as one flow sees it, its own namespace by default.
-
-    Bad input (a key with '/', a value over the limit, incrementing text) fails the task with
-    the store's own message, as a TaskFailed rather than as an engine error.
-
-    Values a flow writes pass through its run's masker: any viewer may read the store, so a
-    credential written there is kept as `***`, like everywhere else a run's values are shown.
-    A secret that several flows need belongs in the credential store, not in kv.
-    """
-
-    service: KVService
-    namespace: str
-    masker: SecretMasker
-
-    def _namespace(self, namespace: str | None) -> str:
-        return self.namespace if namespace is None else namespace
-
-    async def get(self, key: str, namespace: str | None = None) -> tuple[bool, Any]:
-        try:
-            entry = await self.service.get_entry(self._namespace(namespace), key)
-        except Invalid as exc:
-            raise TaskFailed(exc.message) from None
-        return (False, None) if entry is None else (True, entry.value)
-
-    async def set(self, key: str, value: Any, namespace: str | None = None, ttl: float | None = None) -> None:
-        try:
-            await self.service.set(
-                self._namespace(namespace), self.masker.mask(key), self.masker.mask_json(value), ttl
-            )
-        except Invalid as exc:
-            raise TaskFailed(exc.message) from None
-
-    async def delete(self, key: str, namespace: str | None = None) -> bool:
-        try:
-            return await self.service.delete(self._namespace(namespace), key)
-        except Invalid as exc:
-            raise TaskFailed(exc.message) from None
-
-    async def list(self, namespace: str | None = None, prefix: str = "") -> list[str]:
-        """Every matching key, or a failure when more than MAX_LISTED_KEYS match (never a cut list)."""
-        namespace = self._namespace(namespace)
-        try:
-            rows = await self.service.list(namespace, prefix, limit=MAX_LISTED_KEYS + 1)
-        except Invalid as exc:
-            raise TaskFailed(exc.message) from None
-        if len(rows) > MAX_LISTED_KEYS:
-            raise TaskFailed(
-                f"more than {MAX_LISTED_KEYS} keys of namespace {namespace} match prefix {prefix!r}; "
-                "use a longer prefix"
-            )
-        return [row.key for row in rows]
-
-    async def increment(self, key: str, by: float = 1, namespace: str | None = None) -> float:
-        try:
-            return await self.service.increment(self._namespace(namespace), key, by)
-        except Invalid as exc:
-            raise TaskFailed(exc.message) from None

@@ -25,15 +25,15 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
 from workflowdev.engine.durations import parse_duration
-from workflowdev.engine.plugin import Plugin, PluginRegistry, UnknownPlugin
-from workflowdev.engine.trigger_config import TRIGGER_TYPES, check_config
-from workflowdev.engine.yaml_source import (
+from workflowdev.engine.language.trigger_config import TRIGGER_TYPES, check_config
+from workflowdev.engine.language.yaml_source import (
     Path,
     SourceDocument,
     SourceError,
     format_path,
     load_yaml,
 )
+from workflowdev.engine.plugin import Plugin, PluginRegistry, UnknownPlugin
 
 __all__ = [
     "MAX_TASKS",

@@ -19,7 +19,7 @@ from typing import Any
 
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.events import LOG, TASK_UPDATED, Event, EventBus
-from workflowdev.engine.lifecycle import TaskStatus, task_move
+from workflowdev.engine.run.lifecycle import TaskStatus, task_move
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.store import executions as store
 from workflowdev.store.journal import Guard, Journal

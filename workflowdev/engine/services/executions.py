@@ -16,24 +16,25 @@ from typing import Any, Protocol
 
 from sqlalchemy import Row
 
-from workflowdev.engine import audit_trail
-from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, Invalid, NotFound
 from workflowdev.engine.events import EXECUTION_UPDATED, EventBus
-from workflowdev.engine.flow import Flow, InputsInvalid, check_inputs, parse_flow
-from workflowdev.engine.lifecycle import (
+from workflowdev.engine.language.flow import Flow, InputsInvalid, check_inputs, parse_flow
+from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.run.lifecycle import (
     ENDED,
     RETRYABLE,
     ExecutionStatus,
+    GateStatus,
     TaskStatus,
     execution_move,
     execution_updated,
     expect,
 )
-from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.engine.sealed_inputs import SealBroken, Sealer, seal_inputs
 from workflowdev.engine.secrets import SecretMasker
+from workflowdev.engine.services import audit_trail
+from workflowdev.engine.services.actor import Actor
 from workflowdev.store import approvals as approvals_store
 from workflowdev.store import audit
 from workflowdev.store import executions as store
@@ -328,7 +329,7 @@ class ExecutionService:
                 await store.finish_open_task_runs(conn, execution_id, TaskStatus.CANCELLED, now)
                 for gate in await approvals_store.pending_for_execution(conn, execution_id):
                     await approvals_store.decide(
-                        conn, gate.id, status="EXPIRED", by=actor.name, comment="execution cancelled", at=now
+                        conn, gate.id, status=GateStatus.EXPIRED, by=actor.name, comment="execution cancelled", at=now
                     )
             else:
                 await store.set_status_if(conn, execution_id, expected=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING], cancel_requested=True)

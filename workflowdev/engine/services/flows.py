@@ -16,14 +16,14 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine import audit_trail
-from workflowdev.engine.actor import Actor
 from workflowdev.engine.clock import Clock, rfc3339, utcnow
 from workflowdev.engine.errors import Conflict, Invalid, NotFound
-from workflowdev.engine.flow import Flow, ValidationReport, validate_flow
+from workflowdev.engine.language.flow import Flow, ValidationReport, validate_flow
+from workflowdev.engine.language.trigger_config import TRIGGER_TYPES
 from workflowdev.engine.plugin import PluginRegistry
-from workflowdev.engine.trigger_config import TRIGGER_TYPES
-from workflowdev.engine.triggers import TriggerService, sync_yaml_triggers
+from workflowdev.engine.services import audit_trail
+from workflowdev.engine.services.actor import Actor
+from workflowdev.engine.services.triggers import TriggerService, sync_yaml_triggers
 from workflowdev.store import flows as store
 from workflowdev.store import triggers as trigger_store
 from workflowdev.store.database import Database

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from workflowdev.engine import webhook_signature
-from workflowdev.engine.lifecycle import ENDED, ExecutionStatus
+from workflowdev.engine.language import webhook_signature
+from workflowdev.store.statuses import ENDED, ExecutionStatus
 
 TRIGGER_TYPES = ("webhook", "schedule", "flow")
 TERMINAL_STATUSES = tuple(ENDED)

@@ -24,11 +24,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine.deps import EngineDeps
-from workflowdev.engine.lifecycle import ExecutionStatus, execution_updated, expect
-from workflowdev.engine.executions import CompiledFlows, execution_json
-from workflowdev.engine.flow import Flow
-from workflowdev.engine.runner import Runner
+from workflowdev.engine.language.flow import Flow
+from workflowdev.engine.run.deps import EngineDeps
+from workflowdev.engine.run.lifecycle import ExecutionStatus, execution_updated, expect
+from workflowdev.engine.run.runner import Runner
+from workflowdev.engine.services.executions import CompiledFlows, execution_json
 from workflowdev.store import executions as store
 from workflowdev.store.database import Database
 from workflowdev.store.outage import Outage

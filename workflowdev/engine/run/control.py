@@ -10,23 +10,23 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from workflowdev.engine.approvals import INSERT_APPROVAL, approval_json
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.events import APPROVAL_CREATED, Event
-from workflowdev.engine.expressions import ExpressionError
-from workflowdev.engine.flow import Task
-from workflowdev.engine.lifecycle import ExecutionStatus, TaskStatus
+from workflowdev.engine.language.expressions import ExpressionError
+from workflowdev.engine.language.flow import Task
 from workflowdev.engine.plugin import TaskFailed, as_condition, as_text, parse_duration
-from workflowdev.engine.walk import Frame, Outcome, Parked, TaskError, Walk, backoff
+from workflowdev.engine.run.gates import approval_json, new_gate
+from workflowdev.engine.run.lifecycle import ExecutionStatus, GateStatus, TaskStatus
+from workflowdev.engine.run.walk import Frame, Outcome, Parked, TaskError, Walk, backoff
+from workflowdev.store.approvals import INSERT_APPROVAL
 
 if TYPE_CHECKING:
-    from workflowdev.engine.recorder import Recorder, TaskRunState
+    from workflowdev.engine.run.recorder import Recorder, TaskRunState
 
 MAX_SUBFLOW_DEPTH = 10
 TURN_SECONDS = 0.002
@@ -372,15 +372,15 @@ async def _approval(runner: Walk, task: Task, frame: Frame) -> Outcome:
     if known is not None and known.status == TaskStatus.WAITING:
         decision = await runner.deps.approvals.for_task_run(known.run_id)
         run = runner.reopen(task, frame, write=False)
-        if decision is None or decision.status == "PENDING":
+        if decision is None or decision.status == GateStatus.PENDING:
             if decision is not None:
                 runner.gates[run.id] = (run, decision.id)
             raise Parked()
-        if decision.status == "APPROVED":
+        if decision.status == GateStatus.APPROVED:
             outputs = {"approved": True, "decidedBy": decision.decided_by, "comment": decision.comment}
             runner.finish_run(task, frame, run, TaskStatus.SUCCESS, outputs=outputs)
             return TaskStatus.SUCCESS
-        if decision.status == "REJECTED":
+        if decision.status == GateStatus.REJECTED:
             reason = f"rejected by {decision.decided_by or 'someone'}" + (f": {decision.comment}" if decision.comment else "")
             return runner.fail_run(task, frame, run, reason)
         return runner.fail_run(task, frame, run, "approval expired: nobody decided in time", TaskStatus.TIMED_OUT)
@@ -391,21 +391,16 @@ async def _approval(runner: Walk, task: Task, frame: Frame) -> Outcome:
     except (ExpressionError, ValueError) as exc:
         return runner.fail_run(task, frame, run, str(exc))
     now = runner.deps.clock()
-    row = {
-        "id": str(uuid.uuid4()),
-        "execution_id": runner.execution.id,
-        "task_run_id": run.id,
-        "flow_id": runner.execution.flow_id,
-        "task_name": task.name,
-        "message": as_text(props.get("message", "")) or None,
-        "context": props.get("context"),
-        "status": "PENDING",
-        "created_at": now,
-        "expires_at": _earliest(now + timedelta(seconds=timeout) if timeout is not None else None, runner.deadline),
-        "decided_at": None,
-        "decided_by": None,
-        "comment": None,
-    }
+    row = new_gate(
+        execution_id=runner.execution.id,
+        flow_id=runner.execution.flow_id,
+        task_run_id=run.id,
+        task_name=task.name,
+        message=as_text(props.get("message", "")) or None,
+        context=props.get("context"),
+        created_at=now,
+        expires_at=_earliest(now + timedelta(seconds=timeout) if timeout is not None else None, runner.deadline),
+    )
     runner.recorder.write([(INSERT_APPROVAL, row)], Event(APPROVAL_CREATED, runner.execution.id, approval_json(row)))
     runner.recorder.log("info", f"{task.name} waits for approval: {row['message'] or ''}".rstrip(": "), run=run)
     runner.gates[run.id] = (run, row["id"])

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from workflowdev.engine.approvals import ApprovalService
 from workflowdev.engine.clock import Clock
 from workflowdev.engine.events import EventBus
-from workflowdev.engine.expressions import Renderer
-from workflowdev.engine.kv import KVService
-from workflowdev.engine.limits import RunLimits
+from workflowdev.engine.language.expressions import Renderer
 from workflowdev.engine.plugin import PluginRegistry, PluginSettings
+from workflowdev.engine.run.gates import Gates
+from workflowdev.engine.run.limits import RunLimits
+from workflowdev.engine.run.task_kv import KeyValues
 from workflowdev.engine.sealed_inputs import Sealer
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.store.journal import Guard, Journal
@@ -53,8 +53,8 @@ class EngineDeps:
     bus: EventBus
     registry: PluginRegistry
     renderer: Renderer
-    kv: KVService
-    approvals: ApprovalService
+    kv: KeyValues
+    approvals: Gates
     clock: Clock
     workdir_root: Path
     plugin_settings: PluginSettings = field(default_factory=PluginSettings)

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from workflowdev.engine.flow import RetryPolicy, Task
-from workflowdev.engine.lifecycle import TaskStatus
+from workflowdev.engine.language.flow import RetryPolicy, Task
+from workflowdev.engine.run.lifecycle import TaskStatus
 
 if TYPE_CHECKING:
-    from workflowdev.engine.deps import EngineDeps
-    from workflowdev.engine.recorder import Recorder, TaskRunState
+    from workflowdev.engine.run.deps import EngineDeps
+    from workflowdev.engine.run.recorder import Recorder, TaskRunState
 
 Outcome = Literal[TaskStatus.SUCCESS, TaskStatus.SKIPPED, "FAILED_ALLOWED"]
 DONE = (TaskStatus.SUCCESS, TaskStatus.SKIPPED)

@@ -12,25 +12,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workflowdev.engine.approvals import ApprovalService
 from workflowdev.engine.clock import Clock, utcnow
-from workflowdev.engine.cluster import Cluster
-from workflowdev.engine.credentials import CredentialService, MasterKey
-from workflowdev.engine.deps import EngineDeps, no_credentials
-from workflowdev.engine.dispatcher import Dispatcher, DispatcherSettings
 from workflowdev.engine.events import EventBus
-from workflowdev.engine.executions import CompiledFlows, ExecutionService
-from workflowdev.engine.expressions import Renderer
-from workflowdev.engine.flow_service import FlowService
-from workflowdev.engine.kv import KVService
-from workflowdev.engine.limits import RunLimits
-from workflowdev.engine.metrics import EngineMetrics
-from workflowdev.engine.nodes import NodeRegistry
+from workflowdev.engine.language.expressions import Renderer
+from workflowdev.engine.node.cluster import Cluster
+from workflowdev.engine.node.dispatcher import Dispatcher, DispatcherSettings
+from workflowdev.engine.node.metrics import EngineMetrics
+from workflowdev.engine.node.nodes import NodeRegistry
+from workflowdev.engine.node.scheduler import Scheduler
 from workflowdev.engine.plugin import PluginRegistry, PluginSettings
-from workflowdev.engine.roles import ROLES
-from workflowdev.engine.scheduler import Scheduler
-from workflowdev.engine.triggers import TriggerService
-from workflowdev.engine.users import UserService
+from workflowdev.engine.run.deps import EngineDeps, no_credentials
+from workflowdev.engine.run.limits import RunLimits
+from workflowdev.engine.services.approvals import ApprovalService
+from workflowdev.engine.services.credentials import CredentialService, MasterKey
+from workflowdev.engine.services.executions import CompiledFlows, ExecutionService
+from workflowdev.engine.services.flows import FlowService
+from workflowdev.engine.services.kv import KVService
+from workflowdev.engine.services.roles import ROLES
+from workflowdev.engine.services.triggers import TriggerService
+from workflowdev.engine.services.users import UserService
 from workflowdev.store.database import Database
 from workflowdev.store.journal import Journal
 

@@ -30,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflowdev.engine.approvals import approval_json
 from workflowdev.engine.events import (
     APPROVAL_CREATED,
     APPROVAL_DECIDED,
@@ -40,8 +39,9 @@ from workflowdev.engine.events import (
     Event,
     EventBus,
 )
-from workflowdev.engine.executions import execution_json, task_run_json
-from workflowdev.engine.recorder import log_json
+from workflowdev.engine.run.gates import approval_json
+from workflowdev.engine.run.recorder import log_json
+from workflowdev.engine.services.executions import execution_json, task_run_json
 from workflowdev.store import approvals as approvals_store
 from workflowdev.store import executions as executions_store
 from workflowdev.store.database import Database

@@ -27,7 +27,7 @@ from prometheus_client import (
 )
 
 from workflowdev.engine.events import EXECUTION_UPDATED, TASK_UPDATED, Event, EventBus
-from workflowdev.engine.lifecycle import ENDED, ExecutionStatus, TaskStatus
+from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus, GateStatus, TaskStatus
 from workflowdev.store import backlog
 from workflowdev.store.database import Database
 
@@ -109,6 +109,6 @@ class EngineMetrics:
     async def refresh(self) -> None:
         """Count the backlog now; called right before each scrape is rendered."""
         async with self.db.read() as conn:
-            queued, pending = await backlog.count_waiting(conn, execution_status=ExecutionStatus.QUEUED, approval_status="PENDING")
+            queued, pending = await backlog.count_waiting(conn, execution_status=ExecutionStatus.QUEUED, approval_status=GateStatus.PENDING)
         self.queue_depth.set(queued)
         self.approvals_pending.set(pending)
