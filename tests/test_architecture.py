@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
-import tomllib
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,6 +31,46 @@ def test_version() -> None:
     assert result.returncode == 0 and result.stdout.strip() == f"workflowdev {workflowdev.__version__}"
 
 
+HEAVY = (
+    "sqlalchemy",
+    "aiohttp",
+    "textual",
+    "cryptography",
+    "jinja2",
+    "workflowdev.api",
+    "workflowdev.tui",
+    "workflowdev.runtime",
+    "workflowdev.store.database",
+    "workflowdev.engine.services.users",
+    "workflowdev.engine.services.credentials",
+)
+"""What a quick answer must not load: the database, the server, the console, the crypto."""
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["user", "--help"], ["credentials", "rotate-key", "--help"]])
+def test_quick_answers_load_no_machinery(argv: list[str]) -> None:
+    probe = (
+        "import sys\n"
+        "from workflowdev.cli.main import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted({{m.split('.')[0] if not m.startswith('workflowdev') else m for m in sys.modules if m.startswith({HEAVY!r})}}))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_credentials_help_names_the_key_the_engine_reads() -> None:
+    from workflowdev.cli import credentials
+    from workflowdev.engine.services import credentials as engine_credentials
+
+    assert (credentials.KEY_FILE, credentials.KEY_ENV) == (engine_credentials.KEY_FILE, engine_credentials.KEY_ENV)
+    assert credentials.KEY_FILE in run("credentials", "rotate-key", "--help").stdout
+
+
 def test_validate_ok_and_errors_like_a_compiler(tmp_path: Path) -> None:
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text(GOOD)

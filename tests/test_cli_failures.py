@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.test_cli import EXE, run
-from workflowdev.cli import main
+from workflowdev.cli.main import main
 
 
 def _closed_port() -> int:

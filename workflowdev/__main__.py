@@ -2,6 +2,6 @@
 
 import sys
 
-from workflowdev.cli import main
+from workflowdev.cli.main import main
 
 sys.exit(main())

@@ -18,12 +18,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import ArgumentError
-
+from workflowdev.engine.node.roles import ROLES
 from workflowdev.engine.plugin import PluginSettings
 from workflowdev.engine.run.limits import RunLimits
-from workflowdev.engine.services.roles import ROLES
-from workflowdev.store.database import async_url
 
 ENV_PREFIX = "WORKFLOWDEV_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -211,10 +208,8 @@ def load_settings(
 
     base = Settings(data_dir=default_data_dir(env))
     settings = replace(base, **{**from_file, **from_env, **from_flags})
-    try:
-        async_url(settings.effective_database_url)
-    except (ValueError, ArgumentError) as exc:
-        raise ConfigError(f"database_url: {exc}") from None
+    if settings.database_url:
+        _check_database_url(settings.database_url)
     if not 0 <= settings.port < 65536:
         raise ConfigError(f"port must be between 0 (any free port) and 65535, got {settings.port}")
     for cidr in (*settings.http_allow, *settings.http_deny):
@@ -231,6 +226,19 @@ def load_settings(
             raise ConfigError(f"{name} must be at least 1, got {getattr(settings, name)}")
     _check_cluster_settings(settings)
     return settings
+
+
+def _check_database_url(url: str) -> None:
+    """Only a URL someone gave is checked (the embedded default always parses), and SQLAlchemy is
+    loaded for it only then: the console and the command line's quick answers do without it."""
+    from sqlalchemy.exc import ArgumentError
+
+    from workflowdev.store.database import async_url
+
+    try:
+        async_url(url)
+    except (ValueError, ArgumentError) as exc:
+        raise ConfigError(f"database_url: {exc}") from None
 
 
 def _check_cluster_settings(settings: Settings) -> None:

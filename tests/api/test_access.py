@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import Api
 from workflowdev.api.access import ACCESS, PUBLIC
-from workflowdev.engine.services.users import RANK, ROLES
+from workflowdev.engine.services.user_roles import RANK, ROLES
 from workflowdev.runtime import Runtime
 
 PASSWORD = "correct horse battery"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from workflowdev.cli import build_parser, settings_from
+from workflowdev.cli.main import build_parser
+from workflowdev.cli.server import settings_from
 from workflowdev.config import ConfigError, load_settings
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from workflowdev.cli import main
+from workflowdev.cli.main import main
 from workflowdev.engine.clock import utcnow
 from workflowdev.engine.errors import Unavailable
 from workflowdev.engine.services.actor import Actor

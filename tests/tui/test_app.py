@@ -8,7 +8,7 @@ from textual.widgets import Static
 
 from tests.conftest import Api
 from tests.tui.conftest import USERS_PASSWORD, open_console, wait_for
-from workflowdev.cli_console import wants_mouse
+from workflowdev.cli.console import wants_mouse
 from workflowdev.tui.app import WorkflowdevApp, choose_theme
 from workflowdev.tui.dialogs.command_line import Command, UnknownCommand, parse_command
 from workflowdev.tui.dialogs.help import HelpScreen

@@ -16,7 +16,8 @@ from workflowdev.api.actors import ACTOR_KEY
 from workflowdev.api.keys import SETTINGS
 from workflowdev.engine.errors import Forbidden, Unauthorized
 from workflowdev.engine.services.actor import Actor
-from workflowdev.engine.services.users import RANK, UserService
+from workflowdev.engine.services.user_roles import RANK
+from workflowdev.engine.services.users import UserService
 
 PUBLIC = "public"
 USERS = web.AppKey("users", UserService)

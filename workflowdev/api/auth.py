@@ -10,7 +10,8 @@ from workflowdev.api.bodies import field, read_object, reject_unknown
 from workflowdev.api.docs import ERRORS, Schema, error, json_body, ok, ref
 from workflowdev.api.keys import SETTINGS
 from workflowdev.engine.errors import DomainError
-from workflowdev.engine.services.users import ROLES, user_json
+from workflowdev.engine.services.user_roles import ROLES
+from workflowdev.engine.services.users import user_json
 
 routes = web.RouteTableDef()
 

@@ -19,6 +19,7 @@ from workflowdev.engine.node.cluster import Cluster
 from workflowdev.engine.node.dispatcher import Dispatcher, DispatcherSettings
 from workflowdev.engine.node.metrics import EngineMetrics
 from workflowdev.engine.node.nodes import NodeRegistry
+from workflowdev.engine.node.roles import ROLES
 from workflowdev.engine.node.scheduler import Scheduler
 from workflowdev.engine.plugin import PluginRegistry, PluginSettings
 from workflowdev.engine.run.deps import EngineDeps, no_credentials
@@ -28,7 +29,6 @@ from workflowdev.engine.services.credentials import CredentialService, MasterKey
 from workflowdev.engine.services.executions import CompiledFlows, ExecutionService
 from workflowdev.engine.services.flows import FlowService
 from workflowdev.engine.services.kv import KVService
-from workflowdev.engine.services.roles import ROLES
 from workflowdev.engine.services.triggers import TriggerService
 from workflowdev.engine.services.users import UserService
 from workflowdev.store.database import Database

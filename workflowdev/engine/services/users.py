@@ -34,11 +34,10 @@ from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from workflowdev.engine.services import audit_trail
 from workflowdev.engine.services.actor import Actor
+from workflowdev.engine.services.user_roles import ROLES
 from workflowdev.store import users as store
 from workflowdev.store.database import Database
 
-ROLES = ("viewer", "executor", "editor", "admin")
-RANK = {role: rank for rank, role in enumerate(ROLES)}
 MIN_SECRET_BYTES = 32
 MAX_PASSWORD_BYTES = 1024
 MIN_PASSWORD_CHARS = 8

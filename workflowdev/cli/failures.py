@@ -1,6 +1,6 @@
 """What an operator reads when a command cannot do what it was asked: one line on stderr.
 
-Every command passes through `main`, which hands any exception here, so bad input and missing
+Every command passes through `cli.main`, which hands any exception here, so bad input and missing
 state (a data directory not made yet, a database that does not answer, a file that is not
 there) read the same from every command, and a new command gets this for free. A traceback is
 for the people who write workflowdev, not for those who run it: `WORKFLOWDEV_DEBUG=1` shows it.
@@ -9,10 +9,7 @@ for the people who write workflowdev, not for those who run it: `WORKFLOWDEV_DEB
 from __future__ import annotations
 
 import os
-
-from sqlalchemy.exc import SQLAlchemyError
-
-from workflowdev.store.database import DatabaseUnavailable
+import sys
 
 DEBUG_ENV = "WORKFLOWDEV_DEBUG"
 USAGE = 2
@@ -32,13 +29,17 @@ def debugging() -> bool:
 
 
 def explain(exc: BaseException) -> tuple[str, int]:
-    """The line to print (without the `workflowdev:` prefix) and the exit status."""
-    if isinstance(exc, DatabaseUnavailable):
+    """The line to print (without the `workflowdev:` prefix) and the exit status.
+
+    The database's exception classes are looked up among the modules already imported, not
+    imported here: a command that never touched the database cannot have raised them, and
+    `workflowdev --version` should not pay for SQLAlchemy."""
+    if _is_instance(exc, "workflowdev.store.database", "DatabaseUnavailable"):
         return str(exc), FAILED
     if type(exc).__module__.startswith("workflowdev."):
         # Our own exceptions are written for the operator (DomainError keeps it in .message).
         return getattr(exc, "message", None) or str(exc) or type(exc).__name__, USAGE
-    if isinstance(exc, SQLAlchemyError):
+    if _is_instance(exc, "sqlalchemy.exc", "SQLAlchemyError"):
         return f"the database failed: {_first_line(getattr(exc, 'orig', None) or exc)}", FAILED
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
@@ -49,3 +50,8 @@ def explain(exc: BaseException) -> tuple[str, int]:
 def _first_line(exc: BaseException | object) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _is_instance(exc: BaseException, module: str, name: str) -> bool:
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(exc, getattr(loaded, name))

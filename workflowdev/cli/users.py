@@ -13,17 +13,18 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workflowdev.config import DATABASE_FILE, Settings, load_settings
-from workflowdev.engine.clock import utcnow
 from workflowdev.engine.errors import DomainError
 from workflowdev.engine.services.actor import Actor
-from workflowdev.engine.services.users import ROLES, UserService
-from workflowdev.store.database import Database
+from workflowdev.engine.services.user_roles import ROLES
+
+if TYPE_CHECKING:
+    from workflowdev.config import Settings
+    from workflowdev.engine.services.users import UserService
 
 
-def add_parser(commands: Any) -> None:
+def add_parsers(commands: Any) -> None:
     user = commands.add_parser("user", help="manage users (for --auth)")
     actions = user.add_subparsers(dest="user_action", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="add a user")
@@ -40,6 +41,7 @@ def add_parser(commands: Any) -> None:
         action.add_argument("--db", dest="database_url", metavar="URL", help="database URL")
         action.add_argument("--data-dir", type=Path, help="where the SQLite file lives")
         action.add_argument("--config", type=Path, help="TOML config file")
+        action.set_defaults(handler=run)
 
 
 def _actor() -> Actor:
@@ -60,6 +62,8 @@ def _password(from_stdin: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workflowdev.config import load_settings
+
     settings = load_settings({"database_url": args.database_url, "data_dir": args.data_dir}, config_file=args.config)
     _prepare_embedded_database(settings, create=args.user_action == "create")
     password = _password(args.password_stdin) if args.user_action == "create" else ""
@@ -69,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
 def _prepare_embedded_database(settings: Settings, *, create: bool) -> None:
     """The first user is often made before the server ever ran: `create` makes the data
     directory, as the server would. The other actions change nothing that is not there."""
+    from workflowdev.config import DATABASE_FILE
+
     if settings.database_url:
         return
     if create:
@@ -78,6 +84,10 @@ def _prepare_embedded_database(settings: Settings, *, create: bool) -> None:
 
 
 async def _with_service(url: str, action: Callable[[UserService], Awaitable[int]]) -> int:
+    from workflowdev.engine.clock import utcnow
+    from workflowdev.engine.services.users import UserService
+    from workflowdev.store.database import Database
+
     db = Database(url)
     try:
         await db.migrate()

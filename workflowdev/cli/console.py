@@ -14,24 +14,30 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from workflowdev.config import ConfigError, Settings, load_settings
+from workflowdev.cli.server import server_flags, settings_from, start_runtime
+
+if TYPE_CHECKING:
+    from workflowdev.config import Settings
 
 CONSOLE_LOG = "console.log"
 
 
-def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], server_flags: object) -> None:
+def add_parsers(commands: Any) -> None:
     up = commands.add_parser("up", help="start the server and open the console on it (the default command)")
-    server_flags(up)  # type: ignore[operator]
+    server_flags(up)
     up.add_argument("--demo", action="store_true", help="load the demo flows without asking")
     _console_flags(up)
+    up.set_defaults(handler=run_embedded)
 
     tui = commands.add_parser("tui", help="open the console on a running server")
     tui.add_argument("--server", required=True, metavar="URL", help="e.g. http://127.0.0.1:8080")
     tui.add_argument("--token", help="a login token (default: $WORKFLOWDEV_TOKEN, else a login screen)")
     tui.add_argument("--config", type=Path, help="TOML config file (for the keymap and theme)")
     _console_flags(tui)
+    tui.set_defaults(handler=run_remote)
 
 
 def _console_flags(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +68,27 @@ async def run_console(server_url: str, settings: Settings, args: argparse.Namesp
     await app.run_async(mouse=wants_mouse(args.mouse))
 
 
+def run_embedded(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    log_to_file(settings)
+    return asyncio.run(_console_embedded(settings, args))
+
+
+async def _console_embedded(settings: Settings, args: argparse.Namespace) -> int:
+    """The server and the console on one loop; quitting the console stops both."""
+    runtime = await start_runtime(settings)
+    if runtime is None:
+        return 2
+    try:
+        await run_console(runtime.base_url, settings, args, embedded=True)
+    finally:
+        await runtime.stop()
+    return 0
+
+
 def run_remote(args: argparse.Namespace) -> int:
+    from workflowdev.config import ConfigError, load_settings
+
     settings = load_settings({}, config_file=args.config)
     if not _is_http_url(args.server):
         raise ConfigError(f"--server must be an http:// or https:// URL such as http://127.0.0.1:8080, got {args.server!r}")

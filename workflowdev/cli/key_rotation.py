@@ -1,4 +1,4 @@
-"""`workflowdev credentials rotate-key`: re-encrypt every credential under a new master key.
+"""Re-encrypting every credential under a new master key (`workflowdev credentials rotate-key`).
 
 The order of steps is what keeps the credentials readable whatever happens: the new key is on
 disk (`master.key.new`, mode 0600) before the transaction that re-encrypts every row commits, and
@@ -10,16 +10,9 @@ or write credentials until restarted with the new one.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import sys
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from workflowdev.cli_failures import FAILED, one_line
-from workflowdev.config import Settings, load_settings
+from workflowdev.config import Settings
 from workflowdev.engine.clock import utcnow
 from workflowdev.engine.services.credentials import (
     KEY_ENV,
@@ -37,44 +30,9 @@ from workflowdev.store.database import Database
 PENDING_SUFFIX = ".new"
 
 
-def add_parser(commands: Any) -> None:
-    """Add `credentials` and its actions to the subparsers of the `workflowdev` command."""
-    credentials = commands.add_parser("credentials", help="manage the credential store")
-    actions = credentials.add_subparsers(dest="credentials_action", metavar="ACTION", required=True)
-    rotate = actions.add_parser(
-        "rotate-key",
-        help="re-encrypt every credential under a new master key",
-        description=f"Re-encrypt every credential in one transaction under a new master key, then "
-        f"replace <data dir>/{KEY_FILE} with it. The current key comes from ${KEY_ENV} or that file.",
-    )
-    rotate.add_argument(
-        "--new-key-file",
-        type=Path,
-        metavar="PATH",
-        help="use the key in this file (mode 0600, 64 hex digits or base64) instead of generating one",
-    )
-    rotate.add_argument(
-        "--db", dest="database_url", metavar="URL", help="database URL (default: SQLite in the data dir)"
-    )
-    rotate.add_argument("--data-dir", type=Path, help="where the SQLite file and keys live")
-    rotate.add_argument("--config", type=Path, help="TOML config file")
-
-
 class RotationIncomplete(Exception):
     """The re-encryption may have committed, or did and a later step failed: the message says
     where the new key is."""
-
-
-def run(args: argparse.Namespace) -> int:
-    flags = {"database_url": args.database_url, "data_dir": args.data_dir}
-    settings = load_settings(flags, config_file=args.config)
-    try:
-        print(asyncio.run(rotate_key(settings, args.new_key_file)))
-    except (SQLAlchemyError, OSError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(one_line(f"workflowdev: nothing was changed, the database failed: {reason}"), file=sys.stderr)
-        return FAILED
-    return 0
 
 
 async def rotate_key(settings: Settings, new_key_file: Path | None) -> str:

@@ -1,0 +1,61 @@
+"""The `workflowdev` command: one parser, and the command module that handles each sub-command.
+
+Building the parser imports no more than argparse and the command modules, which import their
+machinery (configuration, database, engine, console) only when their command runs: an operator
+typing `workflowdev --version` or `--help` waits for Python, not for SQLAlchemy or Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+import workflowdev
+from workflowdev.cli import console, credentials, failures, flows, server, users
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other failure (the usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(failures.USAGE, failures.one_line(f"{self.prog}: {message} (see {self.prog} --help)") + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="workflowdev", description="Workflow orchestration with a terminal operations console.")
+    parser.add_argument("--version", action="version", version=f"workflowdev {workflowdev.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    server.add_parsers(commands)
+    flows.add_parsers(commands)
+    console.add_parsers(commands)
+    credentials.add_parsers(commands)
+    users.add_parsers(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Whatever stops it is told in one line on stderr (`failures`)."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if failures.debugging():
+            raise
+        line, status = failures.explain(exc)
+        print(failures.one_line(f"workflowdev: {line}"), file=sys.stderr)
+        return status
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            parser.print_help()  # no terminal to draw the console on
+            return 0
+        args = parser.parse_args(["up"])
+    status: int = args.handler(args)
+    return status
