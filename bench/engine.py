@@ -5,8 +5,11 @@
 
 W1  one execution of 40 sequential util.log tasks          wall ms, tasks/s
 W2  one flow.parallel of 200 util.noop children             wall ms
-W3  100 executions of a 3-task flow started through HTTP    executions/s, p50/p95 start-to-finish
+W3  600 executions of a 3-task flow started through HTTP by 10 clients, each waiting for its
+    execution's end: executions/s; then one client alone: p50/p95 start-to-finish
 W4  1,000 executions parked at approval gates               extra resident MB
+D   PostgreSQL only: statements, commits and pool checkouts (each a pre-ping round trip)
+    per execution of the W3 flow, counted by SQLAlchemy events over 20 executions
 S   `workflowdev server`: seconds until /readyz answers, idle resident MB
 
 Every task transition is durably recorded before an execution counts as finished: the clock
@@ -28,11 +31,12 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
 import asyncpg
+from sqlalchemy import event
 
 from workflowdev.config import Settings
 from workflowdev.engine.events import EXECUTION_UPDATED
@@ -92,6 +96,34 @@ async def save(runtime: Runtime, yaml: str) -> str:
     return row.id
 
 
+async def database_work(runtime: Runtime, count: int = 20) -> dict[str, float]:
+    """What one execution asks of a shared PostgreSQL: the cost that scale-out multiplies.
+    NOTIFY sends go out on the node's own LISTEN connection, batched, and are not counted."""
+    assert runtime.db is not None
+    flow_id = await save(runtime, THREE)
+    await run_once(runtime, flow_id)
+    counts = {"statements": 0, "commits": 0, "checkouts": 0}
+
+    def counter(key: str) -> Callable[..., None]:
+        def count_one(*_args: object) -> None:
+            counts[key] += 1
+
+        return count_one
+
+    engine = runtime.db.engine.sync_engine
+    listeners = [(engine, "before_cursor_execute", counter("statements")), (engine, "commit", counter("commits")),
+                 (engine.pool, "checkout", counter("checkouts"))]  # fmt: skip
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    try:
+        for _ in range(count):
+            await run_once(runtime, flow_id)
+    finally:
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
+    return {f"db_{key}": value / count for key, value in counts.items()}
+
+
 async def w1_w2(runtime: Runtime, repeat: int = 7) -> dict[str, float]:
     w1 = await save(runtime, sequential_flow(40))
     w2 = await save(runtime, parallel_flow(200))
@@ -102,43 +134,63 @@ async def w1_w2(runtime: Runtime, repeat: int = 7) -> dict[str, float]:
     return {"w1_ms": w1_ms, "w1_tasks_per_s": 40 / w1_ms * 1000, "w2_ms": w2_ms}
 
 
-async def w3(database_url: str, data_dir: Path, count: int = 100) -> dict[str, float]:
-    """Black box: a `workflowdev server` process, this process as its HTTP client.
+async def w3(database_url: str, data_dir: Path, count: int = 600, clients: int = 10, alone: int = 50) -> dict[str, float]:
+    """Black box: a `workflowdev server` process, this process as its HTTP clients.
 
-    Back to back: each POST is sent when the previous one answered. Start-to-finish is from
-    sending the POST to the terminal `execution.updated` on the events WebSocket.
+    `clients` clients each start an execution and wait for its end before starting the next,
+    until `count` have run: executions/s, and the server's CPU time per execution (the figure
+    that does not depend on what else the machine runs). Then one client alone, `alone` times: start-to-finish
+    from sending the POST to the terminal `execution.updated` on the events WebSocket, which is
+    what one operator waiting on one run feels.
     """
-    with server_process(database_url, data_dir) as (url, _pid):
+    with server_process(database_url, data_dir) as (url, pid):
         async with aiohttp.ClientSession() as http:
             async with http.post(f"{url}/api/v1/flows", json={"yamlContent": THREE}) as resp:
                 flow_id = (await resp.json())["id"]
             execute = f"{url}/api/v1/flows/{flow_id}/execute"
-            finished: dict[str, float] = {}
-            started: dict[str, float] = {}
+            ended: dict[str, asyncio.Future[float]] = {}
+            loop = asyncio.get_running_loop()
+
+            def end_of(execution_id: str) -> asyncio.Future[float]:
+                return ended.setdefault(execution_id, loop.create_future())
+
             async with http.ws_connect(f"{url}/api/v1/events") as ws:
-                async with http.post(execute) as resp:  # warm-up, not counted
-                    await resp.read()
 
                 async def watch() -> None:
                     async for msg in ws:
                         event = msg.json()
                         if event["type"] == "execution.updated" and event["data"].get("status") in TERMINAL:
-                            finished[event["executionId"]] = time.perf_counter()
-                            if len(started) == count and all(e in finished for e in started):
-                                return
+                            done = end_of(event["executionId"])
+                            if not done.done():
+                                done.set_result(time.perf_counter())
 
-                watcher = asyncio.create_task(watch())
-                began = time.perf_counter()
-                for _ in range(count):
-                    t0 = time.perf_counter()
+                async def one() -> float:
+                    sent = time.perf_counter()
                     async with http.post(execute) as resp:
                         body = await resp.json()
-                    started[body["executionId"]] = t0
-                await asyncio.wait_for(watcher, 120)
-    total = max(finished[e] for e in started) - began
-    latencies = sorted((finished[e] - started[e]) * 1000 for e in started)
+                    return await asyncio.wait_for(end_of(body["executionId"]), 60) - sent
+
+                watcher = asyncio.create_task(watch())
+                try:
+                    await one()  # warm-up, not counted
+                    left = count
+
+                    async def client() -> None:
+                        nonlocal left
+                        while left > 0:
+                            left -= 1
+                            await one()
+
+                    cpu_before, began = cpu_seconds(pid), time.perf_counter()
+                    await asyncio.gather(*(client() for _ in range(clients)))
+                    total = time.perf_counter() - began
+                    server_cpu = cpu_seconds(pid) - cpu_before
+                    latencies = sorted([await one() * 1000 for _ in range(alone)])
+                finally:
+                    watcher.cancel()
     return {
         "w3_exec_per_s": count / total,
+        "w3_server_cpu_ms": server_cpu * 1000 / count,
         "w3_p50_ms": latencies[len(latencies) // 2],
         "w3_p95_ms": latencies[int(len(latencies) * 0.95) - 1],
     }
@@ -164,6 +216,18 @@ async def w4(runtime: Runtime, count: int = 1000) -> dict[str, float]:
     return {"w4_extra_mb": rss_mb() - before}
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (0 once it is gone), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 @contextlib.contextmanager
 def server_process(database_url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
     """A `workflowdev server` on a free port; yields its base URL and pid once /readyz answers."""
@@ -173,6 +237,9 @@ def server_process(database_url: str, data_dir: Path) -> Iterator[tuple[str, int
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        # An installed package has its bytecode; this checkout gets it from the first start, even
+        # where the environment says not to write it (compiling 250 modules costs every start).
+        env={name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"},
     )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
@@ -209,6 +276,8 @@ async def bench(database_url: str, data_dir: Path) -> dict[str, float]:
     await runtime.start()
     try:
         results = await w1_w2(runtime)
+        if not runtime.db.is_sqlite:  # SQLite's journal writes on engines of its own
+            results |= await database_work(runtime)
         results |= await w4(runtime)
     finally:
         await runtime.stop()
@@ -233,10 +302,14 @@ MEASURES = [
     ("w1_ms", "W1 40 sequential tasks, ms"),
     ("w1_tasks_per_s", "W1 tasks/s"),
     ("w2_ms", "W2 parallel of 200 noop, ms"),
-    ("w3_exec_per_s", "W3 executions/s over HTTP"),
-    ("w3_p50_ms", "W3 p50 start-to-finish, ms"),
-    ("w3_p95_ms", "W3 p95 start-to-finish, ms"),
+    ("w3_exec_per_s", "W3 executions/s over HTTP, 10 clients"),
+    ("w3_server_cpu_ms", "W3 server CPU per execution, ms"),
+    ("w3_p50_ms", "W3 p50 start-to-finish, one client, ms"),
+    ("w3_p95_ms", "W3 p95 start-to-finish, one client, ms"),
     ("w4_extra_mb", "W4 1,000 parked gates, extra MB"),
+    ("db_statements", "D statements per W3 execution (PostgreSQL)"),
+    ("db_commits", "D commits per W3 execution (PostgreSQL)"),
+    ("db_checkouts", "D pool checkouts (pre-pings) per W3 execution"),
     ("first_ready_s", "server /readyz after first start (new schema), s"),
     ("ready_s", "server /readyz after a restart, s"),
     ("idle_rss_mb", "server idle resident, MB"),

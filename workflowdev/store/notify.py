@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 from sqlalchemy.engine import make_url
 
 from workflowdev.store.outage import Outage
@@ -89,6 +88,8 @@ class Channels:
 
     async def _session(self, outage: Outage) -> None:
         """Connect, listen, and send until the connection is lost or the node stops."""
+        import asyncpg  # this bridge runs on PostgreSQL only; SQLite nodes never load the driver
+
         conn: Any = await asyncpg.connect(asyncpg_dsn(self.url), timeout=5)
         try:
             own_pid = conn.get_server_pid()

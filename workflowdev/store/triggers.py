@@ -138,6 +138,12 @@ async def enabled_flow_triggers(conn: AsyncConnection) -> Sequence[Row[Any]]:
     return (await conn.execute(query)).all()
 
 
+async def followed_flow_ids(conn: AsyncConnection) -> Sequence[str]:
+    """The upstream flows of the enabled flow triggers."""
+    query = select(triggers.c.upstream_flow_id).where(triggers.c.type == "flow", triggers.c.enabled.is_(True)).distinct()
+    return (await conn.execute(query)).scalars().all()
+
+
 async def flow_triggers_of(conn: AsyncConnection, upstream_flow_id: str) -> Sequence[Row[Any]]:
     query = select(triggers).where(
         triggers.c.type == "flow", triggers.c.enabled.is_(True), triggers.c.upstream_flow_id == upstream_flow_id

@@ -18,8 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from workflowdev.engine.language import webhook_signature
 from workflowdev.store.statuses import ENDED, ExecutionStatus
 
@@ -91,6 +89,8 @@ def cron_problem(cron: str) -> str | None:
     fields = cron.split()
     if len(fields) not in (5, 6):
         return f"a cron expression has 5 fields, or 6 with seconds first; {cron!r} has {len(fields)}"
+    from croniter import croniter  # loaded by the first schedule, not by every start
+
     if not croniter.is_valid(cron, second_at_beginning=len(fields) == 6):
         return f"invalid cron expression {cron!r}"
     return None
@@ -108,6 +108,8 @@ def instants_after(cron: str, timezone: str, after: datetime) -> Iterator[dateti
 
     Wall-clock times only ever increase, so a repeated hour at a DST fall-back fires once.
     """
+    from croniter import croniter
+
     tz = zone(timezone) or ZoneInfo("UTC")
     seconds_first = len(cron.split()) == 6
     local_start = after.astimezone(tz)
@@ -132,6 +134,8 @@ def instants_due(cron: str, timezone: str, *, since: datetime, until: datetime, 
     Walks back from `until`, so a schedule that was down for a long time costs `limit` steps,
     not one step per missed instant.
     """
+    from croniter import croniter
+
     tz = zone(timezone) or ZoneInfo("UTC")
     seconds_first = len(cron.split()) == 6
     iterator = croniter(cron, until.astimezone(tz) + timedelta(microseconds=1), second_at_beginning=seconds_first)

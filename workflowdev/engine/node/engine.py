@@ -120,7 +120,7 @@ class Engine:
             settings.node_id,
             on_queued=self._wake_here,
             on_cancel=self._cancel_here,
-            on_schedules=self.scheduler.wake,
+            on_schedules=self._triggers_changed,
             on_listening=self._listening,
         )
 
@@ -144,8 +144,13 @@ class Engine:
         return self.settings.worker and self.dispatcher.cancel_local(execution_id)
 
     def _schedules_changed(self) -> None:
-        self.scheduler.wake()
+        self._triggers_changed()
         self.cluster.schedules_changed()
+
+    def _triggers_changed(self) -> None:
+        """Here or, told through the cluster, on another node."""
+        self.triggers.changed()
+        self.scheduler.wake()
 
     def _listening(self, up: bool) -> None:
         self.dispatcher.set_listening(up)

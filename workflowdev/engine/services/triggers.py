@@ -39,6 +39,7 @@ from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus
 from workflowdev.engine.services import audit_trail
 from workflowdev.engine.services.actor import Actor
 from workflowdev.engine.services.executions import CompiledFlows, ExecutionService
+from workflowdev.engine.services.followed_flows import FollowedFlows
 from workflowdev.store import flows as flows_store
 from workflowdev.store import triggers as store
 from workflowdev.store.database import Database
@@ -125,6 +126,7 @@ class TriggerService:
         self.bus = bus
         self.clock = clock
         self._pending: set[asyncio.Task[None]] = set()
+        self._followed = FollowedFlows(db)
         self._swept_until: datetime | None = None
         self._last_look: datetime | None = None
         self._unstartable: set[tuple[str, str]] = set()
@@ -179,6 +181,7 @@ class TriggerService:
                 await self._audit(conn, actor, "trigger.create", trigger_id, {"flowId": flow_id, "type": kind})
         except IntegrityError:
             raise Conflict("that webhook key is already in use") from None
+        self.changed()
         return await self.get(trigger_id)
 
     async def update(
@@ -213,6 +216,7 @@ class TriggerService:
                 await self._audit(conn, actor, "trigger.update", trigger_id, {"changed": sorted(k for k in values if k != "updated_at")})
         except IntegrityError:
             raise Conflict("that webhook key is already in use") from None
+        self.changed()
         return await self.get(trigger_id)
 
     async def delete(self, trigger_id: str, *, actor: Actor) -> None:
@@ -222,6 +226,12 @@ class TriggerService:
         async with self.db.write() as conn:
             await store.delete_trigger(conn, trigger_id)
             await self._audit(conn, actor, "trigger.delete", trigger_id, {"flowId": current.flow_id})
+        self.changed()
+
+    def changed(self) -> None:
+        """Triggers were written (here, through a flow's YAML, or on another node that said so):
+        which flows are followed must be read again before the next execution's end."""
+        self._followed.forget()
 
     async def _check(self, flow_id: str, kind: str, config: Mapping[str, Any]) -> None:
         problems = check_config(kind, config)
@@ -379,6 +389,8 @@ class TriggerService:
 
     async def _fire_flow_triggers(self, execution_id: str, data: Mapping[str, Any]) -> None:
         try:
+            if not await self._followed.includes(data["flowId"]):
+                return
             async with self.db.read() as conn:
                 downstream = await store.flow_triggers_of(conn, data["flowId"])
             for trigger in downstream:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import math
@@ -25,7 +26,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import jwt
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -117,8 +117,11 @@ def _verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, base64.b64decode(digest))
 
 
-_DUMMY_HASH = _hash_password("not a real password")
-"""Checked against when the user does not exist, so both failures take the same time."""
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the user does not exist, so both failures take the same time.
+    Made on the first login, not at import: a scrypt costs every start about 40 ms."""
+    return _hash_password("not a real password")
 
 
 def user_json(row: Any) -> dict[str, Any]:
@@ -220,13 +223,15 @@ class UserService:
                 raise RateLimited(f"too many failed logins; try again in {wait} s", wait)
         async with self.db.read() as conn:
             user = await store.by_username(conn, username)
-        ok = await asyncio.to_thread(_verify_password, password, user.password_hash if user else _DUMMY_HASH)
+        ok = await asyncio.to_thread(_verify_password, password, user.password_hash if user else _dummy_hash())
         if user is None or not ok:
             self.per_user.fail(username)
             self.per_address.fail(address or "-")
             raise Unauthorized("wrong username or password")
         self.per_user.clear(username)
         expires = self.clock() + timedelta(seconds=self.token_ttl)
+        import jwt  # with its cryptography, only once someone logs in or shows a token
+
         token = jwt.encode(
             {"sub": user.id, "name": user.username, "iat": int(self.clock().timestamp()), "exp": int(expires.timestamp()), "jti": uuid.uuid4().hex},
             self.secret,
@@ -236,6 +241,8 @@ class UserService:
 
     async def user_for_token(self, token: str) -> Row[Any]:
         """The token's user as the database has it now; 401 for any bad or stale token."""
+        import jwt
+
         try:
             claims = jwt.decode(token, self.secret, algorithms=["HS256"], options=_SIGNATURE_ONLY)
         except jwt.PyJWTError:
