@@ -154,6 +154,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for concurrency in args.concurrency or [1, 50]:
             data_dir = Path(tmp) / f"c{concurrency}"
+            data_dir.mkdir()  # the database file lives in it, and a server makes nothing before its database
             with server_process(f"sqlite:///{data_dir / 'bench.db'}", data_dir) as (url, pid):
                 rows[f"concurrency {concurrency}"] = asyncio.run(one_loop(url, pid, args.items, concurrency))
     print(f"workflowdev foreach benchmark, {args.items:,} items, {time.strftime('%Y-%m-%d')}, "
