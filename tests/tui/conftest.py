@@ -6,6 +6,7 @@ is the console, and the API's behaviour on both databases is covered by tests/ap
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
@@ -38,6 +39,12 @@ async def server(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Api]:
     """A real workflowdev on SQLite, with an HTTP helper to arrange data behind the console's back."""
     async with running_server(tmp_path, sqlite_template) as api:
         yield api
+
+
+@pytest.fixture
+def terminal_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOWDEV_")}
+    return {**env, "TERM": "xterm-256color", "WORKFLOWDEV_DATA_DIR": str(tmp_path), "COLORTERM": "truecolor"}
 
 
 USERS_PASSWORD = "correct horse battery"

@@ -109,6 +109,8 @@ class WorkflowdevApp(App[None]):
         self.server_events: Signal[Json] = Signal(self, "server-events")
         """Every event of /api/v1/events, plus `{"type": "resync"}` after a reconnection."""
         self._recount_pending = False
+        self._panes_stale = False
+        """Set when the session could not start at once: the panes' first reads failed."""
         if keymap:
             self.set_keymap(dict(keymap))
         self.theme = theme or choose_theme()
@@ -130,10 +132,12 @@ class WorkflowdevApp(App[None]):
                 break
             except Unauthorized as exc:
                 self.connected = True
+                self._panes_stale = True
                 await self.push_screen_wait(LoginScreen(self.server_label, reason or exc.message))
                 reason = ""
             except Disconnected as exc:
                 self.connected = False
+                self._panes_stale = True
                 self.notify(exc.message, title="Offline", severity="error", timeout=8)
                 self.set_timer(2.0, lambda: self.start_session())
                 return
@@ -141,6 +145,9 @@ class WorkflowdevApp(App[None]):
         who = me.get("username") or "anonymous"
         self.identity = f"{who} ({self.role}) @ {self.server_label}"
         self.refresh_bindings()
+        if self._panes_stale:  # what the panes read before the login, or before the server was up, failed
+            self._panes_stale = False
+            self.server_events.publish({"type": "resync"})
         self.stream_events()
         await self.recount()
         await self._maybe_offer_demo()

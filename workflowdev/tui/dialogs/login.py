@@ -28,7 +28,14 @@ class LoginScreen(ModalScreen[bool]):
     LoginScreen Input { margin-bottom: 1; }
     LoginScreen .error { color: $error; height: auto; }
     """
-    BINDINGS = [Binding("ctrl+q", "app.quit", "Quit", id="login.quit")]
+    BINDINGS = [
+        Binding("ctrl+q", "app.quit", "Quit", id="login.quit"),
+        # Priority bindings run as the key is read, before the keys typed after it are handed
+        # to a field: `user<Tab>password` typed in one go must not land in the username field.
+        Binding("tab", "next_field", show=False, priority=True),
+        Binding("shift+tab", "previous_field", show=False, priority=True),
+        Binding("enter", "username_done", show=False, priority=True),
+    ]
 
     def __init__(self, server: str, reason: str = "") -> None:
         super().__init__()
@@ -43,12 +50,22 @@ class LoginScreen(ModalScreen[bool]):
             yield Input(placeholder="password", password=True, id="password")
             yield Button("Log in", variant="primary", id="login")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Enter moves on from the username only; on the password or the button it submits.
+        return action != "username_done" or self.focused is self.query_one("#username", Input)
+
+    def action_username_done(self) -> None:
+        self.set_focus(self.query_one("#password", Input))  # at once: `Widget.focus()` would wait a turn
+
+    def action_next_field(self) -> None:
+        self.focus_next()
+
+    def action_previous_field(self) -> None:
+        self.focus_previous()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.input.id == "username":
-            self.query_one("#password", Input).focus()
-        else:
-            self._log_in()
+        self._log_in()  # the username's Enter never gets here: `username_done` takes it first
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self._log_in()
