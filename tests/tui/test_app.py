@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from textual.command import CommandList, CommandPalette
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from tests.conftest import Api
 from tests.tui.conftest import USERS_PASSWORD, open_console, wait_for
 from workflowdev.cli.console import wants_mouse
 from workflowdev.tui.app import WorkflowdevApp, choose_theme
+from workflowdev.tui.demo import demo_flows
 from workflowdev.tui.dialogs.command_line import Command, UnknownCommand, parse_command
 from workflowdev.tui.dialogs.help import HelpScreen
 from workflowdev.tui.dialogs.login import LoginScreen
@@ -62,6 +63,37 @@ async def test_question_mark_lists_the_keys_with_their_ids(server: Api) -> None:
         assert {"app.command_line", "app.oldest_gate", "app.quit"} <= ids
 
 
+PANES = ("flows", "executions", "approvals", "kv", "triggers", "credentials", "plugins", "audit", "nodes")
+
+
+async def test_help_names_each_key_once_and_end_reaches_the_last(server: Api) -> None:
+    async with open_console(server, size=(80, 24)) as (app, pilot):
+        for pane in PANES:
+            await pilot.press("colon", *pane, "enter")
+            await wait_for(pilot, lambda: app.current_mode == pane, f"the {pane} pane")  # noqa: B023
+            await pilot.press("question_mark")
+            shown = await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen, "help")
+            for item in shown.keys:
+                keys = item.keys.split(", ")
+                assert len(keys) == len(set(keys)), f"{pane}: {item}"
+            table = shown.query_one(DataTable)
+            await pilot.press("end")
+            assert table.cursor_row == table.row_count - 1
+            await pilot.press("home")
+            assert table.cursor_row == 0
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "help to close")
+
+
+async def test_keymap_entries_that_do_nothing_or_hide_a_key_are_named_at_start(server: Api) -> None:
+    keymap = {"flows.exec": "e", "app.command_line": "x", "flows.reload": "f5"}
+    async with open_console(server, keymap=keymap) as (app, pilot):
+        warnings = [str(n.message) for n in app._notifications if n.title == "Keymap"]
+    assert any("flows.exec = 'e' does nothing" in w for w in warnings), warnings
+    assert any("app.command_line = 'x' takes x from flows.execute (Execute)" in w for w in warnings), warnings
+    assert not any("flows.reload" in w for w in warnings), warnings  # a free key: nothing to say
+
+
 async def test_keymap_remaps_a_binding(server: Api) -> None:
     async with open_console(server, keymap={"app.command_line": "g"}) as (app, pilot):
         await pilot.press("g", *"audit", "enter")
@@ -87,6 +119,7 @@ async def test_demo_flows_are_offered_only_on_an_empty_server(server: Api) -> No
 async def test_demo_offer_declined_loads_nothing(server: Api) -> None:
     async with open_console(server, offer_demo=True) as (app, pilot):
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the demo offer")
+        assert f"({', '.join(demo_flows())})" in app.screen.question  # the flows it would load, by name
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, Confirm), "the offer to close")
     assert (await server.get("/api/v1/flows")).body == []

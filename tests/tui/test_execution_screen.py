@@ -14,8 +14,10 @@ from tests.conftest import Api
 from tests.engine.flows_helpers import save_flow, start, wait_status
 from tests.tui.conftest import open_console, wait_for
 from workflowdev.tui.app import WorkflowdevApp
+from workflowdev.tui.dialogs.help import HelpScreen
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.panes.execution import ExecutionScreen
+from workflowdev.tui.widgets.log_tail import LogTail
 from workflowdev.tui.widgets.task_tree import TaskTree
 
 GATED = """
@@ -156,3 +158,16 @@ async def test_cancel_needs_a_state_that_allows_it(server: Api) -> None:
         assert screen.check_action("retry", ()) is True
         app.role = "viewer"
         assert screen.check_action("retry", ()) is False, "a viewer may not retry"
+
+
+async def test_help_on_an_execution_names_each_key_once(server: Api) -> None:
+    """The log's End is shown as G: two keys of one binding must read `G`, not `G, G`."""
+    async with viewing(server, FAILING) as (app, pilot, screen, _id):
+        screen.query_one(LogTail).focus()
+        await pilot.pause()
+        await pilot.press("question_mark")
+        shown = await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen, "help")
+        assert shown.keys
+        for item in shown.keys:
+            keys = item.keys.split(", ")
+            assert len(keys) == len(set(keys)), item

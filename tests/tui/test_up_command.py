@@ -49,6 +49,25 @@ def test_bare_command_without_a_terminal_prints_help() -> None:
     assert result.returncode == 0 and "up" in result.stdout and "tui" in result.stdout
 
 
+def test_flags_without_a_command_and_without_a_terminal_point_to_the_server_command() -> None:
+    result = run("--port", "9999")
+    assert result.returncode == 2 and "workflowdev server" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pty handling written for Linux")
+def test_flags_without_a_command_are_the_console_s(terminal_env: dict[str, str]) -> None:
+    """`workflowdev --port N` is `workflowdev up --port N`, as the bare command is `up`."""
+    port = free_port()
+    term = Terminal([*EXE, "--port", str(port)], terminal_env)
+    try:
+        term.wait_for("Load the demo flows")
+        assert _flow_names(port) == set()  # the embedded server listens where it was told
+        term.press(b"\x11")  # ctrl+q
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="pty handling written for Linux")
 async def test_tui_opens_on_a_remote_server_and_quits(server: Any, terminal_env: dict[str, str]) -> None:
     """`workflowdev tui --server URL`: the console of a server running elsewhere (here, in the test)."""

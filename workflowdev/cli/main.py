@@ -49,13 +49,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
 
 
+OWN_FLAGS = ("-h", "--help", "--version")
+"""Flags of `workflowdev` itself; any other flag before a command belongs to the default, `up`."""
+
+
 def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            parser.print_help()  # no terminal to draw the console on
-            return 0
-        args = parser.parse_args(["up"])
+    given = list(sys.argv[1:] if argv is None else argv)
+    implied_up = not given or (given[0].startswith("-") and given[0] not in OWN_FLAGS)
+    if implied_up and not (sys.stdin.isatty() and sys.stdout.isatty()):  # no terminal to draw on
+        if given:
+            parser.error("the console needs a terminal; for a node without one, use `workflowdev server`")
+        parser.print_help()
+        return 0
+    args = parser.parse_args(["up", *given] if implied_up else given)
     status: int = args.handler(args)
     return status

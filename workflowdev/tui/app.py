@@ -22,12 +22,13 @@ from textual.signal import Signal
 from workflowdev.tui.access import role_allows
 from workflowdev.tui.client import ApiClient, ApiError, Disconnected, Unauthorized
 from workflowdev.tui.commands import FindProvider
-from workflowdev.tui.demo import load_demo
+from workflowdev.tui.demo import demo_flows, load_demo
 from workflowdev.tui.dialogs.command_line import PANES, Command, CommandLine
 from workflowdev.tui.dialogs.help import HelpScreen, keys_of
 from workflowdev.tui.dialogs.login import LoginScreen
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.formatting import Clock, system_clock
+from workflowdev.tui.keymap_check import keymap_problems
 from workflowdev.tui.panes.approvals import ApprovalModal, ApprovalsPane
 from workflowdev.tui.panes.audit import AuditPane
 from workflowdev.tui.panes.base import Pane
@@ -111,6 +112,8 @@ class WorkflowdevApp(App[None]):
         self._recount_pending = False
         self._panes_stale = False
         """Set when the session could not start at once: the panes' first reads failed."""
+        self.keymap_entries = dict(keymap or {})
+        """As the config file gave them, checked at mount (`keymap_check`)."""
         if keymap:
             self.set_keymap(dict(keymap))
         self.theme = theme or choose_theme()
@@ -118,6 +121,8 @@ class WorkflowdevApp(App[None]):
     # --- session ----------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        for problem in keymap_problems(self.keymap_entries, type(self)):
+            self.notify(problem, title="Keymap", severity="warning", timeout=20)
         self.start_session()
 
     async def on_unmount(self) -> None:
@@ -206,7 +211,7 @@ class WorkflowdevApp(App[None]):
         if not self.load_demo_at_start:
             if await self.client.flows(limit=1):
                 return
-            question = "No flows here yet. Load the demo flows (hello, approval, kv, failure, etl) to try things out?"
+            question = f"No flows here yet. Load the demo flows ({', '.join(demo_flows())}) to try things out?"
             if not await self.push_screen_wait(Confirm(question, "Load demo")):
                 return
         try:

@@ -30,7 +30,8 @@ def keys_of(screen: Screen[object]) -> list[KeyHelp]:
         name = binding.id or binding.action
         if name in found:
             rank, known = found[name]
-            found[name] = (rank, KeyHelp(f"{known.keys}, {display}", known.description, known.binding_id))
+            if display not in known.keys.split(", "):  # one binding may be active twice (pane and table)
+                found[name] = (rank, KeyHelp(f"{known.keys}, {display}", known.description, known.binding_id))
             continue
         rank = 2 if not binding.id else 0 if active.node is screen else 1
         found[name] = (rank, KeyHelp(display, binding.description or binding.action, binding.id or ""))
@@ -47,7 +48,11 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen DataTable { height: 1fr; }
     HelpScreen .hint { color: $text-muted; }
     """
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
+    BINDINGS = [
+        Binding("escape,question_mark,q", "dismiss", "Close", id="help.close"),
+        Binding("home,g", "first", "First key", id="help.first", show=False, priority=True),
+        Binding("end,G", "last", "Last key", id="help.last", show=False, priority=True),
+    ]
 
     def __init__(self, title: str, keys: list[KeyHelp]) -> None:
         super().__init__()
@@ -67,6 +72,13 @@ class HelpScreen(ModalScreen[None]):
                 " · ctrl+p finds flows and executions · esc closes",
                 classes="hint",
             )
+
+    def action_first(self) -> None:
+        self.query_one(DataTable).move_cursor(row=0)
+
+    def action_last(self) -> None:
+        table = self.query_one(DataTable)
+        table.move_cursor(row=table.row_count - 1)
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
