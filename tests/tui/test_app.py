@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Static
 
 from tests.conftest import Api
 from tests.tui.conftest import USERS_PASSWORD, open_console, wait_for
+from tests.tui.terminal import free_port
 from workflowdev.cli.console import wants_mouse
 from workflowdev.tui.app import WorkflowdevApp, choose_theme
 from workflowdev.tui.demo import demo_flows
@@ -17,6 +21,7 @@ from workflowdev.tui.dialogs.login import LoginScreen
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.panes.base import Pane
 from workflowdev.tui.panes.flow_detail import FlowScreen
+from workflowdev.tui.widgets.offline_banner import OfflineBanner
 
 
 async def test_connects_and_names_the_user(server: Api) -> None:
@@ -63,6 +68,7 @@ async def test_question_mark_lists_the_keys_with_their_ids(server: Api) -> None:
         assert {"app.command_line", "app.oldest_gate", "app.quit"} <= ids
 
 
+FIXED_START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 PANES = ("flows", "executions", "approvals", "kv", "triggers", "credentials", "plugins", "audit", "nodes")
 
 
@@ -172,3 +178,25 @@ def test_the_mouse_is_left_to_the_terminal_over_ssh(environ: dict[str, str], fla
 )
 def test_sixteen_colour_terminals_get_their_own_palette(environ: dict[str, str], theme: str) -> None:
     assert choose_theme(environ) == theme
+
+
+async def test_offline_is_one_banner_and_the_clock_stops_where_the_link_went() -> None:
+    ticks = iter(FIXED_START + timedelta(seconds=s) for s in range(10_000))
+    app = WorkflowdevApp(f"http://127.0.0.1:{free_port()}", clock=lambda: next(ticks))
+    attempts: list[None] = []
+    ask = app.client.me
+
+    async def counted_me() -> Any:
+        attempts.append(None)
+        return await ask()
+
+    app.client.me = counted_me  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        banner = await wait_for(
+            pilot, lambda: app.screen.query(OfflineBanner).filter(".-offline").first(None), "the offline banner"
+        )
+        assert "OFFLINE since" in str(banner.render())
+        stopped = app.clock()
+        assert app.clock() == app.clock() == stopped == app.offline_since  # no timer moves while offline
+        await wait_for(pilot, lambda: len(attempts) >= 3, "two retries")
+        assert not list(app._notifications)  # the banner, not a toast per retry or per failed read

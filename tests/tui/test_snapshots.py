@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 
 from screenshots.replay import ReplayServer
-from screenshots.scenarios import SCENARIOS, Scenario, demo_app, run_before
+from screenshots.scenarios import LONG_LIVED_GROUPS, SCENARIOS, Scenario, demo_app, run_before
+from tests.tui.conftest import wait_for
+from tests.tui.terminal import free_port
+from workflowdev.tui.widgets.offline_banner import OfflineBanner
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -41,3 +44,16 @@ def test_no_color_snapshot(snap_compare: Any, replay_url: str, monkeypatch: pyte
     monkeypatch.setenv("NO_COLOR", "1")
     executions = next(s for s in SCENARIOS if s.name == "executions")
     assert snap_compare(demo_app(replay_url), terminal_size=(80, 24), run_before=run_before(executions))
+
+
+def test_offline_snapshot(snap_compare: Any) -> None:
+    """No server: one banner under the header saying since when, every figure as of then."""
+
+    async def until_offline(pilot: Any) -> None:
+        await wait_for(pilot, lambda: pilot.app.screen.query(OfflineBanner).filter(".-offline"), "the banner")
+        busy = lambda: [w for w in pilot.app.workers if w.is_running and w.group not in LONG_LIVED_GROUPS]  # noqa: E731
+        await wait_for(pilot, lambda: not busy(), "the panes' first reads to fail")
+        await pilot.pause()
+
+    app = demo_app(f"http://127.0.0.1:{free_port()}")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=until_offline)

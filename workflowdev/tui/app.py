@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from textual import work
@@ -46,6 +46,8 @@ Json = dict[str, Any]
 RECOUNT_DELAY = 0.3
 """Seconds to gather execution events before re-reading the header's counts: a burst of 500
 finished executions costs one recount, not 500."""
+RETRY_SECONDS = 2.0
+"""Between attempts to reach a server that did not answer at start."""
 FAILED_WINDOW = timedelta(hours=24)
 
 
@@ -87,6 +89,8 @@ class WorkflowdevApp(App[None]):
     """Executions running, paused, and failed in the last 24 hours."""
     pending_gates: reactive[int] = reactive(0)
     identity: reactive[str] = reactive("")
+    offline_since: reactive[datetime | None] = reactive(None)
+    """When the server stopped answering (None while live, or before it first answered)."""
 
     def __init__(
         self,
@@ -103,7 +107,7 @@ class WorkflowdevApp(App[None]):
         super().__init__()
         self.client = ApiClient(server_url, token)
         self.server_label = server_label or server_url.split("://", 1)[-1]
-        self.clock = clock
+        self._wall_clock = clock
         self.role: str | None = None
         self.offer_demo = offer_demo
         self.load_demo_at_start = load_demo
@@ -136,15 +140,14 @@ class WorkflowdevApp(App[None]):
                 me = await self.client.me()
                 break
             except Unauthorized as exc:
-                self.connected = True
+                self._link_state(True)
                 self._panes_stale = True
                 await self.push_screen_wait(LoginScreen(self.server_label, reason or exc.message))
                 reason = ""
-            except Disconnected as exc:
-                self.connected = False
+            except Disconnected:
+                self._link_state(False)  # the banner says so, once; no toast every retry
                 self._panes_stale = True
-                self.notify(exc.message, title="Offline", severity="error", timeout=8)
-                self.set_timer(2.0, lambda: self.start_session())
+                self.set_timer(RETRY_SECONDS, lambda: self.start_session())
                 return
         self.role = str(me.get("role"))
         who = me.get("username") or "anonymous"
@@ -170,7 +173,16 @@ class WorkflowdevApp(App[None]):
             self.notify(exc.message, title="Live updates stopped", severity="error", timeout=10)
 
     def _link_state(self, connected: bool) -> None:
+        if not connected and self.offline_since is None:
+            self.offline_since = self._wall_clock()
+        elif connected:
+            self.offline_since = None
         self.connected = connected
+
+    def clock(self) -> datetime:
+        """Now, for every duration and age on screen; while offline, the moment the link went:
+        what the panes show is as of then, so a RUNNING task's timer must not keep counting."""
+        return self.offline_since or self._wall_clock()
 
     def _observe(self, event: Json) -> None:
         kind = event.get("type")
@@ -228,9 +240,13 @@ class WorkflowdevApp(App[None]):
         return role_allows(self.role, needed)
 
     def report(self, exc: BaseException) -> None:
-        """Tell the operator what the server said; a lost session brings back the login screen."""
+        """Tell the operator what the server said; a lost session brings back the login screen, a
+        server that does not answer shows the offline banner."""
         if isinstance(exc, Unauthorized):
             self.start_session("your session has expired; log in again")
+            return
+        if isinstance(exc, Disconnected):
+            self._link_state(False)  # the banner says so, once, rather than a toast per failed read
             return
         message = exc.message if isinstance(exc, ApiError) else str(exc)
         self.notify(message, title="Refused" if isinstance(exc, ApiError) and exc.status else "Error", severity="error")

@@ -18,6 +18,7 @@ from textual.widgets import Footer
 
 from workflowdev.tui.access import role_allows
 from workflowdev.tui.client import ApiClient
+from workflowdev.tui.widgets.offline_banner import OfflineBanner
 from workflowdev.tui.widgets.status_header import StatusHeader
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class Pane(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(self.PANE_TITLE)
+        yield OfflineBanner()
         yield from self.compose_body()
         yield Footer(show_command_palette=False)
 
