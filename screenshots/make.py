@@ -1,6 +1,7 @@
 """Make the README's SVG screenshots of the console from the recorded demo data set.
 
-    python screenshots/make.py              # every scenario, 120x40, into screenshots/*.svg
+    python screenshots/make.py              # every scenario at 120x40 into screenshots/*.svg,
+                                            # and SMALL ones at 80x24 into *-80x24.svg
     python screenshots/make.py flows gate   # only these
 
 The console runs headless against `screenshots/replay.py`, which serves `dataset.json` (re-record
@@ -21,6 +22,8 @@ from screenshots.replay import ReplayServer  # noqa: E402
 from screenshots.scenarios import SCENARIOS, demo_app, run_before  # noqa: E402
 
 SIZE = (120, 40)
+SMALL = ("executions", "gate")
+"""Also drawn at 80x24, the size of a terminal opened over SSH: the README shows them."""
 OUT = Path(__file__).resolve().parent
 
 
@@ -32,12 +35,14 @@ def main(names: list[str]) -> int:
         return 2
     with ReplayServer() as url:
         for scenario in chosen:
-            svg = take_svg_screenshot(
-                app=demo_app(url), terminal_size=SIZE, run_before=run_before(scenario), title=scenario.description
-            )
-            path = OUT / f"{scenario.name}.svg"
-            path.write_text(svg, encoding="utf-8")
-            print(f"{path.relative_to(ROOT)}: {scenario.description}")
+            sizes = [(SIZE, "")] + ([((80, 24), "-80x24")] if scenario.name in SMALL else [])
+            for size, suffix in sizes:
+                svg = take_svg_screenshot(
+                    app=demo_app(url), terminal_size=size, run_before=run_before(scenario), title=scenario.description
+                )
+                path = OUT / f"{scenario.name}{suffix}.svg"
+                path.write_text(svg, encoding="utf-8")
+                print(f"{path.relative_to(ROOT)}: {scenario.description}")
     return 0
 
 

@@ -22,6 +22,7 @@ from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.panes.base import Pane
 from workflowdev.tui.panes.flow_detail import FlowScreen
 from workflowdev.tui.widgets.offline_banner import OfflineBanner
+from workflowdev.tui.widgets.status_header import StatusHeader
 
 
 async def test_connects_and_names_the_user(server: Api) -> None:
@@ -200,3 +201,20 @@ async def test_offline_is_one_banner_and_the_clock_stops_where_the_link_went() -
         assert app.clock() == app.clock() == stopped == app.offline_since  # no timer moves while offline
         await wait_for(pilot, lambda: len(attempts) >= 3, "two retries")
         assert not list(app._notifications)  # the banner, not a toast per retry or per failed read
+
+
+async def test_the_header_names_who_and_where_at_80_columns(server: Api) -> None:
+    async with open_console(server, size=(80, 24)) as (app, pilot):
+        for pane in PANES:
+            await pilot.press("colon", *pane, "enter")
+            await wait_for(pilot, lambda: app.current_mode == pane, f"the {pane} pane")  # noqa: B023
+            header = str(app.screen.query_one(StatusHeader).render())
+            assert app.identity and app.identity in header, (pane, header)
+            assert "● live" in header or header.rstrip().endswith("●"), header
+
+
+async def test_a_viewer_sees_read_only_in_the_header(secured_server: Api) -> None:
+    login = await secured_server.post("/auth/login", json={"username": "viewer", "password": USERS_PASSWORD})
+    async with open_console(secured_server, size=(80, 24), token=login.body["token"]) as (app, _pilot):
+        header = str(app.screen.query_one(StatusHeader).render())
+    assert "viewer (viewer) @" in header and "read-only" in header, header

@@ -46,20 +46,35 @@ class StatusHeader(Widget):
     def render(self) -> Text:
         app = self.workflowdev
         left = Text.assemble(("workflowdev", "bold"), " ▸ ", (self.pane_title, "bold cyan"))
-        right = Text()
-        running, paused, failed = app.counts
-        right.append(f"▶ {running} running  ", style="blue" if running else "dim")
-        right.append(f"⏸ {paused} paused  ", style="magenta" if paused else "dim")
-        right.append(f"✖ {failed} failed", style="red" if failed else "dim")
-        if app.pending_gates:
-            noun = "gate" if app.pending_gates == 1 else "gates"
-            right.append(f"  ⚑ {app.pending_gates} {noun} ", style="bold reverse yellow")
-        right.append("  ")
-        right.append("● live" if app.connected else "○ offline", style="green" if app.connected else "bold red")
-        middle = Text(f"  {app.identity}  ", style="dim")
+        middle = Text(app.identity, style="dim")
+        if app.role == "viewer":
+            middle.append(" ")
+            middle.append(" read-only ", style="bold reverse")
         width = self.size.width
-        free = width - left.cell_len - right.cell_len
-        if free >= middle.cell_len:
-            pad = free - middle.cell_len
-            return Text.assemble(left, " " * (pad // 2), middle, " " * (pad - pad // 2), right)
-        return Text.assemble(left, " " * max(1, free), right)
+        for right in (self._figures(compact=False), self._figures(compact=True)):
+            free = width - left.cell_len - right.cell_len
+            if free >= middle.cell_len + 4:
+                pad = free - middle.cell_len
+                return Text.assemble(left, " " * (pad // 2), middle, " " * (pad - pad // 2), right)
+        # Narrower than the essentials: who you are stays, cut short with a sign that it was.
+        middle.truncate(max(1, free - 2), overflow="ellipsis")
+        return Text.assemble(left, " ", middle, " ", right)
+
+    def _figures(self, *, compact: bool) -> Text:
+        """The counts, the gates and the link; `compact` drops the words (80 columns)."""
+        app = self.workflowdev
+        running, paused, failed = app.counts
+        figures = Text()
+        words = ("", "", "") if compact else (" running", " paused", " failed")
+        gap = " " if compact else "  "
+        figures.append(f"▶ {running}{words[0]}{gap}", style="blue" if running else "dim")
+        figures.append(f"⏸ {paused}{words[1]}{gap}", style="magenta" if paused else "dim")
+        figures.append(f"✖ {failed}{words[2]}", style="red" if failed else "dim")
+        if app.pending_gates:
+            noun = "" if compact else " gate" if app.pending_gates == 1 else " gates"
+            figures.append(gap)
+            figures.append(f"⚑ {app.pending_gates}{noun} ", style="bold reverse yellow")
+        figures.append(gap)
+        live = ("●" if compact else "● live") if app.connected else ("○" if compact else "○ offline")
+        figures.append(live, style="green" if app.connected else "bold red")
+        return figures
