@@ -27,7 +27,7 @@ from workflowdev.tui.dialogs.command_line import PANES, Command, CommandLine
 from workflowdev.tui.dialogs.help import HelpScreen, keys_of
 from workflowdev.tui.dialogs.login import LoginScreen
 from workflowdev.tui.dialogs.prompts import Confirm
-from workflowdev.tui.formatting import Clock, system_clock
+from workflowdev.tui.formatting import Clock, system_clock, use_monochrome
 from workflowdev.tui.keymap_check import keymap_problems
 from workflowdev.tui.panes.approvals import ApprovalModal, ApprovalsPane
 from workflowdev.tui.panes.audit import AuditPane
@@ -105,6 +105,7 @@ class WorkflowdevApp(App[None]):
         server_label: str | None = None,
     ) -> None:
         super().__init__()
+        use_monochrome(self.no_color)
         self.client = ApiClient(server_url, token)
         self.server_label = server_label or server_url.split("://", 1)[-1]
         self._wall_clock = clock

@@ -38,6 +38,35 @@ STATUS_STYLES: dict[str, tuple[str, str]] = {
 }
 """Status → (glyph, Rich style). Unknown statuses print plainly rather than fail."""
 
+MONOCHROME_STYLES: dict[str, str] = {
+    "RUNNING": "bold",
+    "WAITING": "bold",
+    "PAUSED": "bold",
+    "PENDING": "bold",
+    "FAILED": "bold reverse",
+    "REJECTED": "bold reverse",
+    "TIMED_OUT": "bold reverse",
+    "EXPIRED": "underline",
+    "CANCELLED": "underline",
+}
+"""With NO_COLOR: Textual turns hues into greys, and red on a dark background became the faintest
+thing on screen (FAILED at about 1.3:1). Without colour, weight and reverse video carry what the
+hues did: what needs you is bold, what failed is reversed; the glyphs stay."""
+_monochrome = False
+
+
+def use_monochrome(enabled: bool) -> None:
+    """Set once by the console at start, from Textual's reading of NO_COLOR."""
+    global _monochrome
+    _monochrome = enabled
+
+
+def _status_style(status: str) -> tuple[str, str]:
+    glyph, style = STATUS_STYLES.get(status, ("·", ""))
+    if _monochrome:
+        style = MONOCHROME_STYLES.get(status, "dim" if style == "dim" else "")
+    return glyph, style
+
 EXECUTION_STATUSES = ("QUEUED", "RUNNING", "PAUSED", "SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT")
 TERMINAL_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"})
 
@@ -54,12 +83,12 @@ def status_text(status: str | None) -> Text:
     """`✔ SUCCESS` in the status's colour."""
     if not status:
         return Text("—", style="dim")
-    glyph, style = STATUS_STYLES.get(status, ("·", ""))
+    glyph, style = _status_style(status)
     return Text(f"{glyph} {status}", style=style)
 
 
 def status_glyph(status: str | None) -> Text:
-    glyph, style = STATUS_STYLES.get(status or "", ("·", ""))
+    glyph, style = _status_style(status or "")
     return Text(glyph, style=style)
 
 
