@@ -83,6 +83,8 @@ class Settings:
     In TOML a `[keymap]` table; in the environment `id=keys;id=keys`."""
     theme: str = ""
     """The console's Textual theme; empty: the terminal's own ANSI palette unless it has more colours."""
+    confirm_decisions: bool = True
+    """The console asks before approving or rejecting a gate (`a`, `r`); false decides at the key."""
 
     @property
     def effective_database_url(self) -> str:

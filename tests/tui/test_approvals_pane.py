@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from tests.conftest import Api
@@ -96,11 +97,43 @@ async def test_a_gate_opening_anywhere_is_announced_and_approved_with_a_comment(
         assert "OPS-7" in text_of(modal.query_one("#context", Static))
 
         await pilot.press("c", *"looks good", "enter", "a")
-        await wait_for(pilot, lambda: not isinstance(app.screen, ApprovalModal), "the prompt to close")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the approve confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not isinstance(app.screen, (ApprovalModal, Confirm)), "the prompt to close")
         await wait_status(server, execution_id, {"SUCCESS"})
         (decided,) = (await server.get("/api/v1/approvals", params={"status": "APPROVED"})).body
         assert (decided["comment"], decided["decidedBy"]) == ("looks good", "anonymous")
         await wait_for(pilot, lambda: app.pending_gates == 0, "the header to drop the gate")
+
+
+async def test_approve_asks_first_unless_the_setting_is_off(server: Api) -> None:
+    execution_id, approval = await paused_gate(server)
+    async with open_console(server) as (app, pilot):
+        await open_modal(app, pilot)
+        await pilot.press("a")
+        confirm = await wait_for(pilot, lambda: isinstance(app.screen, Confirm) and app.screen, "the confirmation")
+        assert "Approve gate gate?" in confirm.question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalModal), "back at the prompt")
+        assert (await server.get(f"/api/v1/approvals/{approval['id']}")).body["status"] == "PENDING"
+    async with open_console(server, confirm_decisions=False) as (app, pilot):
+        await open_modal(app, pilot)
+        await pilot.press("a")  # one key: the operator said so in the config file
+        await wait_status(server, execution_id, {"SUCCESS"})
+
+
+async def test_the_prompt_scrolls_from_the_keyboard_at_80x24(server: Api) -> None:
+    await paused_gate(server)
+    async with open_console(server, size=(80, 24)) as (app, pilot):
+        modal = await open_modal(app, pilot)
+        sections = modal.query_one(VerticalScroll)
+        await wait_for(pilot, lambda: sections.max_scroll_y > 0, "more sections than fit")
+        await pilot.press("end")
+        await wait_for(pilot, lambda: sections.scroll_y == sections.max_scroll_y, "the last section in view")
+        await pilot.press("k")
+        await wait_for(pilot, lambda: sections.scroll_y == sections.max_scroll_y - 1, "one line up")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: sections.scroll_y == 0, "back at the top")
 
 
 async def test_reject_asks_first_and_fails_the_execution(server: Api) -> None:
@@ -138,8 +171,10 @@ async def test_a_viewer_sees_the_context_only_and_a_gate_decided_elsewhere_says_
         assert rejected.status == 200
 
         await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the approve confirmation")
+        await pilot.press("y")
 
-        await wait_for(pilot, lambda: not isinstance(app.screen, ApprovalModal), "the prompt to close")
+        await wait_for(pilot, lambda: not isinstance(app.screen, (ApprovalModal, Confirm)), "the prompt to close")
         warnings = [n.message for n in app._notifications if n.title == "Already decided"]
         assert warnings == ["Gate gate was already rejected by anonymous: too late"]
         assert (await server.get(f"/api/v1/approvals/{approval['id']}")).body["status"] == "REJECTED"
@@ -170,6 +205,7 @@ async def test_the_pane_lists_pending_gates_live_and_history_on_h(server: Api) -
         assert {a["status"] for a in pane.approvals.values()} == {"APPROVED", "PENDING"}
         (pending,) = [a for a in pane.approvals.values() if a["status"] == "PENDING"]
         assert pending["executionId"] == second_execution
+        assert "by anonymous" in [str(cell) for cell in table.get_row(first["id"])]  # who decided
 
         await pilot.press("enter")
         modal = await wait_for(pilot, lambda: isinstance(app.screen, ApprovalModal) and app.screen, "the prompt")

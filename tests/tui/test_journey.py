@@ -60,7 +60,7 @@ async def test_a_new_operator_runs_watches_approves_and_browses(server: Api) -> 
         await pilot.press("ctrl+g")
         modal = await wait_for(pilot, lambda: isinstance(app.screen, ApprovalModal) and app.screen, "the gate")
         await wait_for(pilot, lambda: "deploy" in text_of(modal.query_one("#after", Static)), "what runs after the gate")
-        await pilot.press("a")
+        await pilot.press("a", "y")  # approve, and yes
         await wait_for(pilot, lambda: status_of(release) == "SUCCESS", "release to finish once approved")
         await wait_for(pilot, lambda: app.pending_gates == 0, "the badge to clear")
 

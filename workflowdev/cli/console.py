@@ -61,6 +61,7 @@ async def run_console(server_url: str, settings: Settings, args: argparse.Namesp
         server_url,
         token=getattr(args, "token", None) or os.environ.get("WORKFLOWDEV_TOKEN"),
         keymap=settings.keymap,
+        confirm_decisions=settings.confirm_decisions,
         theme=args.theme or settings.theme or None,
         offer_demo=embedded,
         load_demo=getattr(args, "demo", False),

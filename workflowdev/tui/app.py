@@ -102,6 +102,7 @@ class WorkflowdevApp(App[None]):
         theme: str | None = None,
         offer_demo: bool = False,
         load_demo: bool = False,
+        confirm_decisions: bool = True,
         server_label: str | None = None,
     ) -> None:
         super().__init__()
@@ -110,6 +111,8 @@ class WorkflowdevApp(App[None]):
         self.server_label = server_label or server_url.split("://", 1)[-1]
         self._wall_clock = clock
         self.role: str | None = None
+        self.confirm_decisions = confirm_decisions
+        """Ask before a gate is approved or rejected (the `confirm_decisions` setting)."""
         self.offer_demo = offer_demo
         self.load_demo_at_start = load_demo
         self.server_events: Signal[Json] = Signal(self, "server-events")

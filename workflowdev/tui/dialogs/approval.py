@@ -1,8 +1,9 @@
 """The approval prompt: everything a person needs to decide a gate, and the decision itself.
 
-It shows the flow, the execution, what ran before the gate and what runs after it, then takes
-an optional comment and an approve (`a`) or a reject (`r`, confirmed first: it fails the
-execution). Someone else may decide the same gate meanwhile; the server then answers 409, and
+It shows the flow, the execution, what ran before the gate and what runs after it (scrolled
+from the keyboard: j/k, page keys, g/G), then takes an optional comment and an approve (`a`) or
+a reject (`r`), each confirmed first unless the `confirm_decisions` setting is off: a gate
+answered from a pager alert at 3 a.m. should not be one stray keystroke from done. Someone else may decide the same gate meanwhile; the server then answers 409, and
 the prompt says who decided what instead of pretending the operator's decision counted.
 """
 
@@ -51,10 +52,18 @@ class ApprovalModal(ModalScreen[Json | None]):
     ApprovalModal Button { margin-left: 2; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "approve", "Approve", id="approval.approve"),
+        Binding("a", "approve", "Approve…", id="approval.approve"),
         Binding("r", "reject", "Reject…", id="approval.reject"),
         Binding("c", "comment", "Comment", id="approval.comment"),
         Binding("escape", "close", "Close", id="approval.close"),
+        # The sections scroll from wherever focus is (a button, usually): at 80x24 "runs after
+        # it" lies below the fold, and a mouse is not always there (over SSH it is off).
+        Binding("down,j", "scroll_sections('down')", "Scroll", id="approval.scroll_down", show=False),
+        Binding("up,k", "scroll_sections('up')", "Scroll up", id="approval.scroll_up", show=False),
+        Binding("pagedown,ctrl+d", "scroll_sections('page_down')", "Page down", id="approval.page_down", show=False),
+        Binding("pageup,ctrl+u", "scroll_sections('page_up')", "Page up", id="approval.page_up", show=False),
+        Binding("home,g", "scroll_sections('home')", "Top", id="approval.top", show=False),
+        Binding("end,G", "scroll_sections('end')", "Bottom", id="approval.bottom", show=False),
     ]
     DECISIONS: ClassVar[frozenset[str]] = frozenset({"approve", "reject", "comment"})
 
@@ -186,6 +195,17 @@ class ApprovalModal(ModalScreen[Json | None]):
         event.stop()
         self.query_one("#approve", Button).focus()
 
+    def action_scroll_sections(self, how: str) -> None:
+        sections = self.query_one(VerticalScroll)
+        {
+            "down": sections.scroll_down,
+            "up": sections.scroll_up,
+            "page_down": sections.scroll_page_down,
+            "page_up": sections.scroll_page_up,
+            "home": sections.scroll_home,
+            "end": sections.scroll_end,
+        }[how](animate=False)
+
     def action_comment(self) -> None:
         self.query_one("#comment", Input).focus()
 
@@ -206,9 +226,13 @@ class ApprovalModal(ModalScreen[Json | None]):
     async def decide(self, approve: bool) -> None:
         if not self.may_decide or self.deciding:
             return
-        if not approve:
-            question = f"Reject gate {self.approval.get('taskName')}? Its execution fails."
-            if not await self.app.push_screen_wait(Confirm(question, "Reject")):
+        if self.workflowdev.confirm_decisions:
+            name = self.approval.get("taskName")
+            question = (
+                f"Approve gate {name}? Its execution goes on." if approve
+                else f"Reject gate {name}? Its execution fails."
+            )  # fmt: skip
+            if not await self.app.push_screen_wait(Confirm(question, "Approve" if approve else "Reject")):
                 return
         comment = self.query_one("#comment", Input).value.strip() or None
         client = self.workflowdev.client

@@ -8,6 +8,7 @@ message, context and execution inputs below the table; enter opens the decision 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
@@ -29,7 +30,7 @@ __all__ = ["ApprovalModal", "ApprovalsPane"]
 
 Json = dict[str, Any]
 COLUMNS = (("", "status"), ("Age", "age"), ("Flow", "flow"), ("Execution", "execution"), ("Task", "task"),
-           ("Message", "message"), ("Expires", "expires"))  # fmt: skip
+           ("Message", "message"), ("Expires / by", "expires"))  # fmt: skip
 """(label, column key): narrow ones first, so the message takes what is left at 80 columns."""
 
 
@@ -109,8 +110,15 @@ class ApprovalsPane(Pane):
             short_id(approval.get("executionId")),
             approval.get("taskName") or "",
             Text(message),
-            format_time(approval.get("expiresAt"), now) if approval.get("expiresAt") else "—",
+            self._expires_or_decider(approval, now),
         )
+
+    @staticmethod
+    def _expires_or_decider(approval: Json, now: datetime) -> str:
+        """A pending gate's deadline; a decided one's decider, so the history says who."""
+        if approval.get("status") != "PENDING":
+            return f"by {approval['decidedBy']}" if approval.get("decidedBy") else "—"
+        return format_time(approval.get("expiresAt"), now) if approval.get("expiresAt") else "—"
 
     def _age(self, approval: Json) -> str:
         created = parse_time(approval.get("createdAt"))
