@@ -60,3 +60,25 @@ async def test_a_console_started_before_its_server_shows_the_flows_once_it_is_up
             assert await asyncio.to_thread(term.wait_exit) == 0
     finally:
         term.close()
+
+
+async def test_progress_counts_up_live_while_an_execution_runs(server: Any, terminal_env: dict[str, str]) -> None:
+    """`tasks 0/3` for a whole run was all there was: the count was written only at the end."""
+    slow = "name: counted\ntasks:\n  - {name: one, type: util.noop}\n  - {name: two, type: util.sleep, properties: {duration: 30s}}\n  - {name: three, type: util.noop}\n"
+    flow = await server.post("/api/v1/flows", json={"yamlContent": slow})
+    assert flow.status == 201, flow.body
+    term = Terminal([*EXE, "tui", "--server", server.base_url], terminal_env, size=(80, 24))
+    try:
+        await asyncio.to_thread(term.wait_for, "counted")
+        term.press(b"2")  # the executions pane
+        await asyncio.to_thread(term.wait_for, "Tasks")
+        started = await server.post(f"/api/v1/flows/{flow.body['id']}/execute")
+        assert started.status == 201, started.body
+        await asyncio.to_thread(term.wait_for, "1/3")  # `one` done while `two` sleeps
+        detail = await server.get(f"/api/v1/executions/{started.body['executionId']}")
+        assert (detail.body["execution"]["status"], detail.body["execution"]["tasksExecuted"]) == ("RUNNING", 1)
+        await server.post(f"/api/v1/executions/{started.body['executionId']}/cancel")
+        term.press(b"\x11")  # ctrl+q
+        assert await asyncio.to_thread(term.wait_exit) == 0
+    finally:
+        term.close()

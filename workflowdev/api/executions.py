@@ -177,7 +177,10 @@ SCHEMAS: dict[str, Schema] = {
             "flowRevision": {"type": "integer"},
             "status": {"enum": list(STATUSES)},
             "tasksTotal": {"type": "integer"},
-            "tasksExecuted": {"type": "integer"},
+            "tasksExecuted": {
+                "type": "integer",
+                "description": "Declared tasks that ended; kept up to date within half a second while it runs",
+            },
             "inputs": {"type": "object"},
             "labels": {"type": "object"},
             "trigger": {"type": "object"},

@@ -41,6 +41,11 @@ SET_EXECUTION_RUNNING = (
     .where(executions.c.id == bindparam("execution_id"))
     .values(status=ExecutionStatus.RUNNING, started_at=func.coalesce(executions.c.started_at, bindparam("now")))
 )
+SET_TASKS_EXECUTED = (
+    update(executions)
+    .where(executions.c.id == bindparam("execution_id"), executions.c.status == ExecutionStatus.RUNNING)
+    .values(tasks_executed=bindparam("tasks_executed"))
+)
 FINISH_EXECUTION = (
     update(executions)
     .where(executions.c.id == bindparam("execution_id"))

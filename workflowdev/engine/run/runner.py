@@ -52,6 +52,10 @@ from workflowdev.store import executions as store
 log = logging.getLogger(__name__)
 
 StopReason = Literal["cancel", "timeout", "shutdown", "lost"]
+PROGRESS_INTERVAL = 0.5
+"""Seconds between progress writes of one execution (tasksExecuted while it runs): a task's end
+is on every screen within this, and a flow of quick tasks costs one write per interval, not one
+per task; the final count is written with the execution's end."""
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d2c3e-8a4b-4e5f-9c7d-0b1a2e3f4d5c")
 """The UUID namespace of tasks' idempotency keys; fixed forever, or every key would change."""
 
@@ -94,6 +98,10 @@ class Runner:
         self.kv = FlowKV(deps.kv, execution.namespace, self.recorder.masker)
         self.resources = Resources()
         self.counted: set[str] = set()
+        self._progress_due: asyncio.TimerHandle | None = None
+        self._progress_written_at = 0.0
+        """Loop time of the last progress write, or of the walk's start: a walk shorter than the
+        interval writes none (its end says it all)."""
         self.countable = {each.name for top in flow.tasks for each in top.iter_tree()}
         self.outputs: dict[str, Any] = {}
         self.scope_base: dict[str, Any] = {}
@@ -131,11 +139,13 @@ class Runner:
         try:
             await self._run()
         finally:
+            self._stop_progress()
             await self.resources.close()
 
     async def _run(self) -> None:
         started = self.started_at = self.execution.started_at or self.deps.clock()
         execution_move(self.execution.status, ExecutionStatus.RUNNING)
+        self._progress_written_at = asyncio.get_running_loop().time()
         self._close_interrupted()
         self.recorder.write(
             [(store.SET_EXECUTION_RUNNING, {"execution_id": self.execution.id, "now": started})],
@@ -165,6 +175,7 @@ class Runner:
             else:
                 timer = asyncio.get_running_loop().call_later(remaining, self.stop, "timeout")
         status, error = await self._main()
+        self._stop_progress()  # the end or the park writes the last count
         if timer is not None:
             timer.cancel()
         if status == ExecutionStatus.PAUSED:
@@ -401,7 +412,27 @@ class Runner:
 
     def count_done_many(self, tasks: Iterable[Task], frame: Frame) -> None:
         if frame.iteration is None:
+            before = len(self.counted)
             self.counted.update(t.name for t in tasks if t.name in self.countable)
+            if len(self.counted) != before and self._progress_due is None:
+                loop = asyncio.get_running_loop()
+                wait = max(0.0, self._progress_written_at + PROGRESS_INTERVAL - loop.time())
+                self._progress_due = loop.call_later(wait, self._write_progress)
+
+    def _write_progress(self) -> None:
+        """tasksExecuted while the execution runs, with an execution.updated that carries it;
+        the statement touches only a RUNNING execution, and the journal's guard only a held one."""
+        self._progress_due = None
+        self._progress_written_at = asyncio.get_running_loop().time()
+        self.recorder.write(
+            [(store.SET_TASKS_EXECUTED, {"execution_id": self.execution.id, "tasks_executed": self.executed})],
+            self._execution_event(ExecutionStatus.RUNNING),
+        )
+
+    def _stop_progress(self) -> None:
+        if self._progress_due is not None:
+            self._progress_due.cancel()
+            self._progress_due = None
 
     async def run_task(self, task: Task, frame: Frame) -> Outcome:
         key = self.key_of(task, frame)
