@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -171,3 +172,18 @@ async def test_help_on_an_execution_names_each_key_once(server: Api) -> None:
         for item in shown.keys:
             keys = item.keys.split(", ")
             assert len(keys) == len(set(keys)), item
+
+
+async def test_a_running_task_s_own_duration_grows_in_the_details(server: Api) -> None:
+    sleeping = "name: napping\ntasks:\n  - {name: nap, type: util.sleep, properties: {duration: 60s}}\n"
+    execution_id = await start(server, await save_flow(server, sleeping))
+    await wait_status(server, execution_id, {"RUNNING"})
+    now = [datetime.now(UTC)]
+    async with open_console(server, clock=lambda: now[0]) as (app, pilot):
+        screen = await open_execution(app, pilot, execution_id)
+        node = await wait_for(pilot, lambda: screen.tree.groups.get("/nap"), "the running task")
+        screen.tree.move_cursor(node.node)
+        await wait_for(pilot, lambda: "nap" in details_text(screen), "its details")
+        now[0] += timedelta(minutes=5)
+        await wait_for(pilot, lambda: "5m0" in details_text(screen), "the details to count the five minutes")
+        await server.post(f"/api/v1/executions/{execution_id}/cancel")

@@ -205,6 +205,9 @@ class ExecutionScreen(ExecutionActionsPane):
         self.tree.refresh_running(now)
         if self.execution is not None and self.execution.get("status") not in TERMINAL_STATUSES:
             self._show_summary()
+        selected = self._selected_run()
+        if selected is not None and selected.get("status") not in TERMINAL_STATUSES:
+            self._show_details()  # the selected task's own duration grows too
 
     # --- showing ----------------------------------------------------------------------------
 
