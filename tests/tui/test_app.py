@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from textual.command import CommandList, CommandPalette
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 
 from tests.conftest import Api
+from tests.engine.flows_helpers import save_flow, start, wait_status
 from tests.tui.conftest import USERS_PASSWORD, open_console, wait_for
 from tests.tui.terminal import free_port
 from workflowdev.cli.console import wants_mouse
@@ -218,3 +219,19 @@ async def test_a_viewer_sees_read_only_in_the_header(secured_server: Api) -> Non
     async with open_console(secured_server, size=(80, 24), token=login.body["token"]) as (app, _pilot):
         header = str(app.screen.query_one(StatusHeader).render())
     assert "viewer (viewer) @" in header and "read-only" in header, header
+
+
+async def test_every_footer_keeps_keys_and_gate_on_screen_at_80_columns(server: Api) -> None:
+    """At 80 columns the footer cut `? Keys` and `^g Gate` off the executions and execution panes."""
+    execution_id = await start(server, await save_flow(server, "name: one\ntasks:\n  - {name: a, type: util.noop}\n"))
+    await wait_status(server, execution_id)
+    async with open_console(server, size=(80, 24)) as (app, pilot):
+        for pane in (*PANES, "execution"):
+            if pane == "execution":
+                app.open_execution(execution_id)
+            else:
+                await pilot.press("colon", *pane, "enter")
+            await wait_for(pilot, lambda: app.screen.query(Footer) and app.screen.query_one(Footer).children, pane)
+            keys = {getattr(k, "action", None): k for k in app.screen.query_one(Footer).children}
+            for action in ("help", "oldest_gate"):
+                assert action in keys and keys[action].region.right <= 80, (pane, action, keys.get(action))

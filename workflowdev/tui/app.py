@@ -74,7 +74,7 @@ class WorkflowdevApp(App[None]):
     }
     DEFAULT_MODE = "flows"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("colon", "command_line", "Go to", id="app.command_line", key_display=":"),
+        Binding("colon", "command_line", "Go", id="app.command_line", key_display=":"),
         Binding("question_mark", "help", "Keys", id="app.help", key_display="?"),
         Binding("ctrl+g", "oldest_gate", "Gate", id="app.oldest_gate"),
         Binding("1", "go('flows')", "Flows", id="app.go_flows", show=False),

@@ -61,9 +61,9 @@ class ExecutionScreen(ExecutionActionsPane):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="execution.back"),
-        Binding("exclamation_mark", "first_failure", "First failure", id="execution.first_failure", key_display="!"),
-        Binding("t", "filter_task", "Task's logs", id="execution.filter_task"),
-        Binding("z", "zoom", "Zoom logs", id="execution.zoom"),
+        Binding("exclamation_mark", "first_failure", "Failure", id="execution.first_failure", key_display="!"),
+        Binding("t", "filter_task", "Task", id="execution.filter_task"),
+        Binding("z", "zoom", "Zoom", id="execution.zoom"),
         Binding("c", "cancel", "Cancel", id="execution.cancel"),
         Binding("R", "retry", "Retry", id="execution.retry"),
     ]

@@ -128,10 +128,10 @@ class ExecutionsPane(ExecutionActionsPane):
     ExecutionsPane #executions-info { height: 1; color: $text-muted; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Open", id="executions.open", priority=True),
-        Binding("F", "open(True)", "First failure", id="executions.open_failure"),
+        Binding("enter", "open", "Open", id="executions.open", priority=True, show=False),  # 80 columns: ? lists it
+        Binding("F", "open(True)", "Failure", id="executions.open_failure"),
         Binding("s", "cycle_status", "Status", id="executions.status"),
-        Binding("slash", "filter", "Filter flow", id="executions.filter", key_display="/"),
+        Binding("slash", "filter", "Filter", id="executions.filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="executions.clear_filter", show=False),
         Binding("c", "cancel", "Cancel", id="executions.cancel"),
         Binding("R", "retry", "Retry", id="executions.retry"),
