@@ -103,8 +103,8 @@ async def test_keymap_entries_that_do_nothing_or_hide_a_key_are_named_at_start(s
 
 
 async def test_keymap_remaps_a_binding(server: Api) -> None:
-    async with open_console(server, keymap={"app.command_line": "g"}) as (app, pilot):
-        await pilot.press("g", *"audit", "enter")
+    async with open_console(server, keymap={"app.command_line": "o"}) as (app, pilot):
+        await pilot.press("o", *"audit", "enter")
         await wait_for(pilot, lambda: app.current_mode == "audit", "the audit pane through the remapped key")
 
 
@@ -235,3 +235,28 @@ async def test_every_footer_keeps_keys_and_gate_on_screen_at_80_columns(server: 
             keys = {getattr(k, "action", None): k for k in app.screen.query_one(Footer).children}
             for action in ("help", "oldest_gate"):
                 assert action in keys and keys[action].region.right <= 80, (pane, action, keys.get(action))
+
+
+@pytest.mark.parametrize("pane", ["flows", "executions"])
+async def test_lists_answer_j_k_g_G_and_ctrl_d_u(server: Api, pane: str) -> None:
+    for i in range(30):
+        flow_id = await save_flow(server, f"name: listed-{i:02d}\ntasks:\n  - {{name: a, type: util.noop}}\n")
+        if pane == "executions":
+            await start(server, flow_id)
+    async with open_console(server, size=(80, 24)) as (app, pilot):
+        await pilot.press("colon", *pane, "enter")
+        table = await wait_for(pilot, lambda: app.current_mode == pane and app.screen.query_one(DataTable), pane)
+        await wait_for(pilot, lambda: table.row_count == 30, "thirty rows")
+        table.focus()
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        assert table.cursor_row == 1
+        await pilot.press("G")
+        assert table.cursor_row == 29
+        await pilot.press("g")
+        assert table.cursor_row == 0
+        await pilot.press("ctrl+d")
+        assert table.cursor_row > 5  # a page
+        await pilot.press("ctrl+u")
+        assert table.cursor_row == 0

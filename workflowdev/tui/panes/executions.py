@@ -26,6 +26,7 @@ from workflowdev.tui.client import ApiError
 from workflowdev.tui.formatting import elapsed_ms, format_duration, format_time, short_id, status_text
 from workflowdev.tui.panes.base import Json
 from workflowdev.tui.panes.execution_state import ExecutionActionsPane, merge_update
+from workflowdev.tui.widgets.list_table import ListTable
 
 PAGE_SIZE = 200
 """Small enough that adding a page (Textual measures every new cell) is not a visible hitch."""
@@ -167,7 +168,7 @@ class ExecutionsPane(ExecutionActionsPane):
     def compose_body(self) -> Iterable[Widget]:
         yield Input(placeholder="flow name contains… (esc clears)", id="executions-filter", classes="filter-bar")
         yield Static(id="executions-info")
-        yield DataTable(id="executions-table", cursor_type="row")
+        yield ListTable(id="executions-table", cursor_type="row")
 
     def on_mount(self) -> None:
         table = self.table

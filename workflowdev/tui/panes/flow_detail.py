@@ -24,6 +24,7 @@ from workflowdev.tui.editing import edit_flow
 from workflowdev.tui.formatting import elapsed_ms, format_duration, format_time, short_id, status_text
 from workflowdev.tui.panes.base import Pane
 from workflowdev.tui.widgets.diff_text import diff_text
+from workflowdev.tui.widgets.list_table import ListTable
 from workflowdev.tui.widgets.yaml_view import yaml_text
 
 Json = dict[str, Any]
@@ -74,14 +75,14 @@ class FlowScreen(Pane):
             with TabPane("YAML (y)", id="yaml"), VerticalScroll():
                 yield Static("", id="flow-yaml")
             with TabPane("Revisions (v)", id="revisions"):
-                yield DataTable(id="revisions-table", cursor_type="row")
+                yield ListTable(id="revisions-table", cursor_type="row")
                 yield Static(PICK_HINT, classes="hint", markup=False)
                 with VerticalScroll(id="diff-scroll"):
                     yield Static("", id="diff")
             with TabPane("Triggers (t)", id="triggers"):
-                yield DataTable(id="triggers-table", cursor_type="row")
+                yield ListTable(id="triggers-table", cursor_type="row")
             with TabPane("Runs (h)", id="runs"):
-                yield DataTable(id="runs-table", cursor_type="row")
+                yield ListTable(id="runs-table", cursor_type="row")
 
     def on_mount(self) -> None:
         for name, columns in TABLE_COLUMNS.items():

@@ -21,7 +21,8 @@ from typing import Any, Self
 from rich.console import RenderableType
 from textual.coordinate import Coordinate
 from textual.timer import Timer
-from textual.widgets import DataTable
+
+from workflowdev.tui.widgets.list_table import ListTable
 
 Cells = tuple[RenderableType, ...]
 FLUSH_DELAY = 0.1
@@ -30,7 +31,7 @@ FEW_REMOVALS = 8
 """Rows `sync` removes one by one; past this a rebuild is cheaper, as each removal renumbers every row."""
 
 
-class LiveTable(DataTable[RenderableType]):
+class LiveTable(ListTable[RenderableType]):
     """A `DataTable` addressed by row key; `sort_key` (over a row's cells) keeps rows ordered."""
 
     def __init__(
