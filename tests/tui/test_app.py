@@ -15,6 +15,7 @@ from tests.tui.conftest import USERS_PASSWORD, open_console, wait_for
 from tests.tui.terminal import free_port
 from workflowdev.cli.console import wants_mouse
 from workflowdev.tui.app import WorkflowdevApp, choose_theme
+from workflowdev.tui.client import Disconnected
 from workflowdev.tui.demo import demo_flows
 from workflowdev.tui.dialogs.command_line import Command, UnknownCommand, parse_command
 from workflowdev.tui.dialogs.help import HelpScreen
@@ -260,3 +261,12 @@ async def test_lists_answer_j_k_g_G_and_ctrl_d_u(server: Api, pane: str) -> None
         assert table.cursor_row > 5  # a page
         await pilot.press("ctrl+u")
         assert table.cursor_row == 0
+
+
+async def test_one_failed_request_on_a_live_console_is_told_and_leaves_it_live(server: Api) -> None:
+    async with open_console(server) as (app, pilot):
+        app.report(Disconnected(server.base_url, TimeoutError("read timed out")))
+        await pilot.pause()
+        assert app.connected and app.offline_since is None  # the event stream says when the link is down
+        assert not app.screen.query(OfflineBanner).filter(".-offline")
+        assert [n.title for n in app._notifications] == ["Error"]

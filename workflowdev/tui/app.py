@@ -244,14 +244,14 @@ class WorkflowdevApp(App[None]):
         return role_allows(self.role, needed)
 
     def report(self, exc: BaseException) -> None:
-        """Tell the operator what the server said; a lost session brings back the login screen, a
-        server that does not answer shows the offline banner."""
+        """Tell the operator what the server said; a lost session brings back the login screen.
+        While the link is down the banner speaks for every failed read. The link's state is the
+        event stream's to say: one failed request must not mark a live console offline."""
         if isinstance(exc, Unauthorized):
             self.start_session("your session has expired; log in again")
             return
-        if isinstance(exc, Disconnected):
-            self._link_state(False)  # the banner says so, once, rather than a toast per failed read
-            return
+        if isinstance(exc, Disconnected) and not self.connected:
+            return  # the offline banner says so, once, rather than a toast per failed read
         message = exc.message if isinstance(exc, ApiError) else str(exc)
         self.notify(message, title="Refused" if isinstance(exc, ApiError) and exc.status else "Error", severity="error")
 

@@ -1,7 +1,8 @@
 """What a keymap file gets wrong, said at start: an id no key has, or a key another binding has.
 
 Textual applies a keymap silently: an unknown id does nothing, and a key moved onto one that a
-binding of the same screen (or of the app, active everywhere) already uses hides that binding.
+binding of the same pane or widget (or of the app, active everywhere) already uses hides that
+binding. Bindings of a pane and of a widget inside it are not compared.
 One such entry once took `x` from the flows pane, and Execute with it, without a word.
 """
 

@@ -56,8 +56,9 @@ class StatusHeader(Widget):
             if free >= middle.cell_len + 4:
                 pad = free - middle.cell_len
                 return Text.assemble(left, " " * (pad // 2), middle, " " * (pad - pad // 2), right)
-        # Narrower than the essentials: who you are stays, cut short with a sign that it was.
-        middle.truncate(max(1, free - 2), overflow="ellipsis")
+        # Narrower than the essentials: the compact figures, and who you are cut short with a
+        # sign that it was.
+        middle.truncate(max(1, width - left.cell_len - right.cell_len - 2), overflow="ellipsis")
         return Text.assemble(left, " ", middle, " ", right)
 
     def _figures(self, *, compact: bool) -> Text:
