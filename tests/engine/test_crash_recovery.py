@@ -1,9 +1,12 @@
-"""kill -9 in the middle of an execution, restart, and the execution finishes from stored state."""
+"""kill -9 (or a clean stop) in the middle of an execution, restart, and the execution finishes
+from stored state; the attempt cut short ends when its node stopped, not when the next one came."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -20,7 +23,7 @@ tasks:
     properties: {value: "{{ uuid() }}"}
   - name: nap
     type: util.sleep
-    properties: {duration: 2s}
+    properties: {duration: 3s}
   - name: last
     type: util.log
     properties: {message: "first was {{ outputs.first.value }}"}
@@ -39,8 +42,17 @@ async def _get(session: aiohttp.ClientSession, url: str) -> dict:
         return await resp.json()
 
 
-async def test_kill_9_mid_execution_then_restart_finishes_it(
-    tmp_path: Path, database_url: str, session: aiohttp.ClientSession
+DOWNTIME = 2.0
+"""Seconds between the stop and the restart: none of it may count in the cut attempt's duration."""
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
+async def test_a_stop_mid_execution_then_restart_finishes_it(
+    tmp_path: Path, database_url: str, session: aiohttp.ClientSession, stop: str
 ) -> None:
     first = NodeProcess(tmp_path / "data", database_url)
     await first.start()
@@ -56,11 +68,16 @@ async def test_kill_9_mid_execution_then_restart_finishes_it(
             return any(t["taskName"] == "nap" and t["status"] == "RUNNING" for t in body["tasks"])
 
         await eventually(napping, timeout=20, what="the nap task to be running")
-        first.kill()
-        await first.proc.wait()  # type: ignore[union-attr]
+        if stop == "kill -9":
+            first.kill()
+            await first.proc.wait()  # type: ignore[union-attr]
+        else:
+            await first.stop()
+        stopped_at = datetime.now(UTC)
     finally:
         if first.proc and first.proc.returncode is None:
             first.kill()
+    await asyncio.sleep(DOWNTIME)  # the outage itself, not a wait for something to happen
 
     second = NodeProcess(tmp_path / "data", database_url)
     await second.start()
@@ -82,6 +99,11 @@ async def test_kill_9_mid_execution_then_restart_finishes_it(
     nap = sorted(runs["nap"], key=lambda r: r["attempt"])
     assert [(r["attempt"], r["status"]) for r in nap] == [(1, "CANCELLED"), (2, "SUCCESS")]
     assert "interrupted" in nap[0]["error"]
+    cut_short, started = _moment(nap[0]["finishedAt"]), _moment(nap[0]["startedAt"])
+    assert started <= cut_short <= stopped_at, "the attempt ended when its node stopped, before the restart"
+    assert nap[0]["durationMs"] == int((cut_short - started).total_seconds() * 1000)
+    if stop == "SIGTERM":
+        assert (stopped_at - cut_short).total_seconds() < DOWNTIME, "a clean stop says when the work ended"
     assert [r["status"] for r in runs["last"]] == ["SUCCESS"]
     assert body["execution"]["tasksExecuted"] == 3
     # the resumed run saw the outputs recorded before the crash

@@ -53,5 +53,5 @@ async def test_a_write_under_an_earlier_grant_is_refused(db: Database) -> None:
         await journal.stop()
     async with db.write() as conn:
         later = now + timedelta(minutes=5)
-        assert await store.renew_leases(conn, owner=NODE, tokens={execution_id: "old"}, lease_until=later) == set()
-        assert await store.renew_leases(conn, owner=NODE, tokens={execution_id: "new"}, lease_until=later) == {execution_id}
+        assert await store.renew_leases(conn, owner=NODE, tokens={execution_id: "old"}, now=now, lease_until=later) == set()
+        assert await store.renew_leases(conn, owner=NODE, tokens={execution_id: "new"}, now=now, lease_until=later) == {execution_id}

@@ -39,7 +39,11 @@ SET_TASK_RUN_STATUS = update(task_runs).where(task_runs.c.id == bindparam("run_i
 SET_EXECUTION_RUNNING = (
     update(executions)
     .where(executions.c.id == bindparam("execution_id"))
-    .values(status=ExecutionStatus.RUNNING, started_at=func.coalesce(executions.c.started_at, bindparam("now")))
+    .values(
+        status=ExecutionStatus.RUNNING,
+        started_at=func.coalesce(executions.c.started_at, bindparam("now")),
+        alive_at=bindparam("now"),
+    )
 )
 SET_TASKS_EXECUTED = (
     update(executions)
@@ -244,10 +248,10 @@ async def claim(
 
 
 async def renew_leases(
-    conn: AsyncConnection, *, owner: str, tokens: dict[str, str | None], lease_until: datetime
+    conn: AsyncConnection, *, owner: str, tokens: dict[str, str | None], now: datetime, lease_until: datetime
 ) -> set[str]:
-    """Extend the leases this owner holds under the given tokens (execution id → token);
-    returns the ids still held so."""
+    """Extend the leases this owner holds under the given tokens (execution id → token), noting
+    it was alive `now`; returns the ids still held so."""
     if not tokens:
         return set()
     held = [
@@ -259,16 +263,24 @@ async def renew_leases(
         if row.lease_token == tokens[row.id]
     ]  # fmt: skip
     if held:
-        await conn.execute(update(executions).where(executions.c.id.in_(held)).values(lease_expires_at=lease_until))
+        await conn.execute(
+            update(executions).where(executions.c.id.in_(held)).values(lease_expires_at=lease_until, alive_at=now)
+        )
     return set(held)
 
 
-async def expire_leases_of(conn: AsyncConnection, owner: str, now: datetime) -> int:
-    """A node restarting under its old id hands back what its previous life held."""
+async def expire_leases_of(conn: AsyncConnection, owner: str, now: datetime, *, stopping: bool = False) -> int:
+    """Hand back what this owner holds, for others (or its next life) to resume at once.
+
+    `stopping`: the node stops cleanly, its runners are stopped, so `now` is when their work
+    ended. A node restarting under its old id says nothing of the sort: its last life ended at
+    its last renewal.
+    """
+    values: dict[str, Any] = {"lease_expires_at": now, **({"alive_at": now} if stopping else {})}
     result = await conn.execute(
         update(executions)
         .where(executions.c.lease_owner == owner, executions.c.status == ExecutionStatus.RUNNING)
-        .values(lease_expires_at=now)
+        .values(**values)
     )
     return result.rowcount
 

@@ -121,6 +121,10 @@ class Execution(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_token: Mapped[str | None] = mapped_column(String(32))
     """New at every grant of the lease: the fence a stale holder's writes fail on."""
+    alive_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The last moment a node was known to be working on it (its runner's start, each lease
+    renewal, a clean hand-back): where a resume ends the attempts a stopped node left open, so
+    the downtime is not counted in their durations."""
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (

@@ -106,7 +106,7 @@ class Dispatcher:
             await asyncio.gather(*(task for _, task in self.runners.values()), return_exceptions=True)
         with contextlib.suppress(Exception):
             async with self.db.write() as conn:
-                await store.expire_leases_of(conn, self.node_id, self.deps.clock())
+                await store.expire_leases_of(conn, self.node_id, self.deps.clock(), stopping=True)
 
     def wake(self) -> None:
         self._wake.set()
@@ -349,7 +349,11 @@ class Dispatcher:
         now = self.deps.clock()
         async with self.db.write() as conn:
             held = await store.renew_leases(
-                conn, owner=self.node_id, tokens=tokens, lease_until=now + timedelta(seconds=self.settings.lease_seconds)
+                conn,
+                owner=self.node_id,
+                tokens=tokens,
+                now=now,
+                lease_until=now + timedelta(seconds=self.settings.lease_seconds),
             )
             cancelled = await store.cancel_requested(conn, ids)
         for execution_id in ids:

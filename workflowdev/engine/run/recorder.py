@@ -150,11 +150,14 @@ class Recorder:
         run.status = status
         self._write([(store.SET_TASK_RUN_STATUS, {"run_id": run.id, "status": status})], TASK_UPDATED, self._task_event(run))
 
-    def task_closed(self, run_id: str, source: str, target: str, error: str, at: datetime) -> None:
+    def task_closed(
+        self, run_id: str, source: str, target: str, error: str, at: datetime, started_at: datetime | None
+    ) -> None:
         """End a run an earlier walk left open (known only by its row), with no event: no
         listener follows a walk that is over."""
         task_move(source, target)
-        params = {"run_id": run_id, "status": target, "outputs": None, "error": error, "finished_at": at, "duration_ms": None}
+        duration = None if started_at is None else int((at - started_at).total_seconds() * 1000)
+        params = {"run_id": run_id, "status": target, "outputs": None, "error": error, "finished_at": at, "duration_ms": duration}
         self.write([(store.FINISH_TASK_RUN, params)])
 
     def log(self, level: str, message: str, *, run: TaskRunState | None = None) -> None:

@@ -127,13 +127,17 @@ class Runner:
         self.stop("lost")
 
     def _close_interrupted(self) -> None:
-        """Runs left RUNNING by a node that died are over: record that, and run them again."""
+        """Runs left RUNNING by a node that stopped are over: record that, and run them again.
+
+        They ended when that node was last known to be working (`alive_at`), not now: the
+        time it was down is no part of their duration.
+        """
         now = self.deps.clock()
         for key, known in self.state.items():
             if known.status not in (TaskStatus.RUNNING, TaskStatus.QUEUED):
                 continue
             error = "interrupted: the node running it stopped; it runs again as a new attempt"
-            self._close(key, known, TaskStatus.CANCELLED, error, now)
+            self._close(key, known, TaskStatus.CANCELLED, error, interrupted_at(known.started_at, self.execution.alive_at, now))
 
     async def run(self) -> None:
         try:
@@ -480,7 +484,7 @@ class Runner:
 
     def _close(self, key: str, known: KeyState, target: str, error: str, at: datetime) -> None:
         """End a run an earlier walk left open, known only by its key's state."""
-        self.recorder.task_closed(known.run_id, known.status, target, error, at)
+        self.recorder.task_closed(known.run_id, known.status, target, error, at, known.started_at)
         self.state[key] = KeyState(known.run_id, target, known.attempt, None, known.started_at)
 
     def _count_run(self, task: Task) -> None:
@@ -619,6 +623,18 @@ class Runner:
             return f"{type(exc).__name__}: {exc}", TaskStatus.FAILED
         self.finish_run(task, frame, run, TaskStatus.SUCCESS, outputs=outputs, outputs_text=outputs_text)
         return None, TaskStatus.SUCCESS
+
+
+def interrupted_at(started_at: datetime | None, alive_at: datetime | None, now: datetime) -> datetime:
+    """When a run that a stopped node left open ended: that node's last sign of life.
+
+    Never before the run began (the sign may predate it by up to one lease renewal) nor after
+    now; now when nothing is known (an execution from before `alive_at` was recorded).
+    """
+    if alive_at is None:
+        return now
+    ended = min(alive_at, now)
+    return ended if started_at is None else max(ended, started_at)
 
 
 def idempotency_key(execution_id: str, task_key: str) -> str:

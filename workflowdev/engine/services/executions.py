@@ -234,6 +234,7 @@ class ExecutionService:
             "lease_owner": None,
             "lease_expires_at": None,
             "lease_token": None,
+            "alive_at": None,
             "cancel_requested": False,
         }
         entry = audit_trail.entry(actor, "execution.create", "execution", execution_id, {"flowId": flow_row.id, "trigger": trigger.get("type")}, now)
