@@ -12,10 +12,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.cells import cell_len
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
 from tests.tui.conftest import wait_for
+from workflowdev.tui.widgets.log_store import wrap_rows, wrapped_count
 from workflowdev.tui.widgets.log_tail import LogTail
 
 SIZE = (80, 12)
@@ -272,6 +276,61 @@ async def test_long_lines_scroll_sideways() -> None:
         assert screen_rows(tail)[0].endswith("END")
 
 
+def wide_lines(count: int, start: int = 0, width: int = 200) -> list[dict[str, Any]]:
+    return [{**line, "message": f"{line['message']} " + "x" * width + " END"} for line in lines(count, start)]
+
+
+async def test_the_new_lines_badge_shows_above_the_horizontal_scrollbar() -> None:
+    async with tail_app() as (tail, pilot):
+        tail.append(wide_lines(100))
+        await pilot.pause()
+        assert tail.show_horizontal_scrollbar, "lines wider than the pane bring the scrollbar"
+        await pilot.press("up")
+        await wait_for(pilot, lambda: not tail.follow, "following to stop")
+        tail.append(wide_lines(3, 100))
+        await wait_for(pilot, lambda: tail.pending == 3, "the new lines to be counted")
+        visible = [tail.render_line(y).text for y in range(tail.scrollable_size.height)]
+        assert "▼ 3 new lines — G to follow" in visible[-1], "the last row the scrollbar leaves shows the badge"
+        await pilot.click(LogTail, offset=(5, tail.scrollable_size.height - 1))
+        await wait_for(pilot, lambda: tail.follow, "a click on the badge to follow")
+
+
+async def test_w_wraps_long_lines_at_the_panes_width_and_keeps_the_place() -> None:
+    async with tail_app() as (tail, pilot):
+        tail.append(wide_lines(40))
+        await pilot.press("g")
+        tail.scroll_to(y=20, animate=False)
+        await pilot.pause()
+        assert screen_rows(tail)[0].startswith("14:00:00.020 INFO  fetch message 20")
+        await pilot.press("w")
+        await wait_for(pilot, lambda: tail.wrap and not tail.show_horizontal_scrollbar, "wrapping")
+        rows = screen_rows(tail)
+        assert rows[0].startswith("14:00:00.020 INFO  fetch message 20"), "the line at the top stays at the top"
+        width = tail.size.width - tail.styles.scrollbar_size_vertical
+        assert all(len(row) <= width for row in rows)
+        prefix = len("14:00:00.020 INFO  fetch ")
+        folded = [tail.render_line(y).text[:width] for y in range(rows.index(next(r for r in rows if "message 21" in r)))]
+        assert all(row[:prefix].isspace() for row in folded[1:]), "continuations are indented"
+        assert "".join(row[prefix:] for row in folded).rstrip() == wide_lines(1, 20)[0]["message"], "all of it, folded"
+        assert "wrapped" in str(tail.border_subtitle)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: not tail.wrap and tail.line_count == 40, "scrolling sideways again")
+        assert screen_rows(tail)[0].startswith("14:00:00.020 INFO  fetch message 20")
+
+
+async def test_wrapped_lines_refold_when_the_pane_is_resized() -> None:
+    app = TailApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        tail = app.query_one(LogTail)
+        tail.wrap = True
+        tail.append(wide_lines(1, width=100))
+        await pilot.pause()
+        narrow = tail.line_count
+        await pilot.resize_terminal(120, 12)
+        await wait_for(pilot, lambda: tail.line_count < narrow, "fewer rows at 120 columns")
+        assert "END" in "".join(screen_rows(tail))
+
+
 async def test_old_lines_are_dropped_with_a_notice_and_the_readers_place_kept() -> None:
     async with tail_app() as (tail, pilot):
         tail.store.max_lines = 100
@@ -301,4 +360,14 @@ async def test_clear_empties_the_view_and_follows_again() -> None:
 
 def test_every_key_has_an_id() -> None:
     ids = {binding.id for binding in LogTail.BINDINGS}  # type: ignore[union-attr]
-    assert ids == {"logs.follow", "logs.level", "logs.end", "logs.top"}
+    assert ids == {"logs.follow", "logs.level", "logs.wrap", "logs.end", "logs.top"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=300), width=st.integers(1, 120))
+def test_wrapped_rows_fit_the_width_and_lose_nothing(text: str, width: int) -> None:
+    rows = wrap_rows(text, width)
+    assert "".join(rows) == text
+    assert all(cell_len(row) <= max(width, 2) for row in rows), "a wide character may not be split"
+    if text.isascii():
+        assert wrapped_count(text, width) == len(rows)

@@ -16,6 +16,8 @@ from screenshots.replay import ReplayServer
 from screenshots.scenarios import LONG_LIVED_GROUPS, SCENARIOS, Scenario, demo_app, run_before
 from tests.tui.conftest import wait_for
 from tests.tui.terminal import free_port
+from tests.tui.test_log_tail import TailApp, wide_lines
+from workflowdev.tui.widgets.log_tail import LogTail
 from workflowdev.tui.widgets.offline_banner import OfflineBanner
 
 SIZES = [(80, 24), (120, 40)]
@@ -57,3 +59,29 @@ def test_offline_snapshot(snap_compare: Any) -> None:
 
     app = demo_app(f"http://127.0.0.1:{free_port()}")
     assert snap_compare(app, terminal_size=(80, 24), run_before=until_offline)
+
+
+def test_log_badge_above_the_scrollbar_snapshot(snap_compare: Any) -> None:
+    """At 80 columns with lines wider than the pane: the "new lines" badge sits above the scrollbar."""
+
+    async def paused_with_news(pilot: Any) -> None:
+        tail = pilot.app.query_one(LogTail)
+        tail.append(wide_lines(60))
+        await pilot.press("g")
+        tail.append(wide_lines(7, 60))
+        await wait_for(pilot, lambda: tail.pending == 7, "the new lines counted")
+        await pilot.pause()
+
+    assert snap_compare(TailApp(), terminal_size=(80, 24), run_before=paused_with_news)
+
+
+def test_log_wrapped_snapshot(snap_compare: Any) -> None:
+    """`w` folds the long lines at the pane's width: no horizontal scrollbar, continuations indented."""
+
+    async def wrapped(pilot: Any) -> None:
+        pilot.app.query_one(LogTail).append(wide_lines(12, width=150))
+        await pilot.press("w")
+        await wait_for(pilot, lambda: pilot.app.query_one(LogTail).wrap, "wrapping")
+        await pilot.pause()
+
+    assert snap_compare(TailApp(), terminal_size=(80, 24), run_before=wrapped)

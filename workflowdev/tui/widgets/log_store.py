@@ -3,7 +3,7 @@
 A log view lags when every line costs an object or two and every filter change walks objects.
 So lines are stored column by column (the strings the server sent, a byte per level), and the
 view is an `array` of row numbers — `(line << PART_BITS) | part`, one per display row — that a
-filter change rebuilds in one pass and an append only extends. Finding a task's or the first
+filter change (or a new wrap width) rebuilds in one pass and an append only extends. Finding a task's or the first
 error's line is a C-speed search (`list.index`, a regex over the level bytes), not a Python loop.
 """
 
@@ -13,9 +13,10 @@ import re
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Any, NamedTuple
 
-from rich.cells import cell_len
+from rich.cells import cell_len, chop_cells
 
 MAX_LINES = 200_000
 """Log lines kept; older ones are dropped (and counted) so a chatty execution cannot eat the memory."""
@@ -23,7 +24,9 @@ CHUNK = 1_000
 """Longest display row: a longer message line continues on the next row, so all of it stays
 reachable with a bounded horizontal scroll."""
 MAX_PARTS = 10_000
-"""Display rows of one message at most (the server caps a message at 64 KiB anyway)."""
+"""Display rows of one message at most, wrapped or not (the server caps a message at 64 KiB)."""
+MIN_WRAP_WIDTH = 10
+"""Narrowest a wrapped row gets, however small the pane: below that nothing reads anyway."""
 PART_BITS = 16
 PART_MASK = (1 << PART_BITS) - 1
 MAX_TASK_WIDTH = 24
@@ -75,6 +78,30 @@ def cells(text: str) -> int:
     return len(text) if text.isascii() else cell_len(text)
 
 
+@lru_cache(maxsize=512)
+def wrap_rows(message: str | tuple[str, ...], width: int) -> tuple[str, ...]:
+    """A message's display rows at most `width` cells wide (cut at the cell, as `less` does).
+
+    Cached because a row is asked for again on every repaint of the rows around it.
+    """
+    rows: list[str] = []
+    for part in (message,) if type(message) is str else message:
+        if part.isascii():
+            rows.extend(part[start : start + width] for start in range(0, max(len(part), 1), width))
+        else:
+            rows.extend(chop_cells(part, width) or [""])
+    if len(rows) > MAX_PARTS:
+        rows[MAX_PARTS - 1 :] = [f"… {len(rows) - MAX_PARTS + 1:,} more rows: w turns wrapping off"]
+    return tuple(rows)
+
+
+def wrapped_count(message: str | tuple[str, ...], width: int) -> int:
+    """How many rows `wrap_rows` makes, without making them for the common short ASCII line."""
+    if type(message) is str and message.isascii():
+        return min(max(1, -(-len(message) // width)), MAX_PARTS)
+    return len(wrap_rows(message, width))
+
+
 class Line(NamedTuple):
     """One display row, as the widget draws it (built only for rows on screen)."""
 
@@ -117,6 +144,8 @@ class LogStore:
         """Widest message row seen, in cells (for the horizontal scroll)."""
         self.task: str | None = None
         self.level: str | None = None
+        self.wrap_width: int | None = None
+        """Cells a message row may take when long lines wrap; None: they scroll sideways."""
         self._min_rank = 0
         self._times: list[str | None] = []
         self._ranks = bytearray()
@@ -180,11 +209,19 @@ class LogStore:
         self._min_rank = LEVEL_RANKS[self.level] if self.level else 0
         self.rows = array("q", self._visible(range(len(self._messages))))
 
+    def set_wrap(self, width: int | None) -> None:
+        """Wrap long lines to `width` cells (at least `MIN_WRAP_WIDTH`), or stop wrapping (None)."""
+        self.wrap_width = None if width is None else max(width, MIN_WRAP_WIDTH)
+        self.rows = array("q", self._visible(range(len(self._messages))))
+
     def line(self, row: int) -> Line:
         offset = (row >> PART_BITS) - self.dropped
         part = row & PART_MASK
         message = self._messages[offset]
-        text = message if type(message) is str else message[part]
+        if self.wrap_width is not None:
+            text = wrap_rows(message, self.wrap_width)[part]
+        else:
+            text = message if type(message) is str else message[part]
         return Line(
             self._times[offset], self._levels[offset], self._tasks[offset], self._attempts[offset], text, part > 0
         )
@@ -216,13 +253,15 @@ class LogStore:
         The test of `_shows` is written out here, on locals: this loop runs over every line on
         each filter change, and a method call per line would double its cost.
         """
-        min_rank, task, start = self._min_rank, self.task, self.dropped
+        min_rank, task, start, wrap = self._min_rank, self.task, self.dropped, self.wrap_width
         ranks, tasks, messages = self._ranks, self._tasks, self._messages
         for offset in offsets:
             if ranks[offset] >= min_rank and (task is None or tasks[offset] == task):
                 base = (start + offset) << PART_BITS
                 message = messages[offset]
-                if type(message) is str:
+                if wrap is not None:
+                    yield from range(base, base + wrapped_count(message, wrap))
+                elif type(message) is str:
                     yield base
                 else:
                     yield from range(base, base + len(message))

@@ -8,12 +8,16 @@ costs a list extend, not a repaint of everything.
 Following is the reader's choice: scrolling up stops it (new lines are counted, not shown, so
 the text under the reader's eyes stays put), and `G`, `end`, `f`, scrolling back to the bottom or
 a click on the "N new lines" badge brings it back.
+
+Long lines scroll sideways, or wrap (`w`): at 80 columns a stack trace reads better folded than
+cut, and the horizontal scrollbar then gives its row back to the text.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable
 from datetime import UTC, tzinfo
 from typing import Any, ClassVar
 
@@ -88,6 +92,7 @@ class LogTail(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "toggle_follow", "Follow", id="logs.follow"),
         Binding("l", "cycle_level", "Level", id="logs.level"),
+        Binding("w", "toggle_wrap", "Wrap", id="logs.wrap"),
         Binding("G,end", "end", "End", id="logs.end", key_display="G"),
         Binding("g,home", "top", "Top", id="logs.top", show=False, key_display="g"),
     ]
@@ -96,8 +101,10 @@ class LogTail(ScrollView, can_focus=True):
     """Stick to the bottom as lines arrive; scrolling up turns it off."""
     pending: reactive[int] = reactive(0)
     """Lines (that pass the filter) which arrived while not following: the badge's count."""
+    wrap: reactive[bool] = reactive(False, init=False)
+    """Fold long lines at the pane's width instead of scrolling sideways."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, wrap: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = LogStore()
         self._cache: LRUCache[int, Strip] = LRUCache(CACHE_SIZE)
@@ -106,6 +113,7 @@ class LogTail(ScrollView, can_focus=True):
         self._settle_scheduled = False
         self._scrolling = False
         """True while the widget scrolls itself, so only the reader's own scrolling changes `follow`."""
+        self.set_reactive(LogTail.wrap, wrap)
 
     # --- public interface -------------------------------------------------------------------
 
@@ -142,6 +150,8 @@ class LogTail(ScrollView, can_focus=True):
             self.pending += added.shown
             if added.shift:
                 self._scroll_by_code(y=max(0, self.scroll_y - added.shift))
+        if added.widened and self.wrap:
+            self._keeping_place(self._apply_wrap_width)
         self.refresh()
 
     def clear(self) -> None:
@@ -162,16 +172,9 @@ class LogTail(ScrollView, can_focus=True):
         Raises ValueError for a level that is not DEBUG, INFO, WARN (WARNING) or ERROR.
         """
         self._settle()
-        top = self._row_at(int(self.scroll_y))
-        self.store.set_filter(task, level)
+        self._keeping_place(lambda: self.store.set_filter(task, level))
         self.pending = 0
-        self._update_virtual_size()
-        if self.follow:
-            self._stick_to_end()
-        elif top is not None:
-            self._scroll_by_code(y=self._view_y(self.store.row_index(top >> PART_BITS)))
         self._describe()
-        self.refresh()
 
     @property
     def task_filter(self) -> str | None:
@@ -208,6 +211,9 @@ class LogTail(ScrollView, can_focus=True):
         following = LEVEL_CYCLE[(LEVEL_CYCLE.index(self.store.level) + 1) % len(LEVEL_CYCLE)]
         self.set_filter(self.store.task, following)
 
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+
     def action_end(self) -> None:
         self.follow = True
         self._stick_to_end()
@@ -218,7 +224,7 @@ class LogTail(ScrollView, can_focus=True):
         self._scroll_by_code(y=0)
 
     def on_click(self, event: events.Click) -> None:
-        if self._badge_shown() and event.y == self.size.height - 1:
+        if self._badge_shown() and event.y == self._badge_row():
             self.action_end()
 
     # --- following --------------------------------------------------------------------------
@@ -239,8 +245,15 @@ class LogTail(ScrollView, can_focus=True):
         elif new_value > old_value and new_value >= self.max_scroll_y and not self.follow:
             self.follow = True
 
+    def watch_wrap(self) -> None:
+        self._settle()
+        self._keeping_place(self._apply_wrap_width)
+        self._describe()
+
     def on_resize(self) -> None:
-        if self.follow:
+        if self.wrap and self.store.wrap_width != self._wrap_width():
+            self._keeping_place(self._apply_wrap_width)
+        elif self.follow:
             self._stick_to_end()
 
     def _stick_to_end(self) -> None:
@@ -254,6 +267,21 @@ class LogTail(ScrollView, can_focus=True):
         self.follow = False
         self._scroll_by_code(y=self._view_y(index))
         return True
+
+    def _keeping_place(self, change: Callable[[], None]) -> None:
+        """Rebuild the rows (`change`) with the line at the top still at the top, or still following."""
+        top = self._row_at(int(self.scroll_y))
+        change()
+        self._cache.clear()
+        self._update_virtual_size()
+        if self.follow:
+            self._stick_to_end()
+        elif top is not None:
+            self._scroll_by_code(y=self._view_y(self.store.row_index(top >> PART_BITS)))
+        self.refresh()
+
+    def _apply_wrap_width(self) -> None:
+        self.store.set_wrap(self._wrap_width() if self.wrap else None)
 
     def _scroll_by_code(self, *, y: float) -> None:
         self._scrolling = True
@@ -280,16 +308,28 @@ class LogTail(ScrollView, can_focus=True):
         task_width = self.store.task_width
         return PREFIX_FIXED + (task_width + 1 if task_width else 0)
 
+    def _text_width(self) -> int:
+        """The columns rows may use when wrapping: the vertical scrollbar's are always kept free,
+        so its coming and going never re-folds every line."""
+        return max(1, self.size.width - self.styles.scrollbar_size_vertical)
+
+    def _wrap_width(self) -> int:
+        return self._text_width() - self._prefix_width()
+
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self._prefix_width() + self.store.longest, self.line_count)
+        width = self._text_width() if self.wrap else self._prefix_width() + self.store.longest
+        self.virtual_size = Size(width, self.line_count)
 
     def _filter_words(self) -> list[str]:
         words = [f"≥ {self.store.level}"] if self.store.level else []
         return [*words, f"task {self.store.task}"] if self.store.task else words
 
+    def _state_words(self) -> list[str]:
+        return ["following" if self.follow else "paused", *(["wrapped"] if self.wrap else []), *self._filter_words()]
+
     def _describe(self) -> None:
         """The state in one phrase, shown if the embedding screen gives the widget a border."""
-        self.border_subtitle = " · ".join(["following" if self.follow else "paused", *self._filter_words()])
+        self.border_subtitle = " · ".join(self._state_words())
 
     # --- drawing ----------------------------------------------------------------------------
 
@@ -299,7 +339,7 @@ class LogTail(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        if self._badge_shown() and y == self.size.height - 1:
+        if self._badge_shown() and y == self._badge_row():
             return self._badge(width)
         scroll_x, scroll_y = self.scroll_offset
         view_y = scroll_y + y
@@ -350,6 +390,10 @@ class LogTail(ScrollView, can_focus=True):
 
     def _badge_shown(self) -> bool:
         return not self.follow and self.pending > 0
+
+    def _badge_row(self) -> int:
+        """The last row the text shows: above the horizontal scrollbar when there is one."""
+        return self.scrollable_size.height - 1
 
     def _badge(self, width: int) -> Strip:
         noun = "line" if self.pending == 1 else "lines"
