@@ -19,8 +19,8 @@ from screenshots.record import FIXED_NOW
 from screenshots.replay import load_dataset
 from workflowdev.tui.app import WorkflowdevApp
 
-LONG_LIVED_GROUPS = frozenset({"events", "follow"})
-"""Workers that live as long as their view (the event stream, a followed log): never awaited."""
+LONG_LIVED_GROUPS = frozenset({"events", "execution-logs"})
+"""Workers that live as long as their view (the event stream, a live execution's log): never awaited."""
 SETTLE_DEADLINE = 20.0
 
 
@@ -59,6 +59,11 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "failed", "A failed execution, opened at its first failure", (_open_execution(flowName="flaky"), ("!",))
+    ),
+    Scenario(
+        "paused",
+        "A paused execution: the cursor on its gate, the tasks still to run shown dim",
+        (_open_execution(status="PAUSED"),),
     ),
     Scenario("approvals", "Approvals waiting for a decision", (_go("approvals"),)),
     Scenario("gate", "Deciding a gate: what ran before it and what runs after", (("ctrl+g",),)),

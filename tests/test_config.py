@@ -50,6 +50,7 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ({"WORKFLOWDEV_PORT": "70000"}, "port"),
         ({"WORKFLOWDEV_AUTH": "maybe"}, "auth"),
         ({"WORKFLOWDEV_LOG_LEVEL": "loud"}, "log_level"),
+        ({"WORKFLOWDEV_MOUSE": "sometimes"}, "mouse from .*auto, on, off"),
         ({"WORKFLOWDEV_BODY_LIMIT": "10"}, "body_limit"),
         ({"WORKFLOWDEV_MAX_FOREACH_ITEMS": "0"}, "max_foreach_items"),
         ({"WORKFLOWDEV_MAX_OUTPUT_BYTES": "0"}, "max_output_bytes"),
@@ -78,6 +79,15 @@ def test_run_limits_come_from_the_environment() -> None:
     assert (limits.max_foreach_items, limits.max_output_bytes, limits.max_task_runs) == (7, 2048, 99)
     defaults = load_settings(env={}).run_limits
     assert (defaults.max_foreach_items, defaults.max_output_bytes, defaults.max_task_runs) == (100_000, 16 * 1024 * 1024, 500_000)
+
+
+def test_console_settings_come_from_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "console.toml"
+    config.write_text("mouse = false\nwrap_logs = true\ngate_alert = true\n")
+    settings = load_settings(env={}, config_file=config)
+    assert (settings.mouse, settings.wrap_logs, settings.gate_alert) == ("off", True, True)
+    assert load_settings(env={"WORKFLOWDEV_MOUSE": "On"}).mouse == "on"
+    assert load_settings(env={}).mouse == "auto"
 
 
 def test_loopback_detection() -> None:

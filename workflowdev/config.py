@@ -24,6 +24,7 @@ from workflowdev.engine.run.limits import RunLimits
 
 ENV_PREFIX = "WORKFLOWDEV_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+MOUSE_MODES = ("auto", "on", "off")
 DATABASE_FILE = "workflowdev.db"
 """The embedded SQLite database, inside the data directory, when no database_url is set."""
 
@@ -85,6 +86,14 @@ class Settings:
     """The console's Textual theme; empty: the terminal's own ANSI palette unless it has more colours."""
     confirm_decisions: bool = True
     """The console asks before approving or rejecting a gate (`a`, `r`); false decides at the key."""
+    wrap_logs: bool = False
+    """The console folds long log lines at the pane's width; false scrolls them sideways (`w` toggles)."""
+    mouse: str = "auto"
+    """Whether the console captures the mouse: `on`, `off`, or `auto` (off over SSH, where capturing
+    it takes the terminal's own text selection away). `--mouse`/`--no-mouse` win over it."""
+    gate_alert: bool = False
+    """When a gate starts waiting, the console rings the terminal bell and names the gate in the
+    window title, so a console in a background tab or tmux window gets noticed."""
 
     @property
     def effective_database_url(self) -> str:
@@ -143,12 +152,24 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             return tuple(str(item).strip() for item in items if str(item).strip())
         if kind == "dict[str, str]":
             return _keymap(raw)
+        if name == "mouse":
+            return _mouse(raw)
         value = str(raw)
         if name == "log_level" and value.lower() not in LOG_LEVELS:
             raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {raw!r}")
         return value.lower() if name == "log_level" else value
     except ValueError as exc:
         raise ConfigError(f"{name} from {source}: {exc}") from None
+
+
+def _mouse(raw: Any) -> str:
+    """`on`, `off` or `auto`; TOML's true and false read as on and off."""
+    if isinstance(raw, bool):
+        return "on" if raw else "off"
+    value = str(raw).strip().lower()
+    if value not in MOUSE_MODES:
+        raise ValueError(f"expected one of {', '.join(MOUSE_MODES)}, got {raw!r}")
+    return value
 
 
 def _keymap(raw: Any) -> dict[str, str]:

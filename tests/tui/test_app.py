@@ -167,12 +167,24 @@ async def test_the_command_palette_finds_a_flow_by_name_and_opens_it(server: Api
         assert flow.flow_id == (await server.get("/api/v1/flows")).body[0]["id"]
 
 
+SSH = {"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22"}
+
+
 @pytest.mark.parametrize(
-    ("environ", "flag", "expected"),
-    [({}, None, True), ({"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22"}, None, False), ({"SSH_TTY": "/dev/pts/1"}, True, True)],
+    ("environ", "flag", "setting", "expected"),
+    [
+        ({}, None, "auto", True),
+        (SSH, None, "auto", False),
+        ({"SSH_TTY": "/dev/pts/1"}, True, "auto", True),
+        (SSH, None, "on", True),
+        ({}, None, "off", False),
+        (SSH, False, "on", False),
+    ],
 )
-def test_the_mouse_is_left_to_the_terminal_over_ssh(environ: dict[str, str], flag: bool | None, expected: bool) -> None:
-    assert wants_mouse(flag, environ) is expected
+def test_the_mouse_is_left_to_the_terminal_over_ssh_unless_the_setting_or_flag_says(
+    environ: dict[str, str], flag: bool | None, setting: str, expected: bool
+) -> None:
+    assert wants_mouse(flag, setting, environ) is expected
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ import io
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
@@ -17,6 +19,7 @@ from workflowdev.tui.dialogs.approval import ApprovalModal
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.gate_context import ran_before, runs_after
 from workflowdev.tui.panes.approvals import ApprovalsPane
+from workflowdev.tui.window_title import set_title
 
 GATED = """
 name: gated
@@ -233,3 +236,46 @@ def test_ran_before_keeps_runs_finished_when_the_gate_opened() -> None:
     ]
     opened = {"createdAt": "2026-01-01T10:00:04Z"}
     assert [t["taskName"] for t in ran_before(tasks, opened)] == ["a", "b"]
+
+
+async def test_gate_alert_rings_and_names_the_gate_in_the_window_title(server: Api) -> None:
+    flow_id = await save_flow(server, GATED)
+    async with open_console(server, gate_alert=True) as (app, pilot):
+        written: list[str] = []
+        bells: list[bool] = []
+        assert app._driver is not None
+        original_write = app._driver.write
+        app._driver.write = lambda data: (written.append(data), original_write(data))[1]  # type: ignore[method-assign]
+        app.bell = lambda: bells.append(True)  # type: ignore[method-assign]
+        execution_id = await start(server, flow_id)
+        await wait_for(pilot, lambda: app.pending_gates == 1, "the gate counted")
+        titles = [data for data in written if data.startswith(("\x1b[22;2t", "\x1b]2;"))]
+        assert bells == [True]
+        assert titles and titles[0].startswith("\x1b[22;2t\x1b]2;⚑ gate gate waiting"), "saved, then set"
+        (approval,) = (await server.get("/api/v1/approvals", params={"status": "PENDING"})).body
+        assert (await server.post(f"/api/v1/approvals/{approval['id']}/approve", json={})).status == 200
+        await wait_status(server, execution_id, {"SUCCESS"})
+        await wait_for(pilot, lambda: "\x1b[23;2t" in written, "the operator's own title restored")
+
+
+async def test_without_gate_alert_the_terminal_is_left_alone(server: Api) -> None:
+    flow_id = await save_flow(server, GATED)
+    async with open_console(server) as (app, pilot):
+        bells: list[bool] = []
+        app.bell = lambda: bells.append(True)  # type: ignore[method-assign]
+        await start(server, flow_id)
+        await wait_for(pilot, lambda: app.pending_gates == 1, "the gate counted")
+        assert bells == [] and not app._title_saved
+
+
+def test_a_title_cannot_carry_control_characters() -> None:
+    assert set_title("gate\x07\x1b]0;evil\x1b\\ok") == "\x1b]2;gate]0;evil\\ok\x07"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=200))
+def test_any_title_is_one_sequence(text: str) -> None:
+    sequence = set_title(text)
+    body = sequence.removeprefix("\x1b]2;").removesuffix("\x07")
+    assert sequence == f"\x1b]2;{body}\x07" and len(body) <= 80
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in body)

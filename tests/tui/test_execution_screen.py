@@ -187,3 +187,96 @@ async def test_a_running_task_s_own_duration_grows_in_the_details(server: Api) -
         now[0] += timedelta(minutes=5)
         await wait_for(pilot, lambda: "5m0" in details_text(screen), "the details to count the five minutes")
         await server.post(f"/api/v1/executions/{execution_id}/cancel")
+
+
+PLANNED = """
+name: planned
+tasks:
+  - name: gate
+    type: flow.approval
+    properties: {message: "go on?"}
+  - name: branch
+    type: flow.if
+    properties:
+      condition: "{{ true }}"
+      then:
+        - {name: taken, type: util.log, properties: {message: "then"}}
+      else:
+        - {name: untaken, type: util.log, properties: {message: "else"}}
+  - name: after
+    type: util.log
+    properties: {message: done}
+errors:
+  - {name: alert, type: util.log, properties: {message: "oops"}}
+finally:
+  - {name: wrap_up, type: util.log, properties: {message: "bye"}}
+"""
+
+
+async def approve_waiting(server: Api, execution_id: str) -> None:
+    pending = [a for a in (await server.get("/api/v1/approvals?status=PENDING")).body if a["executionId"] == execution_id]
+    assert len(pending) == 1, pending
+    assert (await server.post(f"/api/v1/approvals/{pending[0]['id']}/approve", json={})).status == 200
+
+
+def root_order(tree: TaskTree) -> list[str]:
+    return [child.data.key for child in tree.root.children if child.data is not None]
+
+
+async def test_tasks_not_started_yet_are_shown_in_the_flows_order(server: Api) -> None:
+    execution_id = await start(server, await save_flow(server, PLANNED))
+    await wait_status(server, execution_id, {"PAUSED"})
+    async with open_console(server) as (app, pilot):
+        screen = await open_execution(app, pilot, execution_id)
+        tree = screen.tree
+        await wait_for(pilot, lambda: selected_path(screen) == "/gate", "the cursor on the waiting gate")
+        assert root_order(tree) == ["/gate", "/branch", "/after", "/alert", "/wrap_up"]
+        assert {"/branch/taken", "/branch/untaken", "/after", "/alert", "/wrap_up"} <= set(tree.planned)
+        waiting_after = tree.planned["/after"][1]
+        assert str(waiting_after.label).startswith("· after util.log")
+        assert "if a task fails" in str(tree.planned["/alert"][1].label)
+        tree.move_cursor(waiting_after)
+        await wait_for(pilot, lambda: "not started yet" in details_text(screen), "the planned task's details")
+
+        await approve_waiting(server, execution_id)
+        await wait_for(pilot, lambda: screen.execution["status"] == "SUCCESS", "the execution to end")
+        await wait_for(pilot, lambda: "/wrap_up" in tree.groups, "the finally task to run")
+        assert tree.groups["/after"].node is waiting_after, "the run took over the node that waited for it"
+        assert root_order(tree) == ["/gate", "/branch", "/after", "/alert", "/wrap_up"]
+        assert "/branch/taken" in tree.groups
+        await wait_for(pilot, lambda: "not run" in str(tree.planned["/alert"][1].label), "the handler that never ran")
+        assert "/branch/untaken" not in tree.groups or tree.groups["/branch/untaken"].latest["status"] == "SKIPPED"
+
+
+GATES = """
+name: gates
+tasks:
+  - {name: g1, type: flow.approval, properties: {message: one}}
+  - {name: g2, type: flow.approval, properties: {message: two}}
+  - {name: g3, type: flow.approval, properties: {message: three}}
+  - {name: last, type: util.log, properties: {message: done}}
+"""
+
+
+async def test_the_cursor_follows_the_running_task_until_the_operator_moves_it(server: Api) -> None:
+    execution_id = await start(server, await save_flow(server, GATES))
+    await wait_status(server, execution_id, {"PAUSED"})
+    async with open_console(server) as (app, pilot):
+        screen = await open_execution(app, pilot, execution_id)
+        await wait_for(pilot, lambda: selected_path(screen) == "/g1", "the cursor on the waiting gate")
+
+        await approve_waiting(server, execution_id)
+        await wait_for(pilot, lambda: selected_path(screen) == "/g2", "the cursor to follow to the next gate")
+        await wait_for(pilot, lambda: "g2" in details_text(screen), "the followed task's details")
+
+        await pilot.press("up")
+        await wait_for(pilot, lambda: selected_path(screen) == "/g1", "the operator's own move")
+        await approve_waiting(server, execution_id)
+        tree = screen.tree
+        await wait_for(pilot, lambda: "/g3" in tree.groups and tree.groups["/g3"].latest["status"] == "WAITING", "g3")
+        assert selected_path(screen) == "/g1", "a cursor the operator moved to a finished task stays there"
+
+        await pilot.press("down", "down")
+        await wait_for(pilot, lambda: selected_path(screen) == "/g3", "the cursor back on the running task")
+        await approve_waiting(server, execution_id)
+        await wait_for(pilot, lambda: selected_path(screen) == "/last", "following to resume")

@@ -47,10 +47,13 @@ def _console_flags(parser: argparse.ArgumentParser) -> None:
     mouse.add_argument("--no-mouse", dest="mouse", action="store_const", const=False, help="leave the mouse alone")
 
 
-def wants_mouse(flag: bool | None, environ: Mapping[str, str] = os.environ) -> bool:
-    """Off over SSH unless asked: capturing the mouse there breaks the terminal's own selection."""
+def wants_mouse(flag: bool | None, setting: str = "auto", environ: Mapping[str, str] = os.environ) -> bool:
+    """The flag, else the `mouse` setting; `auto` is off over SSH, where capturing the mouse takes
+    the terminal's own text selection away."""
     if flag is not None:
         return flag
+    if setting != "auto":
+        return setting == "on"
     return not (environ.get("SSH_CONNECTION") or environ.get("SSH_TTY"))
 
 
@@ -62,11 +65,13 @@ async def run_console(server_url: str, settings: Settings, args: argparse.Namesp
         token=getattr(args, "token", None) or os.environ.get("WORKFLOWDEV_TOKEN"),
         keymap=settings.keymap,
         confirm_decisions=settings.confirm_decisions,
+        wrap_logs=settings.wrap_logs,
+        gate_alert=settings.gate_alert,
         theme=args.theme or settings.theme or None,
         offer_demo=embedded,
         load_demo=getattr(args, "demo", False),
     )
-    await app.run_async(mouse=wants_mouse(args.mouse))
+    await app.run_async(mouse=wants_mouse(args.mouse, settings.mouse))
 
 
 def run_embedded(args: argparse.Namespace) -> int:

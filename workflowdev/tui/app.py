@@ -41,6 +41,7 @@ from workflowdev.tui.panes.kv import KvPane
 from workflowdev.tui.panes.nodes import NodesPane
 from workflowdev.tui.panes.plugins import PluginsPane
 from workflowdev.tui.panes.triggers import TriggersPane
+from workflowdev.tui.window_title import RESTORE_TITLE, SAVE_TITLE, set_title
 
 Json = dict[str, Any]
 RECOUNT_DELAY = 0.3
@@ -103,6 +104,8 @@ class WorkflowdevApp(App[None]):
         offer_demo: bool = False,
         load_demo: bool = False,
         confirm_decisions: bool = True,
+        wrap_logs: bool = False,
+        gate_alert: bool = False,
         server_label: str | None = None,
     ) -> None:
         super().__init__()
@@ -113,6 +116,12 @@ class WorkflowdevApp(App[None]):
         self.role: str | None = None
         self.confirm_decisions = confirm_decisions
         """Ask before a gate is approved or rejected (the `confirm_decisions` setting)."""
+        self.wrap_logs = wrap_logs
+        """Execution logs start folded at the pane's width (the `wrap_logs` setting; `w` toggles)."""
+        self.gate_alert = gate_alert
+        """Ring the bell and retitle the terminal when a gate starts waiting (the `gate_alert` setting)."""
+        self._title_saved = False
+        """The terminal's own title is on the stack: ours shows until no gate waits."""
         self.offer_demo = offer_demo
         self.load_demo_at_start = load_demo
         self.server_events: Signal[Json] = Signal(self, "server-events")
@@ -134,6 +143,8 @@ class WorkflowdevApp(App[None]):
         self.start_session()
 
     async def on_unmount(self) -> None:
+        if self._title_saved:
+            self._write_title(RESTORE_TITLE)  # quitting leaves the operator's own title, not a gate's
         await self.client.close()
 
     @work(exclusive=True, group="session")
@@ -196,6 +207,9 @@ class WorkflowdevApp(App[None]):
             self.notify(
                 f"{data.get('taskName', 'gate')}: {message}\nctrl+g to answer", title="⚑ Gate opened", timeout=8
             )
+            if self.gate_alert:
+                self.bell()
+                self._write_title(set_title(f"⚑ gate {data.get('taskName', '')} waiting · workflowdev"))
         if kind in ("resync", "execution.updated", "approval.created", "approval.decided"):
             self._schedule_recount()
 
@@ -220,6 +234,22 @@ class WorkflowdevApp(App[None]):
             return  # the stream reports the outage; the next resync recounts
         self.counts = (running, paused, failed)
         self.pending_gates = gates
+        if gates == 0 and self._title_saved:
+            self._write_title(RESTORE_TITLE)
+
+    def _write_title(self, sequence: str) -> None:
+        """Straight to the terminal, through Textual's driver (it has no title API of its own);
+        the operator's title is saved before the first change and put back when no gate waits."""
+        driver = self._driver
+        if driver is None:
+            return
+        if sequence == RESTORE_TITLE:
+            self._title_saved = False
+        elif not self._title_saved:
+            self._title_saved = True
+            sequence = SAVE_TITLE + sequence
+        driver.write(sequence)
+        driver.flush()
 
     async def _maybe_offer_demo(self) -> None:
         if not (self.offer_demo or self.load_demo_at_start) or not role_allows(self.role, "editor"):

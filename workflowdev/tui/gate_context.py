@@ -1,20 +1,18 @@
 """What surrounds a gate: the task runs that finished before it opened, and the tasks still to come.
 
 A person deciding a gate should see what they are letting through, so the approval prompt shows
-both sides. "Before" comes from the execution's task runs; "after" is read from the flow's YAML,
-because tasks that have not run yet have no runs. The YAML is read loosely (any mapping holding a
-`name` and a `type` inside a list is a task, wherever a control-flow task nests it): the prompt
-must never fail over a flow shape it did not expect, so a surprise gives None ("unknown").
+both sides. "Before" comes from the execution's task runs; "after" from the flow's declared tasks
+(`flow_outline`), because tasks that have not run yet have no runs. The prompt must never fail
+over a flow shape it did not expect, so a surprise gives None ("unknown").
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
+from workflowdev.tui.flow_outline import Planned, outline
 from workflowdev.tui.formatting import parse_time
 
 Json = dict[str, Any]
@@ -45,45 +43,18 @@ def runs_after(yaml_content: str | None, gate_name: str) -> list[tuple[str, str]
 
     None when the YAML cannot be read or the gate is not in it (the flow changed since, say).
     """
-    try:
-        document = yaml.safe_load(yaml_content or "")
-    except yaml.YAMLError:
-        return None
-    if not isinstance(document, dict):
-        return None
-    following = _after(document.get("tasks"), gate_name)
-    if following is None:
-        return None
-    return [(str(task.get("name")), str(task.get("type"))) for task in following]
+    declared = [task for task in outline(yaml_content or "") if task.section == "tasks"]
+    following = _after(declared, gate_name)
+    return None if following is None else [(task.name, task.type) for task in following]
 
 
-def _after(tasks: Any, gate_name: str) -> list[Json] | None:
-    """The tasks after the gate within `tasks` (nested lists first, then this level), or None."""
-    if not isinstance(tasks, list):
-        return None
+def _after(tasks: Sequence[Planned], gate_name: str) -> list[Planned] | None:
+    """The tasks after the gate within `tasks` (nested ones first, then this level), or None."""
     for index, task in enumerate(tasks):
-        if not _is_task(task):
-            continue
-        later = [t for t in tasks[index + 1 :] if _is_task(t)]
-        if task["name"] == gate_name:
+        later = list(tasks[index + 1 :])
+        if task.name == gate_name:
             return later
-        for nested in _task_lists(task.get("properties")):
-            found = _after(nested, gate_name)
-            if found is not None:
-                return found + later
+        found = _after(task.children, gate_name)
+        if found is not None:
+            return found + later
     return None
-
-
-def _task_lists(properties: Any) -> Iterator[list[Any]]:
-    """Lists of tasks a control-flow task holds: `tasks: [...]` or `cases: {key: [...]}` shapes."""
-    if not isinstance(properties, dict):
-        return
-    for value in properties.values():
-        candidates = value.values() if isinstance(value, dict) else (value,)
-        for candidate in candidates:
-            if isinstance(candidate, list) and any(_is_task(item) for item in candidate):
-                yield candidate
-
-
-def _is_task(item: Any) -> bool:
-    return isinstance(item, dict) and isinstance(item.get("name"), str) and "type" in item

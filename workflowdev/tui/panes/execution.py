@@ -3,6 +3,8 @@
 Everything after the first read arrives live — task runs from `task.updated` events, the
 execution's own state from `execution.updated`, log lines from the logs WebSocket — so the
 operator can watch a run, jump to what failed (`!`), and cancel or retry it without reloading.
+The tree shows the flow's declared tasks from the start (read from the revision that runs), and
+its cursor follows the task that started last.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Static, Tree
 
 from workflowdev.tui.client import ApiError
+from workflowdev.tui.flow_outline import Planned, outline
 from workflowdev.tui.formatting import (
     TERMINAL_STATUSES,
     elapsed_ms,
@@ -100,7 +103,7 @@ class ExecutionScreen(ExecutionActionsPane):
         details = VerticalScroll(Static("select a task", id="execution-details"), id="execution-details-box")
         details.border_title = "task"
         yield Horizontal(TaskTree(id="execution-tree"), details, id="execution-top")
-        yield LogTail(id="execution-logs")
+        yield LogTail(wrap=self.workflowdev.wrap_logs, id="execution-logs")
 
     def on_mount(self) -> None:
         self.tree.border_title = "tasks"
@@ -122,10 +125,13 @@ class ExecutionScreen(ExecutionActionsPane):
         except ApiError as exc:
             self.workflowdev.report(exc)
             return
+        declared = () if self._loaded else await self._declared_tasks(execution)
         if not self.showing:
             return
         self.execution = execution
+        self.tree.plan(declared)
         self.tree.load(tasks)
+        self.tree.set_ended(execution.get("status") in TERMINAL_STATUSES)
         self._show_summary()
         self._show_details()
         self.refresh_bindings()
@@ -137,9 +143,23 @@ class ExecutionScreen(ExecutionActionsPane):
             self._follow_logs()
             if self.failed_first:
                 self.action_first_failure(quiet=True)
+            elif self.tree.follow_latest():
+                self.call_after_refresh(self._show_details)
             elif self.tree.cursor_line < 0:
                 self.tree.cursor_line = 0  # show the first task's details rather than an empty panel
                 self._show_details()
+
+    async def _declared_tasks(self, execution: Json) -> tuple[Planned, ...]:
+        """The tasks of the flow revision this execution runs; none if it cannot be read (a
+        deleted flow, say): the tree then shows the runs alone."""
+        flow_id, revision = execution.get("flowId"), execution.get("flowRevision")
+        try:
+            flow = await self.client.flow(str(flow_id))
+            if flow.get("revision") != revision:
+                flow = next((r for r in await self.client.revisions(str(flow_id)) if r.get("revision") == revision), {})
+        except ApiError:
+            return ()
+        return outline(str(flow.get("yamlContent") or ""))
 
     @work(exclusive=True, group="execution-logs")
     async def _follow_logs(self) -> None:
@@ -192,6 +212,7 @@ class ExecutionScreen(ExecutionActionsPane):
             if snapshot_terminal and data.get("status") not in TERMINAL_STATUSES:
                 return
             merge_update(self.execution, data)
+            self.tree.set_ended(self.execution.get("status") in TERMINAL_STATUSES)
             self._show_summary()
             self.refresh_bindings()
             if self.execution.get("status") not in TERMINAL_STATUSES and not self._following:
@@ -245,6 +266,9 @@ class ExecutionScreen(ExecutionActionsPane):
 
     def _details(self, ref: NodeRef | None) -> RenderableType:
         run = self.tree.run_of(ref)
+        planned = self.tree.planned_of(ref)
+        if planned is not None:
+            return Text.assemble((planned.name, "bold"), (f"  {planned.type}", "dim"), f"\n{self._not_run_yet(planned)}")
         if run is None:
             if ref is not None and ref.kind == "iteration":
                 return Text(f"iteration {ref.key.rsplit('[', 1)[-1].rstrip(']')}", style="bold")
@@ -270,6 +294,11 @@ class ExecutionScreen(ExecutionActionsPane):
             )
         return Group(*parts)
 
+    def _not_run_yet(self, planned: Planned) -> str:
+        if self.tree.ended:
+            return "did not run"
+        return "runs only if a task fails" if planned.section == "errors" else "not started yet"
+
     def on_tree_node_highlighted(self, _event: Tree.NodeHighlighted[NodeRef]) -> None:
         self._show_details()
         self.refresh_bindings()
@@ -283,6 +312,11 @@ class ExecutionScreen(ExecutionActionsPane):
         if action == "filter_task":
             return self._selected_run() is not None
         return super().check_action(action, parameters)
+
+    def unavailable(self, action: str) -> str | None:
+        if action == "filter_task":
+            return "select a task in the tree first"
+        return super().unavailable(action)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -10,6 +10,13 @@ children from both attempts still land on the same nodes.
 
 Updates never rebuild the tree: a run that is already known relabels its node; a new one adds a
 node where it belongs, so the cursor and what is expanded stay as the operator left them.
+
+Before a task runs, the tree can already show it (`plan`, from the flow's declared tasks): its
+node is there from the start, dim, and the task's first run takes that node over.
+
+The cursor follows the work: when a task starts, the cursor moves to it — but only while it is
+on the task it was last brought to or on one still running. An operator who moved it to read a
+finished task keeps it there; moving it back onto a running task resumes following.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from workflowdev.tui.flow_outline import Planned
 from workflowdev.tui.formatting import elapsed_ms, format_duration, status_glyph
 
 Json = dict[str, Any]
@@ -74,6 +82,12 @@ class TaskTree(Tree[NodeRef]):
         self._iterations: dict[str, TreeNode[NodeRef]] = {}
         self._orphans: dict[str, list[Json]] = {}
         """Runs whose parent run is not known yet, by parent run id: placed when it arrives."""
+        self.planned: dict[str, tuple[Planned, TreeNode[NodeRef]]] = {}
+        """Declared tasks that have not run yet, by path, with the node waiting for them."""
+        self.ended = False
+        """The execution is over: a planned task that never ran now reads `not run`."""
+        self._followed: TaskGroup | None = None
+        """The task the cursor was last brought to because it started."""
         self.now: datetime | None = None
         """The moment durations of running tasks are measured to; the screen sets it from app.clock."""
 
@@ -82,27 +96,62 @@ class TaskTree(Tree[NodeRef]):
     def load(self, runs: Iterable[Json]) -> None:
         """Apply every run of a fresh `GET /executions/{id}`: known runs update, new ones add."""
         for run in sorted(runs, key=lambda r: (r.get("startedAt") or "", r.get("attempt") or 0)):
-            self.apply(run)
+            self.apply(run, follow=False)
 
-    def apply(self, run: Json) -> TaskGroup | None:
-        """One run as it is now (a `task.updated` event's data); returns its group once placed."""
+    def apply(self, run: Json, *, follow: bool = True) -> TaskGroup | None:
+        """One run as it is now (a `task.updated` event's data); returns its group once placed.
+
+        `follow`: a run new to the tree, or one that starts running again, takes the cursor
+        along if it is following (a task that ended before its first event still counts).
+        """
         run_id = run["id"]
         known = self.runs.get(run_id)
         if known is not None:
             if known.get("status") in ENDED_STATUSES and run.get("status") not in ENDED_STATUSES:
                 return self.groups[self._group_of_run[run_id]]  # older news: an ended run never runs again
+            was_live, live = known.get("status") in LIVE_STATUSES, run.get("status") in LIVE_STATUSES
+            started = live and not was_live
             known.update(run)
             group = self.groups[self._group_of_run[run_id]]
             self._relabel(group, known)
-            return group
-        parent_id = run.get("parentId")
-        if parent_id and parent_id not in self.runs:
-            self._orphans.setdefault(parent_id, []).append(dict(run))
-            return None
-        group = self._place(dict(run))
-        for orphan in self._orphans.pop(run_id, []):
-            self.apply(orphan)
+            if was_live and not live and self.cursor_node is group.node:
+                self._followed = group  # the operator watched it end: what starts next is theirs to see
+        else:
+            parent_id = run.get("parentId")
+            if parent_id and parent_id not in self.runs:
+                self._orphans.setdefault(parent_id, []).append(dict(run))
+                return None
+            started = True
+            group = self._place(dict(run))
+            for orphan in self._orphans.pop(run_id, []):
+                self.apply(orphan, follow=follow)
+        if follow and started and self._following():
+            self.follow(group)
         return group
+
+    def plan(self, planned: Iterable[Planned]) -> None:
+        """Show the declared tasks that have not run, in the flow's order, beside those that have."""
+        self._plan_under(self.root, planned)
+
+    def set_ended(self, ended: bool) -> None:
+        """The execution ended (or runs again after a retry): relabel what never ran."""
+        if ended != self.ended:
+            self.ended = ended
+            for task, node in self.planned.values():
+                node.set_label(self._planned_label(task))
+
+    def follow(self, group: TaskGroup) -> None:
+        """Bring the cursor to `group` as the task being followed."""
+        self._followed = group
+        self.select_group(group)
+
+    def follow_latest(self) -> bool:
+        """Follow the task that started last among those still running; False when none runs."""
+        live = [group for group in self.groups.values() if group.latest.get("status") in LIVE_STATUSES]
+        if not live:
+            return False
+        self.follow(max(live, key=lambda group: str(group.latest.get("startedAt") or "")))
+        return True
 
     def refresh_running(self, now: datetime) -> None:
         """Re-render the durations of runs still going (a local once-per-second tick)."""
@@ -112,6 +161,11 @@ class TaskTree(Tree[NodeRef]):
                 group.node.set_label(self._task_label(group))
 
     # --- reading --------------------------------------------------------------------------
+
+    def planned_of(self, ref: NodeRef | None) -> Planned | None:
+        """The declared task a node waits for, while it has not run."""
+        entry = self.planned.get(ref.key) if ref is not None and ref.kind == "task" else None
+        return entry[0] if entry else None
 
     def run_of(self, ref: NodeRef | None) -> Json | None:
         """The run a node stands for: a task's latest attempt, or that earlier attempt."""
@@ -149,8 +203,12 @@ class TaskTree(Tree[NodeRef]):
         self.runs[run["id"]] = run
         self._group_of_run[run["id"]] = key
         if group is None:
-            node = parent_node.add("", NodeRef("task", key), expand=True, allow_expand=False)
-            parent_node.allow_expand = True
+            waiting = self.planned.pop(key, None)
+            if waiting is not None:
+                node = waiting[1]
+            else:
+                node = parent_node.add("", NodeRef("task", key), expand=True, allow_expand=False)
+                parent_node.allow_expand = True
             group = self.groups[key] = TaskGroup(key, node)
         else:
             self._push_down(group)
@@ -158,6 +216,42 @@ class TaskTree(Tree[NodeRef]):
         group.runs.sort(key=lambda r: r.get("attempt") or 0)
         self._relabel(group, run)
         return group
+
+    def _plan_under(self, parent: TreeNode[NodeRef], planned: Iterable[Planned]) -> None:
+        """Add a node for each declared task not seen yet, after the sibling declared before it."""
+        previous: TreeNode[NodeRef] | None = None
+        for task in planned:
+            group = self.groups.get(task.path)
+            known = group.node if group is not None else self.planned.get(task.path, (None, None))[1]
+            if known is None:
+                label, ref = self._planned_label(task), NodeRef("task", task.path)
+                if previous is not None:
+                    known = parent.add(label, ref, after=previous, expand=True, allow_expand=False)
+                else:
+                    known = parent.add(label, ref, before=0 if parent.children else None, expand=True, allow_expand=False)
+                self.planned[task.path] = (task, known)
+                parent.allow_expand = True
+            if task.children and task.type != FOREACH:  # iterations show up as they start
+                self._plan_under(known, task.children)
+            previous = known
+
+    def _planned_label(self, task: Planned) -> Text:
+        when = "not run" if self.ended else ("if a task fails" if task.section == "errors" else "")
+        label = Text.assemble(("·", "dim"), " ", (task.name, "dim"), (f" {task.type}", "dim"))
+        if when:
+            label.append(f" {when}", style="dim italic")
+        return label
+
+    def _following(self) -> bool:
+        """Whether the cursor is where following left it or on a task still running (or, before
+        anything started, on the first line)."""
+        cursor = self.cursor_node
+        if self._followed is None:
+            return cursor is None or self.cursor_line <= 0
+        if cursor is self._followed.node:
+            return True
+        group = self.groups.get(cursor.data.key) if cursor is not None and cursor.data is not None else None
+        return group is not None and group.latest.get("status") in LIVE_STATUSES
 
     def _parent_of(self, run: Json) -> tuple[str, TreeNode[NodeRef]]:
         """The path and node a run hangs under: the root, its container, or an `[i]` in a loop."""
@@ -224,8 +318,8 @@ class TaskTree(Tree[NodeRef]):
         ref = node.data
         if ref is None or ref.kind != "task":
             return None
-        group = self.groups[ref.key]
-        return group if group.latest.get("status") in FAILED_STATUSES else None
+        group = self.groups.get(ref.key)
+        return group if group is not None and group.latest.get("status") in FAILED_STATUSES else None
 
     def _innermost_failed(self, group: TaskGroup) -> TaskGroup:
         for node in self._walk(group.node):
