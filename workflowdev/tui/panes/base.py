@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
@@ -18,6 +19,7 @@ from textual.widgets import Footer
 
 from workflowdev.tui.access import role_allows
 from workflowdev.tui.client import ApiClient
+from workflowdev.tui.key_hints import key_hint
 from workflowdev.tui.widgets.offline_banner import OfflineBanner
 from workflowdev.tui.widgets.status_header import StatusHeader
 
@@ -25,12 +27,15 @@ if TYPE_CHECKING:
     from workflowdev.tui.app import WorkflowdevApp
 
 Json = dict[str, Any]
+HINT_SECONDS = 3.0
+"""How long a key hint shows; the same hint is not repeated meanwhile (a key held down)."""
 
 
 class Pane(Screen[None]):
     PANE_TITLE: ClassVar[str] = ""
     REQUIRES: ClassVar[dict[str, str]] = {}
     """Action name → the least role that may run it; the key is hidden from everyone below."""
+    _last_hint: str | None = None
 
     @property
     def workflowdev(self) -> WorkflowdevApp:
@@ -58,6 +63,21 @@ class Pane(Screen[None]):
             self.reload()
         else:
             self.on_server_event(event)
+
+    def on_key(self, event: events.Key) -> None:
+        """A key no binding will take gets a word of why (`key_hints`), not silence."""
+        hint = key_hint(self, event.key, event.character)
+        if hint is not None and hint != self._last_hint:
+            self._last_hint = hint
+            self.notify(hint, timeout=HINT_SECONDS)
+            self.set_timer(HINT_SECONDS, self._forget_hint)
+
+    def _forget_hint(self) -> None:
+        self._last_hint = None
+
+    def unavailable(self, action: str) -> str | None:
+        """Why `action`, offered by this pane, cannot run now (for the hint); None: no reason to give."""
+        return None
 
     def reload(self) -> None:
         """Read what this pane shows from the server again (start an exclusive worker here)."""

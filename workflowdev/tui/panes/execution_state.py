@@ -24,6 +24,10 @@ CANCELLABLE = frozenset({"QUEUED", "RUNNING", "PAUSED"})
 RETRYABLE = frozenset({"FAILED", "CANCELLED", "TIMED_OUT"})
 STATE_ACTIONS: dict[str, frozenset[str]] = {"cancel": CANCELLABLE, "retry": RETRYABLE}
 """Action name → the execution statuses in which it is offered."""
+WHEN_OFFERED = {
+    "cancel": "only a queued, running or paused execution can be cancelled",
+    "retry": "only a failed, cancelled or timed-out execution can be retried",
+}
 
 
 def offered(action: str, execution: Json | None) -> bool | None:
@@ -87,6 +91,14 @@ class ExecutionActionsPane(Pane):
     def acted_on(self) -> Json | None:
         """The execution the keys act on now (the row under the cursor, the one on screen)."""
         return None
+
+    def unavailable(self, action: str) -> str | None:
+        if action not in WHEN_OFFERED:
+            return super().unavailable(action)
+        execution = self.acted_on()
+        if execution is None:
+            return "select an execution first"
+        return f"{WHEN_OFFERED[action]} (this one is {execution.get('status')})"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not super().check_action(action, parameters):
