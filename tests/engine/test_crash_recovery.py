@@ -101,7 +101,8 @@ async def test_a_stop_mid_execution_then_restart_finishes_it(
     assert "interrupted" in nap[0]["error"]
     cut_short, started = _moment(nap[0]["finishedAt"]), _moment(nap[0]["startedAt"])
     assert started <= cut_short <= stopped_at, "the attempt ended when its node stopped, before the restart"
-    assert nap[0]["durationMs"] == int((cut_short - started).total_seconds() * 1000)
+    shown = (cut_short - started).total_seconds() * 1000  # from times shown to the millisecond
+    assert abs(nap[0]["durationMs"] - shown) <= 1
     if stop == "SIGTERM":
         assert (stopped_at - cut_short).total_seconds() < DOWNTIME, "a clean stop says when the work ended"
     assert [r["status"] for r in runs["last"]] == ["SUCCESS"]
