@@ -280,3 +280,44 @@ async def test_the_cursor_follows_the_running_task_until_the_operator_moves_it(s
         await wait_for(pilot, lambda: selected_path(screen) == "/g3", "the cursor back on the running task")
         await approve_waiting(server, execution_id)
         await wait_for(pilot, lambda: selected_path(screen) == "/last", "following to resume")
+
+
+LOOPED = """
+name: looped
+tasks:
+  - name: each
+    type: flow.foreach
+    properties:
+      items: [a, b, c]
+      tasks:
+        - {name: stamp, type: util.echo, properties: {value: "{{ item }}"}}
+  - {name: after, type: util.log, properties: {message: done}}
+"""
+
+
+async def test_p_replays_from_the_selected_iteration_after_saying_what_it_keeps(server: Api) -> None:
+    async with viewing(server, LOOPED) as (app, pilot, screen, execution_id):
+        tree = screen.tree
+        await wait_for(pilot, lambda: "/each[1]/stamp" in tree.groups, "the iterations")
+        tree.select_group(tree.groups["/each[1]/stamp"])
+        await wait_for(pilot, lambda: selected_path(screen) == "/each[1]/stamp", "the second iteration's task")
+        await wait_for(pilot, lambda: screen.check_action("replay", ()) is True, "replay offered")
+        await pilot.press("p")
+        confirm = await wait_for(pilot, lambda: isinstance(app.screen, Confirm) and app.screen, "the confirmation")
+        assert "from each[1].stamp?" in confirm.question
+        assert "Kept from this one: each[0].stamp, each[2].stamp." in confirm.question
+        await pilot.press("y")
+        replay = await wait_for(
+            pilot, lambda: isinstance(app.screen, ExecutionScreen) and app.screen.execution_id != execution_id and app.screen,
+            "the replay's own screen",
+        )  # fmt: skip
+        body = await wait_status(server, replay.execution_id)
+        kept = sorted(t["iteration"] for t in body["tasks"] if t["taskName"] == "stamp" and t["replayedFrom"] == execution_id)
+        assert kept == [0, 2]
+
+
+async def test_replay_waits_for_the_end_and_a_selected_task(server: Api) -> None:
+    async with viewing(server, FAILING) as (app, _pilot, screen, _execution_id):
+        assert screen.check_action("replay", ()) is True, "a task is selected on open"
+        app.role = "viewer"
+        assert screen.check_action("replay", ()) is False, "a viewer may not replay"

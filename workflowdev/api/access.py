@@ -62,6 +62,7 @@ ACCESS: dict[str, str] = {
     "flows.execute": "executor",
     "executions.cancel": "executor",
     "executions.retry": "executor",
+    "executions.replay": "executor",
     "approvals.approve": "executor",
     "approvals.reject": "executor",
     # editor: change flows, triggers and kv

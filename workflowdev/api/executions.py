@@ -1,4 +1,4 @@
-"""Executions: start one, read them, follow their logs, cancel and retry."""
+"""Executions: start one, read them, follow their logs, cancel, retry and replay."""
 
 from __future__ import annotations
 
@@ -101,6 +101,24 @@ async def cancel_execution(request: web.Request) -> web.Response:
 @routes.post("/api/v1/executions/{id}/retry", name="executions.retry")
 async def retry_execution(request: web.Request) -> web.Response:
     return web.json_response(await request.app[ENGINE].executions.retry(request.match_info["id"], actor=actor_of(request)))
+
+
+@routes.post("/api/v1/executions/{id}/replay", name="executions.replay")
+async def replay_execution(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    reject_unknown(body, {"fromTask", "inputs", "revision", "dryRun"})
+    revision = field(body, "revision", int)
+    if revision is not None and revision < 1:
+        raise Invalid("revision must be 1 or more", [{"path": "revision", "message": "must be 1 or more"}])
+    started = await request.app[ENGINE].executions.replay(
+        request.match_info["id"],
+        from_task=field(body, "fromTask", str, required=True),
+        inputs=field(body, "inputs", dict),
+        revision=revision,
+        dry_run=bool(field(body, "dryRun", bool)),
+        actor=actor_of(request),
+    )
+    return web.json_response(started, status=200 if started.get("dryRun") else 201)
 
 
 @routes.get("/api/v1/executions/{id}/logs", name="executions.logs")
@@ -207,6 +225,42 @@ SCHEMAS: dict[str, Schema] = {
             "startedAt": {"type": ["string", "null"], "format": "date-time"},
             "finishedAt": {"type": ["string", "null"], "format": "date-time"},
             "durationMs": {"type": ["integer", "null"]},
+            "replayedFrom": {
+                "type": ["string", "null"],
+                "description": "the execution a replay copied this run from (it did not run again); null when it ran here",
+            },
+        },
+    },
+    "ReplayRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["fromTask"],
+        "properties": {
+            "fromTask": {
+                "type": "string",
+                "description": "a task name, or a run's path with loop iterations (`each[2].save`, or `each[2]` for one whole iteration)",
+            },
+            "inputs": {"type": "object", "description": "override the original's inputs"},
+            "revision": {"type": "integer", "minimum": 1, "description": "the flow revision to run; the original's by default"},
+            "dryRun": {"type": "boolean", "description": "answer what would be kept (200, ReplayDryRun) and start nothing"},
+        },
+    },
+    "ReplayDryRun": {
+        "type": "object",
+        "required": ["dryRun", "kept", "keptTasks"],
+        "properties": {
+            "dryRun": {"const": True},
+            "kept": {"type": "integer", "description": "task runs that would be copied from the original"},
+            "keptTasks": {**array({"type": "string"}), "description": "their paths (`each[0].save`), the first 100"},
+        },
+    },
+    "ReplayStarted": {
+        "type": "object",
+        "required": ["executionId", "status", "kept"],
+        "properties": {
+            "executionId": {"type": "string", "format": "uuid"},
+            "status": {"const": ExecutionStatus.QUEUED.value},
+            "kept": {"type": "integer", "description": "task runs copied from the original instead of run again"},
         },
     },
     "ExecutionDetail": {
@@ -280,5 +334,15 @@ OPERATIONS: dict[str, Schema] = {
         "summary": "Resume a FAILED, CANCELLED or TIMED_OUT execution; finished tasks keep their outputs",
         "parameters": [ID_PARAM],
         "responses": {**ok(ref("ExecutionStarted")), **ERRORS},
+    },
+    "executions.replay": {
+        "summary": "A new execution of an ended one's flow from a chosen task; the tasks before it are copied, not run",
+        "parameters": [ID_PARAM],
+        "requestBody": json_body(ref("ReplayRequest")),
+        "responses": {
+            **ok(ref("ReplayStarted"), "201", "Queued"),
+            **ok(ref("ReplayDryRun"), "200", "What a replay would keep (dryRun)"),
+            **ERRORS,
+        },
     },
 }

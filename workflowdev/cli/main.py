@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import workflowdev
-from workflowdev.cli import console, credentials, failures, flows, server, users
+from workflowdev.cli import console, credentials, failures, flows, replay, server, users
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     server.add_parsers(commands)
     flows.add_parsers(commands)
+    replay.add_parsers(commands)
     console.add_parsers(commands)
     credentials.add_parsers(commands)
     users.add_parsers(commands)

@@ -161,6 +161,8 @@ class TaskRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    replayed_from: Mapped[str | None] = mapped_column(ID)
+    """The execution this run was copied from by a replay (it did not run here); else None."""
 
     __table_args__ = (
         Index("ix_task_runs_execution_id_key", "execution_id", "key"),

@@ -233,6 +233,11 @@ class ApiClient:
     async def retry(self, execution_id: str) -> Json:
         return await self._request("POST", f"/api/v1/executions/{_segment(execution_id)}/retry")
 
+    async def replay(self, execution_id: str, from_task: str, *, dry_run: bool = False) -> Json:
+        """A new execution from `from_task`; with `dry_run`, only what it would keep."""
+        body = {"fromTask": from_task, **({"dryRun": True} if dry_run else {})}
+        return await self._request("POST", f"/api/v1/executions/{_segment(execution_id)}/replay", json=body)
+
     async def logs(self, execution_id: str) -> list[Json]:
         """Every log line so far, at once; `follow_logs` is the live form."""
         return await self._request("GET", f"/api/v1/executions/{_segment(execution_id)}/logs")

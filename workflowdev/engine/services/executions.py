@@ -21,6 +21,7 @@ from workflowdev.engine.errors import Conflict, Invalid, NotFound
 from workflowdev.engine.events import EXECUTION_UPDATED, EventBus
 from workflowdev.engine.language.flow import Flow, InputsInvalid, check_inputs, parse_flow
 from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.run import replay
 from workflowdev.engine.run.lifecycle import (
     ENDED,
     RETRYABLE,
@@ -31,7 +32,8 @@ from workflowdev.engine.run.lifecycle import (
     execution_updated,
     expect,
 )
-from workflowdev.engine.sealed_inputs import SealBroken, Sealer, seal_inputs
+from workflowdev.engine.run.recorder import new_id as new_run_id
+from workflowdev.engine.sealed_inputs import SealBroken, Sealer, open_inputs, seal_inputs
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.engine.services import audit_trail
 from workflowdev.engine.services.actor import Actor
@@ -80,7 +82,12 @@ def task_run_json(row: Any) -> dict[str, Any]:
         "startedAt": rfc3339(row.started_at),
         "finishedAt": rfc3339(row.finished_at),
         "durationMs": row.duration_ms,
+        "replayedFrom": row.replayed_from,
     }
+
+
+MAX_KEPT_LISTED = 100
+"""Task runs a replay's dry run names (it counts them all)."""
 
 
 class LocalStart(Protocol):
@@ -192,9 +199,11 @@ class ExecutionService:
         execution_id: str | None = None,
         also: Sequence[tuple[Any, Any]] = (),
         secrets: SecretMasker | None = None,
+        fast_start: bool = True,
     ) -> dict[str, Any]:
         """`secrets`: the masker of the run that starts this one (a subflow's parent); what
-        its secrets touch is stored masked, the real inputs sealed."""
+        its secrets touch is stored masked, the real inputs sealed. `fast_start=False` sends it
+        through the claim, whose runner reads the task runs `also` inserted (a replay's)."""
         flow = self.flows.get(flow_row.id, flow_row.revision, flow_row.yaml_content)
         try:
             checked = check_inputs(flow, inputs)
@@ -238,7 +247,7 @@ class ExecutionService:
             "cancel_requested": False,
         }
         entry = audit_trail.entry(actor, "execution.create", "execution", execution_id, {"flowId": flow_row.id, "trigger": trigger.get("type")}, now)
-        lease = self.local.reserve(flow) if self.local is not None else None
+        lease = self.local.reserve(flow) if self.local is not None and fast_start else None
         if lease is not None:
             row.update(lease)
         try:
@@ -368,6 +377,63 @@ class ExecutionService:
         self.bus.publish(execution_updated(execution_id, ExecutionStatus.QUEUED))
         self.wake()
         return {"executionId": execution_id, "status": ExecutionStatus.QUEUED}
+
+    async def replay(
+        self,
+        execution_id: str,
+        *,
+        from_task: str,
+        actor: Actor,
+        inputs: Mapping[str, Any] | None = None,
+        revision: int | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """A new execution of an ended one's flow that runs `from_task` and what follows it, the
+        tasks before taken as the original recorded them (`run.replay`). The original is not
+        touched; `inputs` override the original's; `revision` runs another revision. `dry_run`
+        answers what would be kept, and starts nothing."""
+        async with self.db.read() as conn:
+            row = await store.get_execution(conn, execution_id)
+            if row is None:
+                raise NotFound(f"execution {execution_id} not found")
+            if row.status not in ENDED:
+                raise Conflict(f"execution {execution_id} is {row.status}; only an ended execution can be replayed")
+            flow_row = await flows_store.get_flow(conn, row.flow_id)
+            chosen = await flows_store.get_revision(conn, row.flow_id, revision or row.flow_revision)
+            runs = (await store.task_runs_of(conn, [execution_id])).get(execution_id, [])
+        if flow_row is None or flow_row.deleted_at is not None:
+            raise Conflict(f"the flow of execution {execution_id} was deleted; it cannot be replayed")
+        if chosen is None:
+            raise Invalid(f"the flow has no revision {revision}")
+        source = SimpleNamespace(
+            id=flow_row.id, name=flow_row.name, namespace=flow_row.namespace,
+            revision=chosen.revision, yaml_content=chosen.yaml_content,
+        )  # fmt: skip
+        declared = replay.Declarations.of(self.flows.get(source.id, source.revision, source.yaml_content))
+        try:
+            target = replay.resolve(declared, from_task)
+        except replay.ReplayRefused as exc:
+            raise Invalid(str(exc)) from None
+        planned = replay.plan(declared, target, runs)
+        if dry_run:
+            keys = [run.key for run in planned.kept]
+            return {"dryRun": True, "kept": len(keys), "keptTasks": keys[:MAX_KEPT_LISTED]}
+        masker = SecretMasker()
+        try:
+            original = open_inputs(self.sealer, row.id, row.sealed_inputs, masker) if row.sealed_inputs else row.inputs
+        except SealBroken as exc:
+            raise Conflict(f"the original's inputs cannot be opened: {exc}") from None
+        new_id = str(uuid.uuid4())
+        copies = replay.copied_rows(planned, new_id, execution_id, self.clock(), new_run_id)
+        note = {"original": execution_id, "fromTask": from_task, "kept": len(planned.kept)}
+        entry = audit_trail.entry(actor, "execution.replay", "execution", new_id, note, self.clock())
+        trigger = {"type": "replay", "executionId": execution_id, "fromTask": from_task, "by": actor.name}
+        started = await self._start(
+            source, actor, {**(original or {}), **(inputs or {})}, None, trigger, None, None,
+            execution_id=new_id, also=[(audit.INSERT, entry), *([(store.INSERT_TASK_RUN, copies)] if copies else [])],
+            secrets=masker if row.sealed_inputs else None, fast_start=False,
+        )  # fmt: skip
+        return {"executionId": started["executionId"], "status": started["status"], "kept": len(planned.kept)}
 
     async def wait(self, execution_id: str, poll: float = 5.0) -> Row[Any]:
         """Until the execution is terminal. Events wake it; a slow poll covers other nodes."""

@@ -24,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Static, Tree
 
 from workflowdev.tui.client import ApiError
+from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.flow_outline import Planned, outline
 from workflowdev.tui.formatting import (
     TERMINAL_STATUSES,
@@ -64,12 +65,14 @@ class ExecutionScreen(ExecutionActionsPane):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="execution.back"),
-        Binding("exclamation_mark", "first_failure", "Failure", id="execution.first_failure", key_display="!"),
+        Binding("exclamation_mark", "first_failure", "Failed", id="execution.first_failure", key_display="!"),
         Binding("t", "filter_task", "Task", id="execution.filter_task"),
-        Binding("z", "zoom", "Zoom", id="execution.zoom"),
+        Binding("z", "zoom", "Zoom", id="execution.zoom", show=False),
         Binding("c", "cancel", "Cancel", id="execution.cancel"),
         Binding("R", "retry", "Retry", id="execution.retry"),
+        Binding("p", "replay", "Replay", id="execution.replay"),
     ]
+    REQUIRES: ClassVar[dict[str, str]] = {**ExecutionActionsPane.REQUIRES, "replay": "executor"}
 
     def __init__(self, execution_id: str, *, failed_first: bool = False) -> None:
         super().__init__()
@@ -311,12 +314,57 @@ class ExecutionScreen(ExecutionActionsPane):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter_task":
             return self._selected_run() is not None
+        if action == "replay" and super().check_action(action, parameters):
+            ended = (self.execution or {}).get("status") in TERMINAL_STATUSES
+            return True if ended and self._replay_spec() else None
         return super().check_action(action, parameters)
 
     def unavailable(self, action: str) -> str | None:
         if action == "filter_task":
             return "select a task in the tree first"
+        if action == "replay":
+            if (self.execution or {}).get("status") not in TERMINAL_STATUSES:
+                return "only an ended execution can be replayed"
+            return "select the task (or loop iteration) to replay from"
         return super().unavailable(action)
+
+    def _replay_spec(self) -> str | None:
+        """The selected node as the API's `fromTask`: `stamp`, `each[1].stamp`, or `each[1]`."""
+        ref = self._selected_ref()
+        if ref is None or ref.kind not in ("task", "iteration"):
+            return None
+        if ref.kind == "task" and self.tree.run_of(ref) is None and self.tree.planned_of(ref) is None:
+            return None
+        segments = ref.key.strip("/").split("/")
+        loops = [segment for segment in segments[:-1] if segment.endswith("]")]
+        return ".".join([*loops, segments[-1]])
+
+    @work(group="execution-act")
+    async def action_replay(self) -> None:
+        """Ask what a replay from the selected task keeps (a dry run), confirm, then open it."""
+        spec = self._replay_spec()
+        if spec is None or self.execution is None:
+            return
+        try:
+            preview = await self.client.replay(self.execution_id, spec, dry_run=True)
+        except ApiError as exc:
+            self.workflowdev.report(exc)
+            return
+        kept = preview.get("keptTasks") or []
+        listed = ", ".join(kept[:8]) + (f" and {preview['kept'] - 8} more" if preview.get("kept", 0) > 8 else "")
+        question = (
+            f"Replay {self.execution.get('namespace')}/{self.execution.get('flowName')} from {spec}?\n"
+            f"Runs again in a new execution: {spec} and every task after it.\n"
+            f"Kept from this one: {listed or 'nothing (it starts from the first task)'}."
+        )
+        if not await self.app.push_screen_wait(Confirm(question, "Replay")):
+            return
+        try:
+            started = await self.client.replay(self.execution_id, spec)
+        except ApiError as exc:
+            self.workflowdev.report(exc)
+            return
+        self.workflowdev.open_execution(started["executionId"])
 
     def action_back(self) -> None:
         self.app.pop_screen()

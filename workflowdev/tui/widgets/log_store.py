@@ -89,7 +89,7 @@ def wrap_rows(message: str | tuple[str, ...], width: int) -> tuple[str, ...]:
         if part.isascii():
             rows.extend(part[start : start + width] for start in range(0, max(len(part), 1), width))
         else:
-            rows.extend(chop_cells(part, width) or [""])
+            rows.extend(chop_cells(part, width) or [part])  # all zero-width: one row, not none
     if len(rows) > MAX_PARTS:
         rows[MAX_PARTS - 1 :] = [f"… {len(rows) - MAX_PARTS + 1:,} more rows: w turns wrapping off"]
     return tuple(rows)
