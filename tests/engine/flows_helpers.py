@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import Api
@@ -83,3 +85,13 @@ def tasks_by_name(body: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def outputs(task: dict[str, Any]) -> Any:
     return json.loads(task["outputs"]) if task["outputs"] is not None else None
+
+
+async def cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    """`workflowdev ARGS` as a process, without blocking the loop an in-process server runs on."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "workflowdev.cli", *args, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()

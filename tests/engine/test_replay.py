@@ -3,9 +3,7 @@ follows run anew, the original is untouched; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from typing import Any
 
 import pytest
@@ -13,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import detail, run, save_flow, wait_status
+from tests.engine.flows_helpers import cli, detail, run, save_flow, wait_status
 from workflowdev.engine.language.flow import parse_flow
 from workflowdev.engine.run.replay import Declarations, ReplayRefused, resolve
 from workflowdev.plugins import build_registry
@@ -238,15 +236,6 @@ def test_any_from_task_resolves_or_is_refused_with_a_reason(nested: Declarations
         assert str(refused)
     else:
         assert target.task.name in nested.tasks and set(target.pins) <= set(nested.ancestors(target.task.name))
-
-
-async def cli(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "workflowdev.cli", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_workflowdev_replay_asks_the_server_and_names_the_new_execution(api: Api) -> None:

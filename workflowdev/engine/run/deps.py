@@ -13,6 +13,7 @@ from workflowdev.engine.language.expressions import Renderer
 from workflowdev.engine.plugin import PluginRegistry, PluginSettings
 from workflowdev.engine.run.gates import Gates
 from workflowdev.engine.run.limits import RunLimits
+from workflowdev.engine.run.mocks import TaskMock
 from workflowdev.engine.run.task_kv import KeyValues
 from workflowdev.engine.sealed_inputs import Sealer
 from workflowdev.engine.secrets import SecretMasker
@@ -62,6 +63,8 @@ class EngineDeps:
     subflows: SubflowLauncher = field(init=False)
     credentials: CredentialLookup = no_credentials
     sealer: Sealer | None = None
+    mocks: dict[str, TaskMock] = field(default_factory=dict)
+    """Task name → what it answers instead of running its plugin (flow tests); empty on servers."""
     """Opens the sealed inputs of a subflow started with its parent's secrets."""
 
     def guard(self, execution_id: str, owner: str, token: str | None) -> Guard:

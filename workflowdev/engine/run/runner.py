@@ -608,7 +608,8 @@ class Runner:
             task_scope = {"name": task.name, "attempt": run.attempt, "iteration": frame.iteration, "idempotencyKey": key}
             properties = await self.render(task.properties, frame, task=task_scope)
             async with asyncio.timeout(task.timeout):
-                result = await plugin().run(ctx, properties)
+                mock = self.deps.mocks.get(task.name)
+                result = mock.answer() if mock is not None else await plugin().run(ctx, properties)
             outputs, outputs_text = _json_outputs(result, self.deps.limits.max_output_bytes)
         except asyncio.CancelledError:
             ctx.cancelled.set()
