@@ -15,6 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from workflowdev.flowtest.run import latest_runs
+
 PURE_FAMILIES = ("flow.", "util.", "data.", "crypto.")
 PAGE = 1_000
 
@@ -55,14 +57,9 @@ async def _get(session: aiohttp.ClientSession, url: str, **params: str) -> Any:
 
 def recorded_test(execution: dict[str, Any], runs: list[dict[str, Any]], flow: str | dict[str, str]) -> dict[str, Any]:
     """The test file (as data) that expects what `execution` did, its outside world mocked."""
-    latest: dict[str, dict[str, Any]] = {}
-    for run in runs:
-        key = run["taskName"] if run["iteration"] is None else f"{run['taskName']}[{run['iteration']}]"
-        if key not in latest or run["attempt"] >= latest[key]["attempt"]:
-            latest[key] = run
     mocks: dict[str, Any] = {}
     tasks: dict[str, Any] = {}
-    for key, run in latest.items():
+    for key, run in latest_runs(runs).items():
         outputs = json.loads(run["outputs"]) if run["outputs"] else {}
         if is_external(run["taskType"]):
             if run["taskName"] not in mocks and run["status"] in ("SUCCESS", "FAILED"):
