@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from workflowdev.flowtest.run import latest_runs
+from workflowdev.store.statuses import TaskStatus
 
 PURE_FAMILIES = ("flow.", "util.", "data.", "crypto.")
 PAGE = 1_000
@@ -62,8 +63,9 @@ def recorded_test(execution: dict[str, Any], runs: list[dict[str, Any]], flow: s
     for key, run in latest_runs(runs).items():
         outputs = json.loads(run["outputs"]) if run["outputs"] else {}
         if is_external(run["taskType"]):
-            if run["taskName"] not in mocks and run["status"] in ("SUCCESS", "FAILED"):
-                mocks[run["taskName"]] = {"outputs": outputs} if run["status"] == "SUCCESS" else {"error": run["error"] or "failed"}
+            if run["taskName"] not in mocks and run["status"] in (TaskStatus.SUCCESS, TaskStatus.FAILED):
+                succeeded = run["status"] == TaskStatus.SUCCESS
+                mocks[run["taskName"]] = {"outputs": outputs} if succeeded else {"error": run["error"] or "failed"}
             tasks[key] = {"status": run["status"]}
         else:
             tasks[key] = {"status": run["status"], **({"outputs": outputs} if outputs else {})}

@@ -12,11 +12,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from workflowdev.flowtest.run import Outcome
-
-GLYPHS = {
-    "SUCCESS": ("✔", "green"), "FAILED": ("✘", "red"), "SKIPPED": ("↷", "dim"), "CANCELLED": ("⊘", "magenta"),
-    "TIMED_OUT": ("⧗", "red"), "WAITING": ("⏸", "yellow"), "RUNNING": ("▶", "cyan"), "QUEUED": ("·", "dim"),
-}  # fmt: skip
+from workflowdev.local_run import STYLES
 
 
 def show(console: Console, file: Path, outcomes: Sequence[Outcome]) -> None:
@@ -32,7 +28,7 @@ def show(console: Console, file: Path, outcomes: Sequence[Outcome]) -> None:
 
 def _add_runs(node: Tree, outcome: Outcome, parent: str | None) -> None:
     for run in (r for r in outcome.runs if r["parentId"] == parent):
-        glyph, style = GLYPHS.get(run["status"], ("?", ""))
+        glyph, style = STYLES.get(run["status"], ("?", ""))
         label = Text.assemble((glyph, style), " ", run["taskName"])
         if run["iteration"] is not None:
             label.append(f"[{run['iteration']}]", style="dim")

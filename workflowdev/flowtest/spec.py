@@ -31,15 +31,17 @@ import jsonschema
 import yaml
 
 from workflowdev.engine.run.mocks import TaskMock
+from workflowdev.store.statuses import ExecutionStatus, TaskStatus
 
-STATUSES = ["SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT", "SKIPPED", "PAUSED"]
+EXECUTION_STATUSES = [status.value for status in ExecutionStatus]
+TASK_STATUSES = [status.value for status in TaskStatus]
 MAX_TESTS = 1_000
 """Tests in one file at most."""
 
 _EXPECT_TASK = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"status": {"enum": STATUSES}, "outputs": {"type": "object"}, "that": {"type": "string"}},
+    "properties": {"status": {"enum": TASK_STATUSES}, "outputs": {"type": "object"}, "that": {"type": "string"}},
 }
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -80,7 +82,7 @@ SCHEMA: dict[str, Any] = {
                         "type": "object",
                         "additionalProperties": False,
                         "properties": {
-                            "status": {"enum": STATUSES},
+                            "status": {"enum": EXECUTION_STATUSES},
                             "outputs": {"type": "object"},
                             "tasks": {"type": "object", "additionalProperties": _EXPECT_TASK},
                         },
