@@ -135,3 +135,11 @@ async def test_a_recorded_execution_replays_as_a_test_and_shows_a_changed_flow(a
     code, out, _err = await cli("test", "fetching.test.yaml", cwd=tmp_path)
     assert code == 1
     assert 'summary.outputs.value: expected "answered 200", got "got 200"' in out
+
+
+async def test_a_flow_that_does_not_parse_is_named_not_a_traceback(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "flows" / "orders.yaml").write_text("name: orders\ntasks:\n  - {name: a, type: util.nope}\n")
+    code, out, err = await cli("test", "tests", cwd=root)
+    assert code == 1 and "Traceback" not in out + err
+    assert "tests/orders.test.yaml" in out and "util.nope" in out and "1 files unusable" in out

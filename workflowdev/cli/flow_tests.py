@@ -54,6 +54,7 @@ def test_files(paths: Sequence[Path]) -> list[Path]:
 async def _run(paths: Sequence[Path], junit_path: Path | None, server: str, token: str | None) -> int:
     from rich.console import Console
 
+    from workflowdev.engine.errors import DomainError
     from workflowdev.flowtest import report
     from workflowdev.flowtest.record import RecordError, stored_flow
     from workflowdev.flowtest.run import Outcome, run_tests
@@ -78,7 +79,13 @@ async def _run(paths: Sequence[Path], junit_path: Path | None, server: str, toke
             console.print(f"✘ {exc}", style="red")
             unusable += 1
             continue
-        outcomes = await run_tests(spec, source)
+        try:
+            outcomes = await run_tests(spec, source)
+        except DomainError as exc:  # the flow itself does not parse
+            details = "".join(f"\n  line {d['line']}, column {d['column']}: {d['message']}" for d in exc.details if "line" in d)
+            console.print(f"✘ {path}: {exc.message}{details}", style="red")
+            unusable += 1
+            continue
         report.show(console, path, outcomes)
         results.append((path, outcomes))
     if junit_path is not None:

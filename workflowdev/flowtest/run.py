@@ -80,6 +80,10 @@ async def _run_one(engine: Engine, flow_id: str, declared: set[str], test: FlowT
         while row.status not in SETTLED and time.monotonic() < deadline:
             await subscription.get(timeout=0.2)
             row = await engine.executions.get_row(execution_id)
+        if row.status not in SETTLED:  # cancelled while its mocks still stand: no real plugin runs
+            with contextlib.suppress(DomainError):  # it may have ended meanwhile
+                await engine.executions.cancel(execution_id, actor=TESTER)
+                await engine.executions.wait(execution_id)
         runs, _total = await engine.executions.task_runs(execution_id, status=(), task_name=None, limit=MAX_RUNS, offset=0)
     except DomainError as exc:
         details = "; ".join(f"{d.get('path')}: {d.get('message')}" for d in exc.details)
@@ -89,9 +93,6 @@ async def _run_one(engine: Engine, flow_id: str, declared: set[str], test: FlowT
     finally:
         subscription.close()
         engine.deps.mocks.clear()
-    if row.status not in SETTLED:
-        with contextlib.suppress(DomainError):  # it may have ended meanwhile
-            await engine.executions.cancel(execution_id, actor=TESTER)
     outcome = Outcome(test, row.status, row.error, [_run_json(run) for run in runs])
     outcome.failures = await _compare(engine, test, row, outcome.runs)
     outcome.failures.extend(f"mocks: the flow has no task {name!r}" for name in test.mocks if name not in declared)

@@ -18,8 +18,9 @@ task with the same type (a replay may run another revision).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from workflowdev.engine.language.flow import Flow, Task, TaskList
@@ -212,7 +213,9 @@ def _dependents(dag: Task, name: str) -> set[str]:
     return waiting
 
 
-def copied_rows(plan: ReplayPlan, execution_id: str, original_id: str, now: Any, new_id: Any) -> list[dict[str, Any]]:
+def copied_rows(
+    plan: ReplayPlan, execution_id: str, original_id: str, now: datetime, new_id: Callable[[], str]
+) -> list[dict[str, Any]]:
     """The task_runs rows of the replay before it starts: the reopened containers (WAITING, new,
     started now), then the kept runs as they were, each under its new parent and marked as
     copied from `original_id`. `new_id()` makes each run's id."""
