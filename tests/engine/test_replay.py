@@ -4,9 +4,11 @@ follows run anew, the original is untouched; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +17,7 @@ from tests.engine.flows_helpers import cli, detail, run, save_flow, wait_status
 from workflowdev.engine.language.flow import parse_flow
 from workflowdev.engine.run.replay import Declarations, ReplayRefused, resolve
 from workflowdev.plugins import build_registry
+from workflowdev.store import flows as flows_store
 
 SEQUENCE = """
 name: sequence
@@ -258,3 +261,35 @@ async def test_a_dry_run_names_what_would_be_kept_and_starts_nothing(api: Api) -
     assert reply.status == 200, reply.body
     assert reply.body == {"dryRun": True, "kept": 2, "keptTasks": ["each[0].stamp", "each[2].stamp"]}
     assert (await api.get("/api/v1/executions")).body == listed
+
+
+async def test_a_revision_that_no_longer_validates_is_a_400_not_a_500(api: Api) -> None:
+    original = await run(api, SEQUENCE)
+    flow_id = original["execution"]["flowId"]
+    assert api.runtime.db is not None
+    async with api.runtime.db.write() as conn:  # as if a plugin this revision used were uninstalled
+        await flows_store.insert_revision(conn, flow_id, 2, "name: sequence\ntasks:\n  - {name: a, type: gone.plugin}\n", datetime.now(UTC), None)
+    reply = await api.post(f"/api/v1/executions/{original['execution']['id']}/replay", json={"fromTask": "a", "revision": 2})
+    assert reply.status == 400, reply.body
+    assert "revision 2 of the flow does not validate" in reply.body["error"]["message"]
+    assert "gone.plugin" in json.dumps(reply.body["error"]["details"])
+
+
+async def test_the_cli_names_a_server_that_is_not_workflowdev(api: Api) -> None:
+    async def bad_gateway(_request: web.Request) -> web.Response:
+        return web.Response(text="<html>502 Bad Gateway</html>", status=502)
+
+    proxy = web.Application()
+    proxy.router.add_route("*", "/{tail:.*}", bad_gateway)
+    runner = web.AppRunner(proxy)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        code, _out, err = await cli("replay", "some-id", "--from", "a", "--server", f"http://127.0.0.1:{port}")
+    finally:
+        await runner.cleanup()
+    assert code == 1 and "did not answer as a workflowdev server" in err and "Traceback" not in err, err
+    code, _out, err = await cli("replay", "some-id", "--from", "a", "--server", "http://127.0.0.1:9")
+    assert code == 1 and "cannot reach http://127.0.0.1:9" in err and "Traceback" not in err

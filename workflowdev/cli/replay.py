@@ -57,3 +57,5 @@ async def _post(url: str, body: dict[str, Any], token: str | None) -> tuple[int,
             return reply.status, await reply.json(content_type=None)
     except aiohttp.ClientError as exc:
         return 0, {"error": {"message": f"cannot reach {url.split('/api/', 1)[0]}: {exc}"}}
+    except ValueError:  # not JSON: not a workflowdev server (a proxy's error page, say)
+        return 0, {"error": {"message": f"{url.split('/api/', 1)[0]} did not answer as a workflowdev server"}}

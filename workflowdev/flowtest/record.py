@@ -54,6 +54,8 @@ async def _get(session: aiohttp.ClientSession, url: str, **params: str) -> Any:
             return body
     except aiohttp.ClientError as exc:
         raise RecordError(f"cannot reach {url}: {exc}") from None
+    except ValueError:  # not JSON: not a workflowdev server (a proxy's error page, say)
+        raise RecordError(f"{url} did not answer as a workflowdev server") from None
 
 
 def recorded_test(execution: dict[str, Any], runs: list[dict[str, Any]], flow: str | dict[str, str]) -> dict[str, Any]:

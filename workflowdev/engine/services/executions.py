@@ -19,7 +19,7 @@ from sqlalchemy import Row
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.errors import Conflict, Invalid, NotFound
 from workflowdev.engine.events import EXECUTION_UPDATED, EventBus
-from workflowdev.engine.language.flow import Flow, InputsInvalid, check_inputs, parse_flow
+from workflowdev.engine.language.flow import Flow, FlowInvalid, InputsInvalid, check_inputs, parse_flow
 from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.engine.run import replay
 from workflowdev.engine.run.lifecycle import (
@@ -409,7 +409,13 @@ class ExecutionService:
             id=flow_row.id, name=flow_row.name, namespace=flow_row.namespace,
             revision=chosen.revision, yaml_content=chosen.yaml_content,
         )  # fmt: skip
-        declared = replay.Declarations.of(self.flows.get(source.id, source.revision, source.yaml_content))
+        try:
+            flow = self.flows.get(source.id, source.revision, source.yaml_content)
+        except FlowInvalid as exc:  # an old revision, written for task types this node lacks now
+            raise Invalid(
+                f"revision {source.revision} of the flow does not validate any more", [e.to_json() for e in exc.errors]
+            ) from None
+        declared = replay.Declarations.of(flow)
         try:
             target = replay.resolve(declared, from_task)
         except replay.ReplayRefused as exc:
