@@ -64,6 +64,8 @@ class Settings:
     its executions over within about twice this."""
     poll_interval: float = 1.0
     """Seconds between looks for work when no NOTIFY can wake the node (SQLite, LISTEN down)."""
+    schedule_late_after: float = 60.0
+    """Seconds after its instant past which a schedule's firing is recorded `late` in the slot ledger."""
     scripts_enabled: bool = True
     """False on servers that must not run arbitrary code: script.* tasks then fail."""
     files_root: Path | None = None
@@ -276,3 +278,5 @@ def _check_cluster_settings(settings: Settings) -> None:
             f"poll_interval must be above 0 and at most lease_seconds ({settings.lease_seconds:g}), "
             f"got {settings.poll_interval:g}"
         )
+    if settings.schedule_late_after < 0:
+        raise ConfigError(f"schedule_late_after must be 0 seconds or more, got {settings.schedule_late_after:g}")

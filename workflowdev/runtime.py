@@ -79,6 +79,7 @@ class Runtime:
                     lease_seconds=self.settings.lease_seconds,
                     poll_interval=self.settings.poll_interval,
                     roles=frozenset(self.settings.roles),
+                    schedule_late_after=self.settings.schedule_late_after,
                     plugins=self.settings.plugin_settings,
                     limits=self.settings.run_limits,
                 ),

@@ -49,6 +49,7 @@ ACCESS: dict[str, str] = {
     "approvals.get": "viewer",
     "triggers.list": "viewer",
     "triggers.get": "viewer",
+    "triggers.slots": "viewer",
     "plugins.list": "viewer",
     "plugins.categories": "viewer",
     "plugins.get": "viewer",
@@ -63,6 +64,7 @@ ACCESS: dict[str, str] = {
     "executions.cancel": "executor",
     "executions.retry": "executor",
     "executions.replay": "executor",
+    "triggers.backfill": "executor",
     "approvals.approve": "executor",
     "approvals.reject": "executor",
     # editor: change flows, triggers and kv

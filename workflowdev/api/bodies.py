@@ -20,7 +20,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -208,15 +208,25 @@ def bool_param(request: web.Request, name: str) -> bool:
 def time_param(request: web.Request, name: str) -> datetime | None:
     """An RFC 3339 timestamp query parameter with its time zone, or None when absent."""
     raw = request.query.get(name)
-    if raw is None:
-        return None
+    return None if raw is None else parse_timestamp(raw, f"query parameter {name}")
+
+
+def time_field(body: Mapping[str, Any], name: str, *, required: bool = False) -> datetime | None:
+    """An RFC 3339 timestamp field of a JSON body, or None when absent."""
+    raw = field(body, name, str, required=required)
+    return None if raw is None else parse_timestamp(raw, name)
+
+
+def parse_timestamp(raw: str, what: str) -> datetime:
+    """RFC 3339 with its time zone, in UTC. A time a zone offset pushes outside the years
+    datetime holds (`0001-01-01T00:00:00+05:00`) is refused like any malformed one."""
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid(f"query parameter {name} must be an RFC 3339 timestamp, got {raw!r}") from None
-    if value.tzinfo is None:
-        raise Invalid(f"query parameter {name} must carry a time zone (end it with Z for UTC)")
-    return value
+        if value.tzinfo is None:
+            raise Invalid(f"{what} must carry a time zone (end it with Z for UTC)")
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise Invalid(f"{what} must be an RFC 3339 timestamp, got {shown(raw)}") from None
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:

@@ -11,11 +11,14 @@ from aiohttp import web
 from workflowdev.api.actors import actor_of
 from workflowdev.api.bodies import (
     bool_param,
+    bounded_int,
     field,
     paging,
     parse_json,
     read_object,
     reject_unknown,
+    time_field,
+    time_param,
 )
 from workflowdev.api.docs import (
     ERRORS,
@@ -30,10 +33,13 @@ from workflowdev.api.docs import (
     ref,
 )
 from workflowdev.api.keys import ENGINE
+from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.language.trigger_config import TRIGGER_TYPES
 from workflowdev.engine.run.lifecycle import ENDED
+from workflowdev.engine.services.schedules import MAX_BACKFILL, MAX_BACKFILL_CONCURRENCY, MAX_SLOTS_LISTED
 from workflowdev.engine.services.triggers import WebhookCall, trigger_json
+from workflowdev.store.statuses import UNRUN_SLOTS, SlotState
 
 routes = web.RouteTableDef()
 WAIT_DEFAULT_SECONDS = 30.0
@@ -97,6 +103,51 @@ async def update_trigger(request: web.Request) -> web.Response:
 async def delete_trigger(request: web.Request) -> web.Response:
     await request.app[ENGINE].triggers.delete(request.match_info["id"], actor=actor_of(request))
     return web.Response(status=204)
+
+
+@routes.get("/api/v1/triggers/{id}/slots", name="triggers.slots")
+async def list_slots(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    trigger = await engine.triggers.get(request.match_info["id"])
+    raw_limit = request.query.get("limit")
+    limit = MAX_SLOTS_LISTED if raw_limit is None else bounded_int(raw_limit, "query parameter limit", 1, MAX_SLOTS_LISTED)
+    rows = await engine.schedules.slots(trigger, time_param(request, "from"), time_param(request, "to"), limit)
+    return web.json_response([
+        {
+            "instant": rfc3339(row.scheduled_at),
+            "state": row.state,
+            "executionId": row.execution_id,
+            "firedAt": None if row.state in UNRUN_SLOTS else rfc3339(row.fired_at),
+        }
+        for row in rows
+    ])
+
+
+@routes.post("/api/v1/triggers/{id}/backfill", name="triggers.backfill")
+async def backfill(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    reject_unknown(body, {"from", "to", "concurrency", "dryRun"})
+    concurrency = field(body, "concurrency", int)
+    if concurrency is not None and not 1 <= concurrency <= MAX_BACKFILL_CONCURRENCY:
+        raise Invalid(
+            f"concurrency must be between 1 and {MAX_BACKFILL_CONCURRENCY}",
+            [{"path": "concurrency", "message": f"must be between 1 and {MAX_BACKFILL_CONCURRENCY}"}],
+        )
+    engine = request.app[ENGINE]
+    trigger = await engine.triggers.get(request.match_info["id"])
+    dry_run = bool(field(body, "dryRun", bool))
+    plan = await engine.schedules.backfill(
+        trigger,
+        time_field(body, "from", required=True),
+        time_field(body, "to", required=True),
+        concurrency=concurrency,
+        dry_run=dry_run,
+        actor=actor_of(request),
+    )
+    instants = [rfc3339(i) for i in plan.instants]
+    if dry_run:
+        return web.json_response({"dryRun": True, "instants": instants, "executionIds": []})
+    return web.json_response({"executionIds": plan.execution_ids, "instants": instants}, status=201 if plan.execution_ids else 200)
 
 
 async def _webhook_body(request: web.Request, raw: bytes) -> Any:
@@ -198,6 +249,42 @@ SCHEMAS: dict[str, Schema] = {
         "type": "object",
         "properties": {"name": {"type": "string"}, "enabled": {"type": "boolean"}, "config": {"type": "object"}},
     },
+    "Slot": {
+        "type": "object",
+        "required": ["instant", "state", "executionId", "firedAt"],
+        "properties": {
+            "instant": TIMESTAMP,
+            "state": {
+                "enum": [str(s) for s in SlotState],
+                "description": "fired; late (fired more than schedule_late_after after its instant); skipped (catch-up "
+                "off: passed over after downtime); missed (past the catch-up limit, or the flow refused to start); "
+                "backfilled. Only skipped and missed slots have no execution, and only they are backfilled.",
+            },
+            "executionId": {"type": ["string", "null"]},
+            "firedAt": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "BackfillRequest": {
+        "type": "object",
+        "required": ["from", "to"],
+        "additionalProperties": False,
+        "properties": {
+            "from": {**TIMESTAMP, "description": "the first instant considered (included)"},
+            "to": {**TIMESTAMP, "description": "the end of the range (excluded); instants after now are left to the schedule"},
+            "concurrency": {"type": "integer", "minimum": 1, "maximum": MAX_BACKFILL_CONCURRENCY,
+                            "description": "executions of this backfill running at once; unset: no limit of its own"},
+            "dryRun": {"type": "boolean", "description": "answer the instants it would run, start nothing"},
+        },
+    },
+    "BackfillResult": {
+        "type": "object",
+        "required": ["executionIds", "instants"],
+        "properties": {
+            "executionIds": array({"type": "string"}),
+            "instants": {**array(TIMESTAMP), "description": "the slots of the range that had no execution"},
+            "dryRun": {"type": "boolean"},
+        },
+    },
     "WebhookResult": {
         "type": "object",
         "required": ["executionId", "status"],
@@ -232,6 +319,27 @@ OPERATIONS: dict[str, Schema] = {
         "responses": {**ok(ref("Trigger")), **ERRORS},
     },
     "triggers.delete": {"summary": "Delete a trigger", "parameters": [ID_PARAM], "responses": {"204": {"description": "Deleted"}, **ERRORS}},
+    "triggers.slots": {
+        "summary": "A schedule's slot ledger: what became of each instant, oldest first",
+        "parameters": [
+            ID_PARAM,
+            {"name": "from", "in": "query", "schema": TIMESTAMP, "description": "included; default: a day before `to`"},
+            {"name": "to", "in": "query", "schema": TIMESTAMP, "description": "excluded; default: now"},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SLOTS_LISTED},
+             "description": f"default {MAX_SLOTS_LISTED}; for more, ask again from the last slot's instant"},
+        ],
+        "responses": {**ok(array(ref("Slot"))), **ERRORS},
+    },
+    "triggers.backfill": {
+        "summary": f"Run every slot in [from, to) that has no execution, each once (at most {MAX_BACKFILL} instants)",
+        "parameters": [ID_PARAM],
+        "requestBody": json_body(ref("BackfillRequest")),
+        "responses": {
+            **ok(ref("BackfillResult"), "201", "Started"),
+            **ok(ref("BackfillResult"), "200", "Nothing was missing, or a dry run"),
+            **ERRORS,
+        },
+    },
     "webhook.fire": {
         "summary": "Fire a webhook trigger: the body, headers and query reach the flow as trigger.*",
         "parameters": [

@@ -198,11 +198,13 @@ async def child_of(conn: AsyncConnection, parent_task_run_id: str) -> str | None
     return (await conn.execute(query)).scalar_one_or_none()
 
 
-async def count_running(conn: AsyncConnection, flow_id: str) -> int:
+async def count_running(conn: AsyncConnection, *, flow_id: str | None = None, batch_id: str | None = None) -> int:
+    """Executions of the flow, or of the batch, that hold a running place."""
+    which = executions.c.flow_id == flow_id if batch_id is None else executions.c.batch_id == batch_id
     query = (
         select(func.count())
         .select_from(executions)
-        .where(executions.c.flow_id == flow_id, executions.c.status.in_((ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)))
+        .where(which, executions.c.status.in_((ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)))
     )
     return int((await conn.execute(query)).scalar_one())
 

@@ -202,20 +202,24 @@ def _apply(conn: Connection, batch: list[_Submission]) -> set[Guard]:
 def _coalesce(statements: list[tuple[Executable, Any]]) -> list[tuple[Executable, Any]]:
     """Turn a batch into as few executemany calls as order allows.
 
-    Inserts depend on nothing else in a batch, so all rows for one insert statement go first,
-    together. Updates keep their order (two updates of one row must not swap) and merge only
-    with neighbours. Callers share a statement object only when its parameter dicts have the
-    same keys.
+    Deletes only free unique keys that inserts of the same batch take (a backfilled slot's
+    unrun row), so they go first, in order. Inserts depend on nothing else in a batch, so all
+    rows for one insert statement go next, together. Updates keep their order (two updates of
+    one row must not swap) and merge only with neighbours. Callers share a statement object
+    only when its parameter dicts have the same keys.
     """
+    deletes: list[tuple[Executable, list[Any]]] = []
     inserts: dict[int, tuple[Executable, list[Any]]] = {}
     updates: list[tuple[Executable, list[Any]]] = []
     for statement, params in statements:
         rows = params if isinstance(params, list) else [params]
         if getattr(statement, "is_insert", False):
             inserts.setdefault(id(statement), (statement, []))[1].extend(rows)
-        elif updates and updates[-1][0] is statement:
-            updates[-1][1].extend(rows)
+            continue
+        ordered = deletes if getattr(statement, "is_delete", False) else updates
+        if ordered and ordered[-1][0] is statement:
+            ordered[-1][1].extend(rows)
         else:
-            updates.append((statement, list(rows)))
-    merged = [*inserts.values(), *updates]
+            ordered.append((statement, list(rows)))
+    merged = [*deletes, *inserts.values(), *updates]
     return [(s, p[0] if len(p) == 1 else p) for s, p in merged]

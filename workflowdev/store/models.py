@@ -126,6 +126,9 @@ class Execution(Base):
     renewal, a clean hand-back): where a resume ends the attempts a stopped node left open, so
     the downtime is not counted in their durations."""
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    batch_id: Mapped[str | None] = mapped_column(ID)
+    """The backfill this execution belongs to: a batch runs at most `batch_limit` at a time."""
+    batch_limit: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_executions_created_at", "created_at"),
@@ -135,6 +138,7 @@ class Execution(Base):
         Index("ix_executions_namespace_created_at", "namespace", "created_at"),
         Index("ix_executions_status_lease_expires_at", "status", "lease_expires_at"),
         Index("ix_executions_parent_execution_id", "parent_execution_id"),
+        Index("ix_executions_batch_id_status", "batch_id", "status"),
     )
 
 
@@ -216,7 +220,11 @@ class Trigger(Base):
 
 
 class TriggerFiring(Base):
-    """One firing. The unique (trigger, instant) row is what stops a schedule firing twice."""
+    """One firing. The unique (trigger, instant) row is what stops a schedule firing twice.
+
+    For schedules it is also the slot ledger: one row per instant the trigger owned, with its
+    `state` (see `store.statuses.SlotState`); an instant that was not run has no execution.
+    """
 
     __tablename__ = "trigger_firings"
 
@@ -226,6 +234,7 @@ class TriggerFiring(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     execution_id: Mapped[str | None] = mapped_column(ID)
+    state: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         UniqueConstraint("trigger_id", "scheduled_at"),

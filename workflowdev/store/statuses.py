@@ -44,3 +44,24 @@ class GateStatus(StrEnum):
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
+
+
+class SlotState(StrEnum):
+    """What became of one instant of a schedule (a row of the slot ledger).
+
+    `fired` and `late` ran at the instant (late: more than the node's `schedule_late_after`
+    after it, typically after downtime with catch-up on); `skipped` was passed over on purpose
+    (catch-up off, so only the latest of the instants missed while no node was up ran);
+    `missed` could not run (beyond the catch-up limit, or the flow refused to start); and
+    `backfilled` ran later, by a backfill. The last three may be backfilled; the others never.
+    """
+
+    FIRED = "fired"
+    LATE = "late"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+    BACKFILLED = "backfilled"
+
+
+UNRUN_SLOTS = (SlotState.SKIPPED, SlotState.MISSED)
+"""Slots with no execution: what a backfill may still run."""

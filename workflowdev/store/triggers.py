@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.store.models import Execution, Flow, Trigger, TriggerFiring
+from workflowdev.store.statuses import UNRUN_SLOTS
 
 executions = Execution.__table__
 triggers = Trigger.__table__
@@ -19,6 +22,15 @@ INSERT_FIRING = insert(firings)
 MARK_FIRED = (
     update(triggers).where(triggers.c.id == bindparam("trigger_id")).values(last_fired_at=bindparam("at"))
 )
+FREE_UNRUN_SLOT = delete(firings).where(
+    firings.c.trigger_id == bindparam("slot_trigger_id"),
+    firings.c.scheduled_at == bindparam("slot_instant"),
+    firings.c.execution_id.is_(None),
+    firings.c.state.in_([str(s) for s in UNRUN_SLOTS]),
+)
+"""Committed with a backfill's execution (the journal runs deletes before inserts): the slot's
+unrun row gives way to the row that runs it. Two backfills of one slot both get here; the second's insert then
+fails on the (trigger, instant) key, so its execution is not committed either."""
 
 
 async def insert_trigger(conn: AsyncConnection, **values: Any) -> None:
@@ -173,3 +185,50 @@ async def retire_idempotency_key(conn: AsyncConnection, trigger_id: str, key: st
         .values(idempotency_key=None)
     )
     return result.rowcount > 0
+
+
+async def record_unrun_slots(
+    conn: AsyncConnection, trigger_id: str, instants: Sequence[datetime], state: str, now: datetime
+) -> None:
+    """Write `state` for the instants that have no slot yet; instants another node (or an
+    earlier look) recorded keep what they say."""
+    if not instants:
+        return
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "trigger_id": trigger_id,
+            "scheduled_at": instant,
+            "idempotency_key": None,
+            "fired_at": now,
+            "execution_id": None,
+            "state": state,
+        }
+        for instant in instants
+    ]
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(firings).on_conflict_do_nothing(index_elements=["trigger_id", "scheduled_at"])
+    await conn.execute(statement, rows)
+
+
+async def slots(
+    conn: AsyncConnection, trigger_id: str, since: datetime, until: datetime, limit: int
+) -> Sequence[Row[Any]]:
+    """The ledger's slots of a schedule in [since, until), oldest first."""
+    query = (
+        select(firings.c.scheduled_at, firings.c.state, firings.c.execution_id, firings.c.fired_at)
+        .where(firings.c.trigger_id == trigger_id, firings.c.scheduled_at >= since, firings.c.scheduled_at < until)
+        .order_by(firings.c.scheduled_at)
+        .limit(limit)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def slots_at(conn: AsyncConnection, trigger_id: str, instants: Sequence[datetime]) -> Sequence[Row[Any]]:
+    """The recorded slots among `instants` (a backfill's range, at most a thousand)."""
+    if not instants:
+        return []
+    query = select(firings.c.scheduled_at, firings.c.state).where(
+        firings.c.trigger_id == trigger_id, firings.c.scheduled_at.in_(list(instants))
+    )
+    return (await conn.execute(query)).all()

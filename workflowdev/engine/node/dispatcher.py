@@ -248,21 +248,25 @@ class Dispatcher:
         return False
 
     async def _admit(self, conn: AsyncConnection, execution_id: str, row: Any) -> bool:
-        """Apply the flow's concurrency to a claimed execution; False leaves it unstarted."""
+        """Apply its batch's limit and its flow's concurrency to a claimed execution; False
+        leaves it unstarted. An admitted one is RUNNING within the claim's transaction, so the
+        next one claimed with it counts it."""
         if row is None or row.status != ExecutionStatus.QUEUED:
             return True
         flow = await self.flows.load(self.db, row.flow_id, row.flow_revision)
-        if flow.concurrency is None:
+        if flow.concurrency is None and row.batch_id is None:
             return True
-        busy = await store.count_running(conn, row.flow_id)
-        if busy < flow.concurrency.limit:
+        if row.batch_id is not None and await store.count_running(conn, batch_id=row.batch_id) >= row.batch_limit:
+            await self._hand_back(conn, execution_id)
+            return False
+        if flow.concurrency is None or await store.count_running(conn, flow_id=row.flow_id) < flow.concurrency.limit:
             await store.set_status_if(
                 conn, execution_id, expected=expect(ExecutionStatus.RUNNING, ExecutionStatus.QUEUED), status=ExecutionStatus.RUNNING
             )
             return True
         behavior = flow.concurrency.behavior
         if behavior == "queue":
-            await store.set_status_if(conn, execution_id, expected=[ExecutionStatus.QUEUED], lease_owner=None, lease_expires_at=None)
+            await self._hand_back(conn, execution_id)
             return False
         now = self.deps.clock()
         ended = ExecutionStatus.CANCELLED if behavior == "cancel" else ExecutionStatus.FAILED
@@ -282,6 +286,11 @@ class Dispatcher:
             self.deps.bus.publish, execution_updated(execution_id, row.status, **execution_json(row))
         )
         return False
+
+    @staticmethod
+    async def _hand_back(conn: AsyncConnection, execution_id: str) -> None:
+        """Leave a claimed execution queued for a later claim: its limit is reached."""
+        await store.set_status_if(conn, execution_id, expected=[ExecutionStatus.QUEUED], lease_owner=None, lease_expires_at=None)
 
     async def _spawn(self, execution_ids: list[str]) -> None:
         """Start runners for claimed executions, from what they recorded so far.

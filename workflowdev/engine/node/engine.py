@@ -10,6 +10,7 @@ queues and streams events from the nodes that run it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from workflowdev.engine.clock import Clock, utcnow
@@ -29,6 +30,7 @@ from workflowdev.engine.services.credentials import CredentialService, MasterKey
 from workflowdev.engine.services.executions import CompiledFlows, ExecutionService
 from workflowdev.engine.services.flows import FlowService
 from workflowdev.engine.services.kv import KVService
+from workflowdev.engine.services.schedules import Schedules
 from workflowdev.engine.services.triggers import TriggerService
 from workflowdev.engine.services.users import UserService
 from workflowdev.store.database import Database
@@ -45,6 +47,7 @@ class EngineSettings:
     lease_seconds: float = 30.0
     poll_interval: float = 1.0
     roles: frozenset[str] = frozenset(ROLES)
+    schedule_late_after: float = 60.0
 
     @property
     def worker(self) -> bool:
@@ -109,7 +112,8 @@ class Engine:
         self.deps.subflows = self.executions
         self.metrics = EngineMetrics(db, self.bus, lambda: self.dispatcher.running)
         self.triggers = TriggerService(db, self.executions, self.flows, self.bus, clock)
-        self.scheduler = Scheduler(self.triggers, clock, settings.poll_interval)
+        self.schedules = Schedules(db, self.executions, clock, timedelta(seconds=settings.schedule_late_after))
+        self.scheduler = Scheduler(self.schedules, self.triggers, clock, settings.poll_interval)
         self.flow_service = FlowService(
             db, registry, clock, triggers=self.triggers, on_triggers_changed=self._schedules_changed
         )

@@ -13,6 +13,7 @@ import contextlib
 import logging
 
 from workflowdev.engine.clock import Clock
+from workflowdev.engine.services.schedules import Schedules
 from workflowdev.engine.services.triggers import TriggerService
 from workflowdev.store.outage import Outage
 
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    def __init__(self, triggers: TriggerService, clock: Clock, poll_interval: float = 1.0) -> None:
+    def __init__(self, schedules: Schedules, triggers: TriggerService, clock: Clock, poll_interval: float = 1.0) -> None:
+        self.schedules = schedules
         self.triggers = triggers
         self.clock = clock
         self.poll_interval = poll_interval
@@ -45,9 +47,9 @@ class Scheduler:
     async def _loop(self) -> None:
         while not self._stopping:
             try:
-                await self.triggers.fire_due_schedules()
+                await self.schedules.fire_due()
                 await self.triggers.fire_missed_flow_triggers()
-                upcoming = await self.triggers.next_schedule_at()
+                upcoming = await self.schedules.next_due_at()
             except Exception as exc:  # noqa: BLE001 - the database may be away; try again shortly
                 delay = self._outage.failed(exc)
             else:

@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -90,6 +91,14 @@ MAX_KEPT_LISTED = 100
 """Task runs a replay's dry run names (it counts them all)."""
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Executions started together that may run at most `limit` at a time (a backfill's)."""
+
+    id: str
+    limit: int
+
+
 class LocalStart(Protocol):
     """The dispatcher's fast path for executions queued on this very node."""
 
@@ -167,9 +176,11 @@ class ExecutionService:
         parent_task_run_id: str | None = None,
         execution_id: str | None = None,
         also: Sequence[tuple[Any, Any]] = (),
+        batch: Batch | None = None,
     ) -> dict[str, Any]:
         """Queue an execution. `also`: statements committed with it, all or nothing (a trigger's
-        firing row, whose unique key is what stops a double fire)."""
+        firing row, whose unique key is what stops a double fire). `batch`: the backfill it
+        belongs to, whose limit the claim applies."""
         async with self.db.read() as conn:
             flow_row = await flows_store.get_flow(conn, flow_id)
         if flow_row is None:
@@ -184,6 +195,8 @@ class ExecutionService:
             parent_task_run_id,
             execution_id=execution_id,
             also=also,
+            batch=batch,
+            fast_start=batch is None,
         )
 
     async def _start(
@@ -200,6 +213,7 @@ class ExecutionService:
         also: Sequence[tuple[Any, Any]] = (),
         secrets: SecretMasker | None = None,
         fast_start: bool = True,
+        batch: Batch | None = None,
     ) -> dict[str, Any]:
         """`secrets`: the masker of the run that starts this one (a subflow's parent); what
         its secrets touch is stored masked, the real inputs sealed. `fast_start=False` sends it
@@ -245,6 +259,8 @@ class ExecutionService:
             "lease_token": None,
             "alive_at": None,
             "cancel_requested": False,
+            "batch_id": batch.id if batch is not None else None,
+            "batch_limit": batch.limit if batch is not None else None,
         }
         entry = audit_trail.entry(actor, "execution.create", "execution", execution_id, {"flowId": flow_row.id, "trigger": trigger.get("type")}, now)
         lease = self.local.reserve(flow) if self.local is not None and fast_start else None

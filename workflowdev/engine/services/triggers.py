@@ -1,10 +1,10 @@
 """Triggers: what starts executions without a person — webhooks, schedules, other flows.
 
 Every firing is a row in `trigger_firings`, committed together with the execution it starts.
-Its unique keys are what make firing exactly-once: (trigger, scheduled instant) for schedules,
-(trigger, idempotency key) for webhooks that send `Idempotency-Key` and for flow triggers (the
-upstream execution's id). A second node, a restart or a repeated event that tries the same
-firing fails on the key and starts nothing.
+Its unique keys are what make firing exactly-once: (trigger, scheduled instant) for schedules
+(fired by `schedules.py`), (trigger, idempotency key) for webhooks that send `Idempotency-Key`
+and for flow triggers (the upstream execution's id). A second node, a restart or a repeated
+event that tries the same firing fails on the key and starts nothing.
 """
 
 from __future__ import annotations
@@ -28,10 +28,8 @@ from workflowdev.engine.events import EXECUTION_UPDATED, Event, EventBus
 from workflowdev.engine.language import webhook_signature
 from workflowdev.engine.language.flow import InputsInvalid, TriggerSpec, check_inputs
 from workflowdev.engine.language.trigger_config import (
-    MAX_CATCH_UP,
     TRIGGER_TYPES,
     check_config,
-    instants_due,
     new_webhook_key,
     next_instant,
 )
@@ -279,7 +277,7 @@ class TriggerService:
         }
         once = call.idempotency_key or verified.replay_key
         if once is None:
-            return await self._start(trigger, payload, None, None), True
+            return await self._start(trigger, payload, None), True
         return await self._start_once(trigger, payload, once)
 
     async def _start_once(self, trigger: Any, payload: dict[str, Any], key: str) -> tuple[dict[str, Any], bool]:
@@ -291,7 +289,7 @@ class TriggerService:
         attempts = 0
         while seen is None:
             try:
-                return await self._start(trigger, payload, None, key), True
+                return await self._start(trigger, payload, key), True
             except IntegrityError:
                 attempts += 1
                 seen = await self._fired_within_window(trigger.id, key)
@@ -307,78 +305,25 @@ class TriggerService:
         async with self.db.read() as conn:
             return await store.firing_by_idempotency(conn, trigger_id, key, self.clock() - IDEMPOTENCY_WINDOW)
 
-    async def _start(
-        self,
-        trigger: Any,
-        payload: dict[str, Any],
-        scheduled_at: datetime | None,
-        idempotency_key: str | None,
-        inputs: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    async def _start(self, trigger: Any, payload: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
         execution_id = str(uuid.uuid4())
         now = self.clock()
         firing = {
             "id": str(uuid.uuid4()),
             "trigger_id": trigger.id,
-            "scheduled_at": scheduled_at,
+            "scheduled_at": None,
             "idempotency_key": idempotency_key,
             "fired_at": now,
             "execution_id": execution_id,
+            "state": None,
         }
-        started = await self.executions.start(
+        return await self.executions.start(
             trigger.flow_id,
             actor=Actor(f"trigger:{trigger.name}"),
-            inputs=inputs,
             trigger=payload,
             execution_id=execution_id,
             also=[(store.INSERT_FIRING, firing), (store.MARK_FIRED, {"trigger_id": trigger.id, "at": now})],
         )
-        return started
-
-    async def fire_schedule(self, trigger: Any, instant: datetime) -> bool:
-        """Fire one scheduled instant; False when it had already fired (here or elsewhere)."""
-        config = trigger.config or {}
-        payload = {"type": "schedule", "id": trigger.id, "scheduledAt": rfc3339(instant)}
-        try:
-            await self._start(trigger, payload, instant, None, inputs=config.get("inputs") or {})
-        except IntegrityError:
-            return False
-        except DomainError as exc:
-            log.warning("schedule %s could not start its flow: %s", trigger.name, exc.message)
-            return False
-        return True
-
-    async def fire_due_schedules(self) -> int:
-        """Fire what is due; returns how many executions were started."""
-        now = self.clock()
-        async with self.db.read() as conn:
-            due = await store.due_schedules(conn, now)
-        fired = 0
-        for trigger in due:
-            fired += await self._fire_due(trigger, now)
-        return fired
-
-    async def _fire_due(self, trigger: Any, now: datetime) -> int:
-        """Fire the instants missed up to now (all with catchUp, else the latest), then move
-        `next_fire_at` past now. Firing first means a crash in between is repaired by the next
-        look: the instants already fired are refused by their unique key."""
-        config = trigger.config or {}
-        cron, timezone = config["cron"], config.get("timezone", "UTC")
-        limit = MAX_CATCH_UP if config.get("catchUp") else 1
-        due = instants_due(cron, timezone, since=trigger.next_fire_at, until=now, limit=limit)
-        fired = 0
-        for instant in due:
-            fired += await self.fire_schedule(trigger, instant)
-        following = next_instant(cron, timezone, due[-1] if due else now)
-        while following <= now:
-            following = next_instant(cron, timezone, following)
-        async with self.db.write() as conn:
-            await store.advance_schedule(conn, trigger.id, expected=trigger.next_fire_at, next_fire_at=following)
-        return fired
-
-    async def next_schedule_at(self) -> datetime | None:
-        async with self.db.read() as conn:
-            return await store.next_schedule_at(conn)
 
     def _on_event(self, event: Event) -> None:
         if event.type != EXECUTION_UPDATED or event.data.get("status") not in ENDED or "flowId" not in event.data:
@@ -438,7 +383,7 @@ class TriggerService:
         upstream = {"id": execution_id, "flowId": flow_id, "status": str(status), "flowName": flow_name}
         payload = {"type": "flow", "id": trigger.id, "execution": upstream}
         try:
-            await self._start(trigger, payload, None, execution_id)
+            await self._start(trigger, payload, execution_id)
         except IntegrityError:
             return False
         except DomainError as exc:  # the downstream flow is gone, or its inputs do not match
