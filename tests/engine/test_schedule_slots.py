@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from tests.conftest import Api, _empty_postgres, serving
-from tests.engine.flows_helpers import detail, eventually, wait_status
+from tests.engine.flows_helpers import cli, detail, eventually, wait_status
 from workflowdev.config import Settings
 from workflowdev.engine.services import schedules
 from workflowdev.store.models import Trigger
@@ -173,6 +173,25 @@ async def test_backfill_concurrency_holds_the_rest_queued(api: Api) -> None:
     await wait_status(api, first)
     await wait_status(api, second, {"PAUSED"})
     assert (await detail(api, third))["execution"]["status"] == "QUEUED"
+
+
+async def test_the_backfill_command_lists_then_runs_what_never_ran(strict_api: Api) -> None:
+    api = strict_api
+    flow_id, trigger_id = await _schedule(api, "* * * * *")
+    past = await _backdate(api, trigger_id, timedelta(minutes=3))
+    await _ledger_after_downtime(api, trigger_id, past, 3)
+    args = ("backfill", trigger_id, "--from", _z(past), "--to", _z(past + timedelta(minutes=3)), "--server", api.base_url)
+    code, out, err = await cli(*args, "--dry-run")
+    assert code == 0, err
+    assert out.splitlines() == ["would run 2 instants:", f"  {_z(past)}", f"  {_z(past + timedelta(minutes=1))}"]
+    code, out, err = await cli(*args, "--concurrency", "2")
+    assert code == 0, err
+    assert out.splitlines()[0] == "2 executions queued for 2 instants that had not run"
+    assert sorted(out.split()[-2:]) == sorted(s["executionId"] for s in (await _slots(api, trigger_id))[:2])
+    code, out, err = await cli(*args)
+    assert (code, out.strip()) == (0, "nothing to backfill: every instant of the range has run"), err
+    code, _out, err = await cli("backfill", trigger_id, "--from", "later", "--to", "now", "--server", api.base_url)
+    assert code == 1 and "backfill refused (400)" in err and "RFC 3339" in err
 
 
 @pytest.mark.parametrize(
