@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
+from textual.widgets import Static
+
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import eventually, save_flow
 from tests.tui.conftest import open_console, wait_for
 from tests.tui.table_helpers import cell, details, notifications, open_pane, row_keys
+from workflowdev.store.models import Trigger
 from workflowdev.tui.dialogs.help import keys_of
+from workflowdev.tui.dialogs.slots import SlotsScreen
 
 HOOKED = """
 name: hooked
@@ -90,3 +97,49 @@ async def test_a_webhook_url_is_copied_and_shown_and_its_secret_never(server: Ap
             pilot, lambda: any("only webhooks have a URL" in note for note in notifications(app)), "the refusal"
         )
         assert app.clipboard == url
+
+
+async def test_l_shows_a_schedules_slots_and_b_backfills_what_never_ran(server: Api) -> None:
+    flow_id = await save_flow(server, HOOKED)
+    schedule = await make_trigger(server, flow_id, "schedule", {"cron": "* * * * *"}, "minutely")
+    hook = await make_trigger(server, flow_id, "webhook", {}, "incoming")
+    db = server.runtime.db
+    assert db is not None
+    table = Trigger.__table__
+    past = datetime.fromisoformat(schedule["nextFireAt"].replace("Z", "+00:00")) - timedelta(minutes=3)
+    async with db.write() as conn:  # as if no node was up for three minutes
+        await conn.execute(update(table).where(table.c.id == schedule["id"]).values(next_fire_at=past))
+    server.runtime.engine.scheduler.wake()
+
+    async def ledger() -> list[dict[str, Any]]:
+        return (await server.get(f"/api/v1/triggers/{schedule['id']}/slots")).body
+
+    async with open_console(server) as (app, pilot):
+        pane = await open_pane(app, pilot, "triggers")
+        await pilot.press("slash", *"incoming", "enter")
+        await wait_for(pilot, lambda: row_keys(pane) == [hook["id"]], "the filter to keep the webhook")
+        await pilot.press("l")
+        await wait_for(pilot, lambda: any("only schedules have slots" in n for n in notifications(app)), "the refusal")
+        await pilot.press("slash", *"minutely", "enter")
+        await wait_for(pilot, lambda: row_keys(pane) == [schedule["id"]], "the filter to keep the schedule")
+        await eventually(lambda: _at_least(ledger, 3), what="three slots in the ledger")
+        await pilot.press("l")
+        screen = await wait_for(pilot, lambda: isinstance(app.screen, SlotsScreen) and app.screen, "the slots screen")
+        summary = await wait_for(pilot, lambda: "skipped" in _summary(screen) and _summary(screen), "the summary")
+        assert "2 skipped" in summary and "b runs the 2 that never ran" in summary
+        await pilot.press("b")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "Confirm", "the confirm")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any("2 executions queued" in n for n in notifications(app)), "the backfill")
+        states = sorted(slot["state"] for slot in await ledger())
+        assert states.count("backfilled") == 2 and "skipped" not in states
+        await wait_for(pilot, lambda: "2 backfilled" in _summary(screen), "the reloaded ledger")
+
+
+async def _at_least(read: Callable[[], Awaitable[list[Any]]], count: int) -> list[Any] | None:
+    rows = await read()
+    return rows if len(rows) >= count else None
+
+
+def _summary(screen: SlotsScreen) -> str:
+    return str(screen.query_one("#summary", Static).render())

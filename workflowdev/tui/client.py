@@ -292,6 +292,15 @@ class ApiClient:
     async def set_trigger_enabled(self, trigger_id: str, enabled: bool) -> Json:
         return await self._request("PUT", f"/api/v1/triggers/{_segment(trigger_id)}", json={"enabled": enabled})
 
+    async def slots(self, trigger_id: str) -> list[Json]:
+        """The schedule's slot ledger of the last day, oldest first."""
+        return await self._request("GET", f"/api/v1/triggers/{_segment(trigger_id)}/slots")
+
+    async def backfill(self, trigger_id: str, since: str, until: str, *, dry_run: bool = False) -> Json:
+        """Run the instants of [since, until) that never ran; with `dry_run`, only name them."""
+        body = {"from": since, "to": until, **({"dryRun": True} if dry_run else {})}
+        return await self._request("POST", f"/api/v1/triggers/{_segment(trigger_id)}/backfill", json=body)
+
     async def credentials(self) -> list[Json]:
         """Names and descriptions only: no endpoint ever returns a plaintext value."""
         return await self._request("GET", "/api/v1/credentials", params={"limit": "1000"})

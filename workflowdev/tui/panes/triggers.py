@@ -1,5 +1,6 @@
 """Triggers: which flows start on their own, when next, and switching them on and off.
 
+`l` opens a schedule's slot ledger, where what never ran can be backfilled.
 No event announces a trigger change, but a trigger firing queues an execution of its flow, and
 that does come as an event: it is the cue to re-read, gathered into one read per burst. A
 webhook's URL can be copied (OSC 52, which some terminals and SSH hops drop, so it is also shown).
@@ -17,6 +18,7 @@ from textual import work
 from textual.binding import Binding, BindingType
 
 from workflowdev.tui.client import ApiError
+from workflowdev.tui.dialogs.slots import SlotsScreen
 from workflowdev.tui.formatting import format_time
 from workflowdev.tui.panes.base import Json
 from workflowdev.tui.panes.table_pane import Cells, Column, TablePane, heading, json_view, masked, table_bindings
@@ -42,6 +44,7 @@ class TriggersPane(TablePane):
         *table_bindings("triggers"),
         Binding("space", "toggle", "On/off", id="triggers.toggle"),
         Binding("y", "copy_url", "Copy URL", id="triggers.copy_url"),
+        Binding("l", "slots", "Slots", id="triggers.slots"),
     ]
     REQUIRES: ClassVar[dict[str, str]] = {"toggle": "editor"}
 
@@ -110,6 +113,22 @@ class TriggersPane(TablePane):
             self.merge(updated)
             state = "enabled" if updated["enabled"] else "disabled"
             self.notify(f"{self.flow_name(updated)} · {updated['name']} {state}")
+
+    def action_slots(self) -> None:
+        trigger = self.selected_or_say("a schedule trigger")
+        if trigger is None:
+            return
+        if trigger["type"] != "schedule":
+            self.notify(f"{trigger['name']} is a {trigger['type']} trigger: only schedules have slots.", severity="warning")
+            return
+        self.app.push_screen(SlotsScreen(
+            self.client,
+            trigger,
+            f"{self.flow_name(trigger)} · {trigger['name']}",
+            clock=self.workflowdev.clock,
+            report=self.workflowdev.report,
+            open_execution=self.workflowdev.open_execution,
+        ))
 
     def action_copy_url(self) -> None:
         trigger = self.selected_or_say("a webhook trigger")
