@@ -53,7 +53,7 @@ class SlotState(StrEnum):
     after it, typically after downtime with catch-up on); `skipped` was passed over on purpose
     (catch-up off, so only the latest of the instants missed while no node was up ran);
     `missed` could not run (beyond the catch-up limit, or the flow refused to start); and
-    `backfilled` ran later, by a backfill. The last three may be backfilled; the others never.
+    `backfilled` ran later, by a backfill. Only `skipped` and `missed` slots may be backfilled.
     """
 
     FIRED = "fired"
