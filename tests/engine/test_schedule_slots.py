@@ -260,7 +260,10 @@ def _check_downtime(slots: list[dict[str, Any]], stopped_after: str) -> None:
     assert len(skipped) >= 2, slots
     first_run = after.index(next(s for s in after if s["state"] != "skipped"))
     assert all(s["state"] == "skipped" for s in after[:first_run]), slots
-    assert all(s["state"] == "fired" and s["executionId"] for s in after[first_run:]), slots
+    # After that, a look that came more than a second late (a busy machine) skips again: correct
+    # with catch-up off. What ran has its execution; nothing else has one.
+    assert all(s["state"] in ("fired", "skipped") for s in after[first_run:]), slots
+    assert all(bool(s["executionId"]) == (s["state"] == "fired") for s in after), slots
 
 
 async def test_a_restart_with_catch_up_off_skips_what_it_missed(settings: Settings, http_session: aiohttp.ClientSession) -> None:
