@@ -33,6 +33,27 @@ unrun row gives way to the row that runs it. Two backfills of one slot both get 
 fails on the (trigger, instant) key, so its execution is not committed either."""
 
 
+def firing_row(
+    trigger_id: str,
+    execution_id: str | None,
+    fired_at: datetime,
+    *,
+    scheduled_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    state: str | None = None,
+) -> dict[str, Any]:
+    """One row of `trigger_firings`: a firing, or a schedule's slot (then with `state`)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "trigger_id": trigger_id,
+        "scheduled_at": scheduled_at,
+        "idempotency_key": idempotency_key,
+        "fired_at": fired_at,
+        "execution_id": execution_id,
+        "state": state,
+    }
+
+
 async def insert_trigger(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(insert(triggers).values(**values))
 
@@ -194,18 +215,7 @@ async def record_unrun_slots(
     earlier look) recorded keep what they say."""
     if not instants:
         return
-    rows = [
-        {
-            "id": str(uuid.uuid4()),
-            "trigger_id": trigger_id,
-            "scheduled_at": instant,
-            "idempotency_key": None,
-            "fired_at": now,
-            "execution_id": None,
-            "state": state,
-        }
-        for instant in instants
-    ]
+    rows = [firing_row(trigger_id, None, now, scheduled_at=instant, state=state) for instant in instants]
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = dialect_insert(firings).on_conflict_do_nothing(index_elements=["trigger_id", "scheduled_at"])
     await conn.execute(statement, rows)

@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +39,8 @@ MAX_SLOTS_LISTED = 1000
 """Slots one listing answers; ask again from the last one's instant for more."""
 SLOTS_DEFAULT_SPAN = timedelta(days=1)
 """How far back a listing without a start reaches."""
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+"""No instant before this is walked: the cron library cannot step near the year 1."""
 MAX_BACKFILL = 1000
 """Instants one backfill may cover; a larger range is refused, to be backfilled in parts."""
 MAX_BACKFILL_CONCURRENCY = 100
@@ -134,15 +136,7 @@ class Schedules:
     ) -> str:
         now = self.clock()
         execution_id = str(uuid.uuid4())
-        slot = {
-            "id": str(uuid.uuid4()),
-            "trigger_id": trigger.id,
-            "scheduled_at": instant,
-            "idempotency_key": None,
-            "fired_at": now,
-            "execution_id": execution_id,
-            "state": state,
-        }
+        slot = store.firing_row(trigger.id, execution_id, now, scheduled_at=instant, state=state)
         freeing = [(store.FREE_UNRUN_SLOT, {"slot_trigger_id": trigger.id, "slot_instant": instant})] if free_unrun else []
         await self.executions.start(
             trigger.flow_id,
@@ -163,7 +157,7 @@ class Schedules:
         """The slots in [since, until), oldest first; by default those of the last day."""
         _require_schedule(trigger)
         until = until or self.clock() + timedelta(microseconds=1)
-        since = since or until - SLOTS_DEFAULT_SPAN
+        since = since or max(until, EARLIEST + SLOTS_DEFAULT_SPAN) - SLOTS_DEFAULT_SPAN
         async with self.db.read() as conn:
             return await store.slots(conn, trigger.id, since, until, min(limit, MAX_SLOTS_LISTED))
 
@@ -214,6 +208,8 @@ class Schedules:
     def _range(self, trigger: Any, since: datetime, until: datetime) -> list[datetime]:
         if since >= until:
             raise Invalid("from must be before to", [{"path": "from", "message": "must be before to"}])
+        if since < EARLIEST:
+            raise Invalid("from must be 1970 or later", [{"path": "from", "message": "must be 1970 or later"}])
         until = min(until, self.clock() + timedelta(microseconds=1))  # instants to come fire by themselves
         config = trigger.config or {}
         instants: list[datetime] = []

@@ -308,15 +308,7 @@ class TriggerService:
     async def _start(self, trigger: Any, payload: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
         execution_id = str(uuid.uuid4())
         now = self.clock()
-        firing = {
-            "id": str(uuid.uuid4()),
-            "trigger_id": trigger.id,
-            "scheduled_at": None,
-            "idempotency_key": idempotency_key,
-            "fired_at": now,
-            "execution_id": execution_id,
-            "state": None,
-        }
+        firing = store.firing_row(trigger.id, execution_id, now, idempotency_key=idempotency_key)
         return await self.executions.start(
             trigger.flow_id,
             actor=Actor(f"trigger:{trigger.name}"),
