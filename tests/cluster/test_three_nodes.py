@@ -3,8 +3,8 @@
 The promise of issue 9: 300 executions queued across three nodes all end SUCCESS, every task has
 exactly one SUCCESS run, nothing is lost, and a per-second schedule fires each instant once.
 
-This module restarts the machine's PostgreSQL (`pg_ctlcluster … restart`) once: other tests'
-connections break for a second or two. It waits until the database answers before it ends.
+The nodes share a PostgreSQL server of this test's own (`private_postgres.py`), which it restarts
+once; the machine's server, which the rest of the suite uses meanwhile, is left alone.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from tests.cluster.private_postgres import PrivatePostgres
 from tests.cluster.processes import NodeProcess
 
 pytestmark = pytest.mark.postgres
@@ -42,20 +43,6 @@ NODE_ENV = {
     "WORKFLOWDEV_MAX_RUNNING": "10",  # so the run lasts long enough to kill and restart in it
     "WORKFLOWDEV_MASTER_KEY": secrets.token_hex(32),  # nodes sharing a database share the key
 }
-
-
-def postgres_version() -> str:
-    (version,) = [p.name for p in Path("/etc/postgresql").iterdir() if p.is_dir()]
-    return version
-
-
-async def restart_postgres() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        "pg_ctlcluster", "--skip-systemctl-redirect", postgres_version(), "main", "restart",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
 
 
 async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 45.0) -> Any:
@@ -88,20 +75,29 @@ class Database:
 
 
 @pytest.fixture
-async def nodes(cluster_db: str, tmp_path: Path) -> AsyncIterator[list[NodeProcess]]:
-    started = [NodeProcess(tmp_path / f"node{i}", cluster_db, env=NODE_ENV) for i in range(3)]
+async def server() -> AsyncIterator[PrivatePostgres]:
+    postgres = PrivatePostgres()
+    await postgres.start()
+    try:
+        yield postgres
+    finally:
+        await postgres.stop()
+
+
+@pytest.fixture
+async def nodes(server: PrivatePostgres, tmp_path: Path) -> AsyncIterator[list[NodeProcess]]:
+    started = [NodeProcess(tmp_path / f"node{i}", server.url(), env=NODE_ENV) for i in range(3)]
     try:
         await asyncio.gather(*(node.start() for node in started))  # they migrate at once: one does
         yield started
     finally:
         await asyncio.gather(*(node.stop() for node in started), return_exceptions=True)
-        await until(lambda: Database(cluster_db).count("SELECT 1"), "PostgreSQL to answer again")
 
 
 async def test_three_nodes_survive_a_killed_node_and_a_database_restart(
-    nodes: list[NodeProcess], cluster_db: str
+    nodes: list[NodeProcess], server: PrivatePostgres
 ) -> None:
-    db = Database(cluster_db)
+    db = Database(server.url())
     async with aiohttp.ClientSession(raise_for_status=True) as http:
 
         async def post(node: NodeProcess, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -130,7 +126,7 @@ async def test_three_nodes_survive_a_killed_node_and_a_database_restart(
 
         await until(lambda: _at_least(db.count(succeeded, steady), EXECUTIONS // 2), "half the executions to finish")
         readiness = asyncio.create_task(_readiness_during(http, nodes[0]))
-        await restart_postgres()
+        await server.restart()
         remaining_at_restart = EXECUTIONS - await until(lambda: db.count(succeeded, steady), "the database back")
         seen_statuses = await readiness
 
