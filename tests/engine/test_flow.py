@@ -289,6 +289,13 @@ ERROR_CASES = [
     pytest.param("name: f\ninputs:\n  - {name: n, type: string}\n  - {name: n, type: string}\n"
                  "tasks: [{name: a, type: util.noop}]\n", 4, 12, "inputs[1].name",
                  "input 'n' is already declared at inputs[0]", id="input-duplicate"),
+    pytest.param("name: f\ninputs: {n: 1}\ntasks: [{name: a, type: util.noop}]\n", 2, 9,
+                 "inputs", "inputs must be a list, got a mapping", id="inputs-not-list"),
+    pytest.param("name: f\ninputs: [3]\ntasks: [{name: a, type: util.noop}]\n", 2, 10,
+                 "inputs[0]", "an input must be a mapping, got a number", id="input-not-mapping"),
+    pytest.param("name: f\ninputs:\n  - {name: 1n, type: string}\n"
+                 "tasks: [{name: a, type: util.noop}]\n", 3, 12, "inputs[0].name",
+                 "invalid input name '1n'", id="input-name-pattern"),
     pytest.param("name: f\nvariables: [1]\ntasks: [{name: a, type: util.noop}]\n", 2, 12,
                  "variables", "variables must be a mapping, got a list", id="variables"),
     pytest.param("name: f\nconcurrency: {limit: 0}\ntasks: [{name: a, type: util.noop}]\n", 2, 22,
@@ -312,6 +319,14 @@ ERROR_CASES = [
                  "  - {name: t, type: webhook}\n  - {name: t, type: flow, enabled: yes, config: {upstreamFlowId: u}}\n",
                  5, 12, "triggers[1].name", "trigger 't' is already declared at triggers[0]",
                  id="trigger-duplicate"),
+    pytest.param("name: f\ntasks: [{name: a, type: util.noop}]\ntriggers: t\n", 3, 11,
+                 "triggers", "triggers must be a list, got a string", id="triggers-not-list"),
+    pytest.param("name: f\ntasks: [{name: a, type: util.noop}]\ntriggers: [x]\n", 3, 12,
+                 "triggers[0]", "a trigger must be a mapping, got a string",
+                 id="trigger-not-mapping"),
+    pytest.param("name: f\ntasks: [{name: a, type: util.noop}]\ntriggers:\n"
+                 "  - {name: t, type: webhook, enabeld: true}\n", 4, 30, "triggers[0].enabeld",
+                 "unknown key 'enabeld' (did you mean 'enabled'?)", id="trigger-unknown-key"),
     pytest.param("name: f\ntasks: [{name: a, type: util.noop}]\ntriggers:\n"
                  "  - name: nightly\n    type: schedule\n    config: {cron: '61 * * * *'}\n",
                  6, 20, "triggers[0].config.cron", "invalid cron expression '61 * * * *'",
