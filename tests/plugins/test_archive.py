@@ -16,7 +16,8 @@ from tests.conftest import Api
 from tests.engine.flows_helpers import outputs, run, tasks_by_name
 from tests.plugins.test_util import FakeContext
 from workflowdev.engine.plugin import TaskFailed
-from workflowdev.plugins.archive import TAR_MODES, Tar, Untar, Unzip, Zip
+from workflowdev.plugins.archive import Tar, Untar, Unzip, Zip
+from workflowdev.plugins.archive._common import TAR_MODES
 
 SECRET = "outside the root\n"
 

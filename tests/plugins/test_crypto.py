@@ -130,7 +130,7 @@ async def test_expected_is_compared_in_constant_time(monkeypatch: pytest.MonkeyP
     [
         ({"value": "ab$c", "input_encoding": "base64"}, "value is not valid base64"),
         ({"value": "abc", "input_encoding": "hex"}, "value is not valid hex"),
-        ({"value": 42}, "value must be text, got int"),
+        ({"value": 42}, "value must be text, got a number"),
         ({"value": "abc", "algorithm": "sha999"}, "algorithm must be one of sha256, sha384"),
         ({"value": "abc", "encoding": "octal"}, "encoding must be one of hex, base64"),
     ],

@@ -31,13 +31,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from jsonschema import Draft202012Validator
 
-import workflowdev.plugins.http as http_plugins
+import workflowdev.plugins.http._client as http_client
 from tests.conftest import Api
 from tests.engine.flows_helpers import eventually, outputs, run, tasks_by_name
 from workflowdev.engine.plugin import JSON, Plugin, TaskContext, TaskFailed
 from workflowdev.engine.run.context import Resources
 from workflowdev.plugins._netguard import DEFAULT_BLOCKED, AddressPolicy, BlockedAddress, GuardedResolver
-from workflowdev.plugins.http import SESSION_KEY, Check, Download, GraphQL, Request, Upload
+from workflowdev.plugins.http import Check, Download, GraphQL, Request, Upload
+from workflowdev.plugins.http._client import SESSION_KEY
 
 from .test_util import FakeContext
 
@@ -862,13 +863,13 @@ async def test_flow_tasks_share_one_session_that_closes_with_the_execution(
     api: Api, server: TestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     closed: list[aiohttp.ClientSession] = []
-    close_session = http_plugins._close_session
+    close_session = http_client._close_session
 
     async def recording_close(session: aiohttp.ClientSession) -> None:
         closed.append(session)
         await close_session(session)
 
-    monkeypatch.setattr(http_plugins, "_close_session", recording_close)
+    monkeypatch.setattr(http_client, "_close_session", recording_close)
     base = url(server, "")
     yaml = (
         "name: http-flow\n"

@@ -17,8 +17,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from workflowdev.engine.plugin import JSON, Plugin, TaskFailed
-from workflowdev.plugins import util
-from workflowdev.plugins.util import DateTime, RandomValue, Uuid
+from workflowdev.plugins.util import DateTime, RandomValue, Uuid, ids
 
 from .test_util import FakeContext
 
@@ -73,7 +72,7 @@ async def test_uuid_7_stays_increasing_when_the_clock_stands_still_or_steps_back
 ) -> None:
     now = time.time_ns()
     clock = iter([now, now, now - 5_000_000_000, now])
-    monkeypatch.setattr(util.time, "time_ns", lambda: next(clock))
+    monkeypatch.setattr(ids.time, "time_ns", lambda: next(clock))
 
     made = [(await call(Uuid, {"version": 7}))["uuid"] for _ in range(4)]
 

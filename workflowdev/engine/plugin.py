@@ -75,14 +75,15 @@ class TaskTimeout:
     text: str
 
 
-def parse_timeout(value: JSON) -> TaskTimeout:
-    """Read a positive duration property, or fail the task saying what is wrong with it."""
+def parse_timeout(value: JSON, name: str = "timeout") -> TaskTimeout:
+    """Read a positive duration property called `name`, or fail the task saying what is wrong
+    with it; the text is kept so that a later "timed out after …" quotes the flow's own words."""
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
-        raise TaskFailed(f"timeout: {exc}") from None
+        raise TaskFailed(f"{name}: {exc}") from None
     if seconds <= 0:
-        raise TaskFailed("timeout must be longer than zero")
+        raise TaskFailed(f"{name} must be longer than zero")
     return TaskTimeout(seconds, value.strip() if isinstance(value, str) else f"{value:g}s")
 
 

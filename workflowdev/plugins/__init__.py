@@ -1,7 +1,9 @@
 """The built-in task types, and the registry the server builds from them.
 
-Each category is one module of this package exposing `PLUGINS` (modules whose name starts
-with `_` are helpers); adding a category means adding its module, nothing else. Third-party packages add task types through the
+Each category is one module or subpackage of this package exposing `PLUGINS` (a large category
+is a package with one module per family of task types); names that start with `_` are helpers,
+such as `_toolkit`, which every task type uses to describe and read its properties. Adding a
+category means adding its module, nothing else. Third-party packages add task types through the
 `workflowdev.plugins` entry-point group, loaded after the built-ins so they cannot replace one.
 """
 

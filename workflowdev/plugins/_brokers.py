@@ -12,32 +12,40 @@ from __future__ import annotations
 import asyncio
 import base64
 import importlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Final
+from typing import Final, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
-from workflowdev.engine.plugin import JSON, TaskContext, TaskFailed, TaskLogger, as_text, parse_duration
+from workflowdev.engine.plugin import JSON, TaskContext, TaskFailed, TaskLogger, TaskTimeout, as_text
+from workflowdev.plugins._toolkit import read_duration, read_flag, read_whole_number
 
 __all__ = [
     "CLOSE_SECONDS",
     "CONNECTORS_HINT",
+    "DEFAULT_WAIT",
+    "MAX_MESSAGES",
     "BrokerUrl",
+    "Collection",
     "Step",
-    "Timeout",
     "client_name",
     "close_within",
     "decode_payload",
     "encode_message",
     "import_client",
-    "timeout",
 ]
 
 CONNECTORS_HINT: Final = "this task needs the `connectors` extra: pip install 'workflowdev[connectors]'"
 CLOSE_SECONDS: Final = 5.0
 """How long a task waits for a broker to acknowledge its goodbye before dropping the socket."""
 MASK: Final = "***"
+DEFAULT_WAIT: Final = "10s"
+"""How long a receive waits for messages."""
+MAX_MESSAGES: Final = 10_000
+"""Received messages are task outputs, kept in memory and stored: a receive takes at most this many."""
+
+Message = TypeVar("Message")
 
 
 def import_client(module: str) -> ModuleType:
@@ -123,31 +131,13 @@ def decode_payload(data: bytes) -> tuple[str, str]:
         return base64.b64encode(data).decode("ascii"), "base64"
 
 
-@dataclass(frozen=True, slots=True)
-class Timeout:
-    seconds: float
-    text: str
-    """As the flow wrote it, for messages ("timed out after 10s")."""
-
-
-def timeout(properties: Mapping[str, JSON], name: str, default: str) -> Timeout:
-    value = properties.get(name, default)
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise TaskFailed(f"{name}: {exc}") from None
-    if seconds <= 0:
-        raise TaskFailed(f"{name} must be longer than zero")
-    return Timeout(seconds, value.strip() if isinstance(value, str) else f"{value:g}s")
-
-
 class Step:
     """What a task is waiting for right now, so that a timeout can say where it got stuck."""
 
     def __init__(self, doing: str) -> None:
         self.doing = doing
 
-    def timed_out(self, limit: Timeout) -> TaskFailed:
+    def timed_out(self, limit: TaskTimeout) -> TaskFailed:
         return TaskFailed(f"timed out after {limit.text} {self.doing}")
 
 
@@ -162,3 +152,45 @@ async def close_within(log: TaskLogger, what: str, close: Callable[[], Awaitable
             await close()
     except Exception as exc:  # noqa: BLE001 - the outcome is decided; a failed goodbye must not replace it
         log.debug(f"closing the connection to {what} did not finish cleanly: {type(exc).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """What a receive task collects: at most `max_messages`, for at most `wait`.
+
+    Every broker's receive works the same way once subscribed, so that a flow can swap NATS for
+    MQTT or AMQP without learning new rules: what arrived within the wait is the result, and no
+    message at all is a result too unless `fail_on_empty` says otherwise.
+    """
+
+    max_messages: int
+    wait: TaskTimeout
+    fail_on_empty: bool
+
+    @classmethod
+    def read(cls, properties: Mapping[str, JSON]) -> Collection:
+        return cls(
+            max_messages=read_whole_number(properties, "max_messages", 1, 1, MAX_MESSAGES),
+            wait=read_duration(properties, "timeout", DEFAULT_WAIT),
+            fail_on_empty=read_flag(properties, "fail_on_empty", False),
+        )
+
+    async def gather(self, log: TaskLogger, stream: AsyncIterator[Message], listening: str) -> list[Message]:
+        """Messages from `stream` until there are enough or the wait is over (not an error)."""
+        log.info(f"{listening}; waiting up to {self.wait.text} for messages")
+        received: list[Message] = []
+        try:
+            async with asyncio.timeout(self.wait.seconds):
+                async for message in stream:
+                    received.append(message)
+                    if len(received) >= self.max_messages:
+                        break
+        except TimeoutError:
+            pass  # the wait is over: what arrived is the result
+        return received
+
+    def outputs(self, log: TaskLogger, messages: list[dict[str, JSON]], source: str) -> dict[str, JSON]:
+        if not messages and self.fail_on_empty:
+            raise TaskFailed(f"no message arrived from {source} within {self.wait.text}")
+        log.info(f"received {len(messages)} message{'' if len(messages) == 1 else 's'} from {source}")
+        return {"messages": messages, "count": len(messages)}

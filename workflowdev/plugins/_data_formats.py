@@ -30,6 +30,7 @@ from yaml.events import (
 from yaml.nodes import MappingNode, ScalarNode
 
 from workflowdev.engine.plugin import JSON, TaskFailed, as_text
+from workflowdev.plugins._toolkit import type_name
 
 __all__ = [
     "MAX_ALIAS_NODES",
@@ -42,7 +43,6 @@ __all__ = [
     "parse_json",
     "parse_yaml",
     "render_template",
-    "type_name",
 ]
 
 MAX_TEXT_BYTES: Final = 10 * 1024 * 1024
@@ -445,20 +445,3 @@ def render_template(template: str, values: Mapping[str, JSON], *, strict: bool) 
         known = ", ".join(names[:20]) + (", …" if len(names) > 20 else "") if names else "none"
         raise TaskFailed(f"the template names values that are not given: {', '.join(missing)} (values: {known})")
     return _Placeholders(template).substitute(_Values(values, budget))
-
-
-def type_name(value: JSON) -> str:
-    """The JSON name of a value's type, with its article, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__

@@ -26,44 +26,33 @@ import aiohttp
 from yarl import URL
 
 from workflowdev.engine.plugin import (
-    DURATION_SCHEMA,
     JSON,
     TaskContext,
     TaskFailed,
-    as_text,
-    parse_duration,
+    parse_timeout,
 )
 from workflowdev.plugins._netguard import AddressPolicy, BlockedAddress
+from workflowdev.plugins._toolkit import duration_schema
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "SESSION_KEY",
+    "TIMEOUT_SCHEMA",
     "Endpoint",
     "Reply",
     "endpoint",
-    "parse_timeout",
     "send",
-    "text_map",
-    "timeout_schema",
 ]
 
 SESSION_KEY: Final = "notify.session"
 """The execution resource holding the notify tasks' shared ClientSession."""
 DEFAULT_TIMEOUT: Final = "30s"
+TIMEOUT_SCHEMA: Final = duration_schema(
+    DEFAULT_TIMEOUT, "How long the whole exchange may take, from connecting to the last byte of the answer:"
+)
 SNIPPET_CHARS: Final = 200
 """How much of a refusal's body a failure message quotes."""
 _READ_CHUNK: Final = 64 * 1024
-
-
-def timeout_schema() -> dict[str, JSON]:
-    return {
-        **DURATION_SCHEMA,
-        "default": DEFAULT_TIMEOUT,
-        "description": (
-            "How long the whole exchange may take, from connecting to the last byte of the "
-            "answer: 500ms, 30s, 10m, ISO 8601 (PT30S) or a number of seconds."
-        ),
-    }
 
 
 @dataclass(frozen=True)
@@ -85,17 +74,6 @@ def endpoint(value: JSON, what: str, service: str) -> Endpoint:
         # The value is likely a credential: say what is wrong with it, not what it is.
         raise TaskFailed(f"{what} must be an absolute http:// or https:// URL")
     return Endpoint(url, f"{service} at {url.origin()}")
-
-
-def parse_timeout(value: JSON) -> tuple[float, str]:
-    """Seconds, and the duration as the flow wrote it for messages."""
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise TaskFailed(f"timeout: {exc}") from None
-    if seconds <= 0:
-        raise TaskFailed("timeout must be longer than zero")
-    return seconds, value.strip() if isinstance(value, str) else f"{value:g}s"
 
 
 @dataclass(frozen=True)
@@ -205,7 +183,7 @@ async def send(
     The caller decides what a non-2xx answer means; transport failures and timeouts fail the
     task here.
     """
-    seconds, shown_timeout = parse_timeout(timeout)
+    deadline = parse_timeout(timeout)
     request_headers = {"Content-Type": "application/json"} if has_payload else {}
     request_headers.update(headers or {})
     data = json.dumps(payload, ensure_ascii=False).encode() if has_payload else None
@@ -214,25 +192,16 @@ async def send(
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
-        async with asyncio.timeout(seconds):
+        async with asyncio.timeout(deadline.seconds):
             async with session.request(
                 method, target.url, data=data, headers=request_headers, ssl=verify_tls, allow_redirects=False
             ) as response:
                 raw = await _read_capped(response, limit, target)
                 reply = Reply(response.status, response.reason or "", response.content_type, raw)
     except TimeoutError:
-        raise TaskFailed(f"{target.label} did not answer within {shown_timeout}") from None
+        raise TaskFailed(f"{target.label} did not answer within {deadline.text}") from None
     except aiohttp.ClientError as exc:
         raise _client_failure(exc, target) from None
     elapsed = round((loop.time() - started) * 1000)
     ctx.log.info(f"{target.label} answered HTTP {reply.status} ({len(raw)} bytes, {elapsed} ms)")
     return reply
-
-
-def text_map(value: JSON, what: str) -> dict[str, str]:
-    """A mapping of names to values, values as text (headers)."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise TaskFailed(f"{what} must be a mapping of names to values, got {as_text(value)}")
-    return {str(name): as_text(item) for name, item in value.items()}

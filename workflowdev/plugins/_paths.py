@@ -19,9 +19,11 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from workflowdev.engine.plugin import TaskContext, TaskFailed
+from workflowdev.engine.plugin import JSON, TaskContext, TaskFailed
 
-__all__ = ["Confined", "confinement", "normalize_relative", "open_flags"]
+__all__ = ["Confined", "confinement", "normalize_relative", "open_flags", "path_schema"]
+
+ROOT_NOTE = "relative to the execution's working directory (or files_root); it may not lead outside"
 
 
 def open_flags(flags: int) -> int:
@@ -99,3 +101,8 @@ def confinement(ctx: TaskContext) -> Confined:
     if not root.is_dir():
         raise TaskFailed(f"files_root {str(configured)!r} is not an existing directory")
     return Confined(root, "files_root")
+
+
+def path_schema(description: str) -> dict[str, JSON]:
+    """A path property, its description saying where it is taken from (the confinement root)."""
+    return {"type": "string", "minLength": 1, "description": f"{description}, {ROOT_NOTE}."}

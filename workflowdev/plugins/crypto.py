@@ -37,9 +37,9 @@ from workflowdev.engine.plugin import (
     Plugin,
     TaskContext,
     TaskFailed,
-    as_text,
     parse_duration,
 )
+from workflowdev.plugins._toolkit import enum_schema, object_schema, read_choice, read_text
 
 __all__ = ["PLUGINS", "Base64", "Decrypt", "Encrypt", "Hash", "Hmac", "JwtSign"]
 
@@ -71,29 +71,6 @@ MIN_RSA_BITS: Final = 2048
 
 EXAMPLE_AES_KEY: Final = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 """Bytes 0..31 in base64: an EXAMPLE key for the manifests, never one to protect data with."""
-
-
-def _object(properties: dict[str, JSON], required: list[str]) -> dict[str, JSON]:
-    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-
-
-def _enum(values: tuple[str, ...], default: str, description: str) -> dict[str, JSON]:
-    return {"type": "string", "enum": list(values), "default": default, "description": description}
-
-
-def _text(properties: Mapping[str, JSON], name: str, default: str | None = None) -> str:
-    """A text property, or a failure naming it: expressions may render to other types."""
-    value = properties.get(name, default)
-    if not isinstance(value, str):
-        raise TaskFailed(f"{name} must be text, got {type(value).__name__}")
-    return value
-
-
-def _choice(properties: Mapping[str, JSON], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = properties.get(name, default)
-    if value not in allowed:
-        raise TaskFailed(f"{name} must be one of {', '.join(allowed)}; got {as_text(value)}")
-    return value
 
 
 def _b64decode(text: str) -> bytes:
@@ -138,25 +115,22 @@ def _matches(ctx: TaskContext, digest: bytes, expected: str, encoding: str, algo
     return hmac.compare_digest(digest, candidate)
 
 
-def _digest_outputs(
-    ctx: TaskContext, properties: Mapping[str, JSON], digest: bytes, algorithm: str
-) -> dict[str, JSON]:
-    encoding = _choice(properties, "encoding", DIGEST_ENCODINGS, "hex")
+def _digest_outputs(ctx: TaskContext, properties: Mapping[str, JSON], digest: bytes, algorithm: str) -> dict[str, JSON]:
+    encoding = read_choice(properties, "encoding", DIGEST_ENCODINGS, "hex")
     outputs: dict[str, JSON] = {"digest": _encode_digest(digest, encoding)}
     if properties.get("expected") is not None:
-        outputs["matches"] = _matches(ctx, digest, _text(properties, "expected"), encoding, algorithm)
+        outputs["matches"] = _matches(ctx, digest, read_text(properties, "expected"), encoding, algorithm)
     return outputs
 
 
 def _aes_key(properties: Mapping[str, JSON]) -> AESGCM:
     """The 32-byte key from base64 (44 characters) or hex (64); errors give sizes, never content."""
-    text = "".join(_text(properties, "key").split())
+    text = "".join(read_text(properties, "key").split())
     try:
         key = bytes.fromhex(text) if re.fullmatch(r"[0-9a-fA-F]{64}", text) else _b64decode(text)
     except ValueError:
         raise TaskFailed(
-            "key must be 32 bytes written as base64 (44 characters) or hex (64 characters); "
-            "the key given is neither"
+            "key must be 32 bytes written as base64 (44 characters) or hex (64 characters); the key given is neither"
         ) from None
     if len(key) != AES_KEY_BYTES:
         raise TaskFailed(
@@ -166,12 +140,14 @@ def _aes_key(properties: Mapping[str, JSON]) -> AESGCM:
 
 
 def _associated_data(properties: Mapping[str, JSON]) -> bytes | None:
-    return _text(properties, "associated_data").encode() if "associated_data" in properties else None
+    return read_text(properties, "associated_data").encode() if "associated_data" in properties else None
 
 
-HASH_ALGORITHM_SCHEMA: Final = _enum(HASH_ALGORITHMS, "sha256", "The hash function.")
-DIGEST_ENCODING_SCHEMA: Final = _enum(DIGEST_ENCODINGS, "hex", "How the digest is written: lowercase hex or base64.")
-INPUT_ENCODING_SCHEMA: Final = _enum(
+HASH_ALGORITHM_SCHEMA: Final = enum_schema(HASH_ALGORITHMS, "sha256", "The hash function.")
+DIGEST_ENCODING_SCHEMA: Final = enum_schema(
+    DIGEST_ENCODINGS, "hex", "How the digest is written: lowercase hex or base64."
+)
+INPUT_ENCODING_SCHEMA: Final = enum_schema(
     BYTE_ENCODINGS, "utf-8", "How `value` stands for bytes: UTF-8 text, base64 or hex (for binary data)."
 )
 EXPECTED_SCHEMA: Final = {
@@ -182,7 +158,7 @@ EXPECTED_SCHEMA: Final = {
         "`matches`. A value that is not valid in `encoding` does not match."
     ),
 }
-DIGEST_OUTPUT_SCHEMA: Final = _object(
+DIGEST_OUTPUT_SCHEMA: Final = object_schema(
     {
         "digest": {"type": "string", "description": "The digest in the requested encoding."},
         "matches": {
@@ -206,7 +182,7 @@ class Hash(Plugin):
             "returns it as hex or base64. With `expected`, also says whether it matches, compared "
             "in constant time: the way to check a download's checksum."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "value": {"type": "string", "description": "What to hash."},
                 "algorithm": HASH_ALGORITHM_SCHEMA,
@@ -218,11 +194,7 @@ class Hash(Plugin):
         ),
         output_schema=DIGEST_OUTPUT_SCHEMA,
         examples=(
-            "- name: fingerprint\n"
-            "  type: crypto.hash\n"
-            "  properties:\n"
-            "    value: hello world\n"
-            "    algorithm: sha256\n",
+            "- name: fingerprint\n  type: crypto.hash\n  properties:\n    value: hello world\n    algorithm: sha256\n",
             "- name: verify_checksum\n"
             "  type: crypto.hash\n"
             "  properties:\n"
@@ -233,9 +205,9 @@ class Hash(Plugin):
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        algorithm = _choice(properties, "algorithm", HASH_ALGORITHMS, "sha256")
-        input_encoding = _choice(properties, "input_encoding", BYTE_ENCODINGS, "utf-8")
-        data = _decode(_text(properties, "value"), input_encoding, "value")
+        algorithm = read_choice(properties, "algorithm", HASH_ALGORITHMS, "sha256")
+        input_encoding = read_choice(properties, "input_encoding", BYTE_ENCODINGS, "utf-8")
+        data = _decode(read_text(properties, "value"), input_encoding, "value")
         try:
             digest = hashlib.new(algorithm, data).digest()
         except ValueError:
@@ -255,7 +227,7 @@ class Hmac(Plugin):
             "With `expected` (say, a webhook's signature header), also says whether it matches, "
             "compared in constant time. Keep the key in a credential: `key: ${WEBHOOK_SECRET}`."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "value": {"type": "string", "description": "The message, such as a raw request body."},
                 "key": {
@@ -263,7 +235,7 @@ class Hmac(Plugin):
                     "minLength": 1,
                     "description": "The secret key, usually a credential reference such as ${WEBHOOK_SECRET}.",
                 },
-                "key_encoding": _enum(
+                "key_encoding": enum_schema(
                     BYTE_ENCODINGS, "utf-8", "How `key` stands for bytes: UTF-8 text, base64 or hex."
                 ),
                 "algorithm": HASH_ALGORITHM_SCHEMA,
@@ -278,7 +250,7 @@ class Hmac(Plugin):
             "- name: verify_signature\n"
             "  type: crypto.hmac\n"
             "  properties:\n"
-            "    value: '{\"event\":\"ping\"}'\n"
+            '    value: \'{"event":"ping"}\'\n'
             "    key: example-webhook-secret  # an example; use ${WEBHOOK_SECRET}\n"
             "    algorithm: sha256\n"
             "    expected: sha256=0a8a628dc1ff267cca16d4556bb217a4c7e51f2c35b7ae9e784be56f1dc21c9f\n",
@@ -286,12 +258,14 @@ class Hmac(Plugin):
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        algorithm = _choice(properties, "algorithm", HASH_ALGORITHMS, "sha256")
-        key = _decode(_text(properties, "key"), _choice(properties, "key_encoding", BYTE_ENCODINGS, "utf-8"), "key")
+        algorithm = read_choice(properties, "algorithm", HASH_ALGORITHMS, "sha256")
+        key = _decode(
+            read_text(properties, "key"), read_choice(properties, "key_encoding", BYTE_ENCODINGS, "utf-8"), "key"
+        )
         if not key:
             raise TaskFailed("key is empty")
-        input_encoding = _choice(properties, "input_encoding", BYTE_ENCODINGS, "utf-8")
-        data = _decode(_text(properties, "value"), input_encoding, "value")
+        input_encoding = read_choice(properties, "input_encoding", BYTE_ENCODINGS, "utf-8")
+        data = _decode(read_text(properties, "value"), input_encoding, "value")
         try:
             digest = hmac.new(key, data, algorithm).digest()
         except ValueError:
@@ -312,10 +286,10 @@ class Base64(Plugin):
             "or without padding, and ignores line breaks; any other character fails the task. The "
             "plain side is UTF-8 text, or hex for binary data (`encoding: hex`)."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "value": {"type": "string", "description": "The text to encode, or the base64 to decode."},
-                "action": _enum(("encode", "decode"), "encode", "Encode to base64, or decode from it."),
+                "action": enum_schema(("encode", "decode"), "encode", "Encode to base64, or decode from it."),
                 "url_safe": {
                     "type": "boolean",
                     "default": False,
@@ -326,7 +300,7 @@ class Base64(Plugin):
                     "default": True,
                     "description": "Whether encoding ends with `=` padding; decoding accepts either.",
                 },
-                "encoding": _enum(
+                "encoding": enum_schema(
                     ("utf-8", "hex"),
                     "utf-8",
                     "How the plain side is written: UTF-8 text, or hex for binary data.",
@@ -334,15 +308,12 @@ class Base64(Plugin):
             },
             ["value"],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {"value": {"type": "string", "description": "The base64 text, or the decoded text (or hex)."}},
             ["value"],
         ),
         examples=(
-            "- name: basic_auth\n"
-            "  type: crypto.base64\n"
-            "  properties:\n"
-            "    value: 'user:example-password'\n",
+            "- name: basic_auth\n  type: crypto.base64\n  properties:\n    value: 'user:example-password'\n",
             "- name: read_payload\n"
             "  type: crypto.base64\n"
             "  properties:\n"
@@ -352,9 +323,9 @@ class Base64(Plugin):
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        action = _choice(properties, "action", ("encode", "decode"), "encode")
-        encoding = _choice(properties, "encoding", ("utf-8", "hex"), "utf-8")
-        value = _text(properties, "value")
+        action = read_choice(properties, "action", ("encode", "decode"), "encode")
+        encoding = read_choice(properties, "encoding", ("utf-8", "hex"), "utf-8")
+        value = read_text(properties, "value")
         if action == "decode":
             data = _decode(value, "base64", "value")
             if encoding == "hex":
@@ -398,18 +369,18 @@ class Encrypt(Plugin):
             "version byte (1), the nonce, then the ciphertext and its 16-byte tag; crypto.decrypt "
             "reads it back, and any change to it is detected."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "value": {"type": "string", "description": "What to encrypt."},
                 "key": AES_KEY_SCHEMA,
                 "associated_data": ASSOCIATED_DATA_SCHEMA,
-                "input_encoding": _enum(
+                "input_encoding": enum_schema(
                     ("utf-8", "base64"), "utf-8", "How `value` stands for bytes: UTF-8 text, or base64 for binary data."
                 ),
             },
             ["value", "key"],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {"ciphertext": {"type": "string", "description": "The token, URL-safe base64 without padding."}},
             ["ciphertext"],
         ),
@@ -424,8 +395,8 @@ class Encrypt(Plugin):
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        input_encoding = _choice(properties, "input_encoding", ("utf-8", "base64"), "utf-8")
-        data = _decode(_text(properties, "value"), input_encoding, "value")
+        input_encoding = read_choice(properties, "input_encoding", ("utf-8", "base64"), "utf-8")
+        data = _decode(read_text(properties, "value"), input_encoding, "value")
         cipher = _aes_key(properties)
         nonce = os.urandom(NONCE_BYTES)
         sealed = cipher.encrypt(nonce, data, _associated_data(properties))
@@ -445,18 +416,18 @@ class Decrypt(Plugin):
             "`associated_data`, if one was given). A wrong key or a token changed in any way fails "
             "the task with 'decryption failed: wrong key or altered data'."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "value": {"type": "string", "description": "The token from crypto.encrypt's `ciphertext`."},
                 "key": AES_KEY_SCHEMA,
                 "associated_data": ASSOCIATED_DATA_SCHEMA,
-                "encoding": _enum(
+                "encoding": enum_schema(
                     ("utf-8", "base64"), "utf-8", "How to return the plaintext: UTF-8 text, or base64 for binary data."
                 ),
             },
             ["value", "key"],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {"plaintext": {"type": "string", "description": "The decrypted value, in `encoding`."}},
             ["plaintext"],
         ),
@@ -471,9 +442,9 @@ class Decrypt(Plugin):
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        encoding = _choice(properties, "encoding", ("utf-8", "base64"), "utf-8")
+        encoding = read_choice(properties, "encoding", ("utf-8", "base64"), "utf-8")
         try:
-            token = _b64decode(_text(properties, "value"))
+            token = _b64decode(read_text(properties, "value"))
         except ValueError as exc:
             raise TaskFailed(f"value is not a crypto.encrypt token: not valid base64 ({exc})") from None
         if len(token) < 1 + NONCE_BYTES + TAG_BYTES:
@@ -574,7 +545,7 @@ class JwtSign(Plugin):
             "`exp`; `issuer`, `subject` and `audience` set `iss`, `sub` and `aud`. Keep the key in "
             "a credential: `key: ${JWT_KEY}`."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "claims": {
                     "type": "object",
@@ -586,10 +557,10 @@ class JwtSign(Plugin):
                     "minLength": 1,
                     "description": "The HMAC secret, or the PEM private key for RS/PS/ES/EdDSA; usually ${JWT_KEY}.",
                 },
-                "key_encoding": _enum(
+                "key_encoding": enum_schema(
                     BYTE_ENCODINGS, "utf-8", "For HS* only: how `key` stands for bytes (UTF-8 text, base64, hex)."
                 ),
-                "algorithm": _enum(JWT_ALGORITHMS, "HS256", "The signature algorithm (the header's `alg`)."),
+                "algorithm": enum_schema(JWT_ALGORITHMS, "HS256", "The signature algorithm (the header's `alg`)."),
                 "expires_in": {
                     **DURATION_SCHEMA,
                     "description": "Lifetime from now, setting `exp`: 30s, 10m, 1h, 1d, PT1H or seconds (≥ 1s).",
@@ -608,7 +579,7 @@ class JwtSign(Plugin):
             },
             ["key"],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {"token": {"type": "string", "description": "The signed JWT (header.payload.signature)."}},
             ["token"],
         ),
@@ -627,11 +598,11 @@ class JwtSign(Plugin):
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        algorithm = _choice(properties, "algorithm", JWT_ALGORITHMS, "HS256")
+        algorithm = read_choice(properties, "algorithm", JWT_ALGORITHMS, "HS256")
         key_encoding = properties.get("key_encoding")
         if key_encoding is not None:
-            key_encoding = _choice(properties, "key_encoding", BYTE_ENCODINGS, "utf-8")
-        key = _signing_key(algorithm, _text(properties, "key"), key_encoding)
+            key_encoding = read_choice(properties, "key_encoding", BYTE_ENCODINGS, "utf-8")
+        key = _signing_key(algorithm, read_text(properties, "key"), key_encoding)
         headers = properties.get("headers", {})
         if not isinstance(headers, Mapping):
             raise TaskFailed(f"headers must be an object, got {type(headers).__name__}")

@@ -22,6 +22,7 @@ from workflowdev.engine.plugin import (
     as_text,
     parse_duration,
 )
+from workflowdev.plugins._toolkit import object_schema
 
 __all__ = ["PLUGINS", "Delete", "Get", "Increment", "List", "Set"]
 
@@ -45,10 +46,6 @@ NAMESPACE_SCHEMA: Final[dict[str, JSON]] = {
 }
 
 
-def _object(properties: dict[str, JSON], required: list[str]) -> dict[str, JSON]:
-    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-
-
 class Get(Plugin):
     """Read one value; a missing key is an answer (`found: false`), not a failure."""
 
@@ -62,7 +59,7 @@ class Get(Plugin):
             "start from a sensible value. The expression function `kv('key')` reads the same "
             "store inline."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "key": KEY_SCHEMA,
                 "namespace": NAMESPACE_SCHEMA,
@@ -70,20 +67,14 @@ class Get(Plugin):
             },
             ["key"],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {
                 "value": {"description": "The stored value, exactly as stored; else `default`."},
                 "found": {"type": "boolean", "description": "Whether the key exists and has not expired."},
             },
             ["value", "found"],
         ),
-        examples=(
-            "- name: last_import\n"
-            "  type: kv.get\n"
-            "  properties:\n"
-            "    key: orders.last_id\n"
-            "    default: 0\n",
-        ),
+        examples=("- name: last_import\n  type: kv.get\n  properties:\n    key: orders.last_id\n    default: 0\n",),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
@@ -104,7 +95,7 @@ class Set(Plugin):
             "it never expires (a previous ttl is dropped). The value's compact JSON may be at "
             "most 256 KiB."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "key": KEY_SCHEMA,
                 "value": {"description": "What to store; any JSON value, null included."},
@@ -119,13 +110,9 @@ class Set(Plugin):
             },
             ["key", "value"],
         ),
-        output_schema=_object({}, []),
+        output_schema=object_schema({}, []),
         examples=(
-            "- name: remember_cursor\n"
-            "  type: kv.set\n"
-            "  properties:\n"
-            "    key: orders.last_id\n"
-            "    value: 1042\n",
+            "- name: remember_cursor\n  type: kv.set\n  properties:\n    key: orders.last_id\n    value: 1042\n",
             "- name: cache_token\n"
             "  type: kv.set\n"
             "  properties:\n"
@@ -160,8 +147,8 @@ class Delete(Plugin):
             "Removes `key` from the key-value store. A missing key is not an error: `deleted` "
             "tells whether there was anything to remove."
         ),
-        input_schema=_object({"key": KEY_SCHEMA, "namespace": NAMESPACE_SCHEMA}, ["key"]),
-        output_schema=_object(
+        input_schema=object_schema({"key": KEY_SCHEMA, "namespace": NAMESPACE_SCHEMA}, ["key"]),
+        output_schema=object_schema(
             {"deleted": {"type": "boolean", "description": "True when a live entry was removed."}},
             ["deleted"],
         ),
@@ -184,14 +171,14 @@ class List(Plugin):
             f"`prefix` when given (case-sensitive). At most {MAX_LISTED_KEYS} keys: when more "
             "match, the task fails rather than return a cut list; use a longer prefix."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "namespace": NAMESPACE_SCHEMA,
                 "prefix": {"type": "string", "default": "", "description": "Only keys starting with this text."},
             },
             [],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {
                 "keys": {
                     "type": "array",
@@ -222,7 +209,7 @@ class Increment(Plugin):
             "concurrent executions incrementing the same key each count once. A key holding "
             "anything but a number fails the task. A counter keeps the ttl it was set with."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "key": KEY_SCHEMA,
                 "by": {"type": "number", "default": 1, "description": "How much to add."},
@@ -230,17 +217,13 @@ class Increment(Plugin):
             },
             ["key"],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {"value": {"type": "number", "description": "The value after the increment."}},
             ["value"],
         ),
         examples=(
             "- name: count_run\n  type: kv.increment\n  properties:\n    key: runs.total\n",
-            "- name: take_stock\n"
-            "  type: kv.increment\n"
-            "  properties:\n"
-            "    key: stock.widgets\n"
-            "    by: -3\n",
+            "- name: take_stock\n  type: kv.increment\n  properties:\n    key: stock.widgets\n    by: -3\n",
         ),
     )
 

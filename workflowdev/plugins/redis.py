@@ -38,6 +38,7 @@ from workflowdev.engine.plugin import (
     parse_duration,
     parse_timeout,
 )
+from workflowdev.plugins._toolkit import object_schema, read_flag
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -97,8 +98,6 @@ T = TypeVar("T")
 # -- reading properties ---------------------------------------------------------------------------
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class _Target:
     url: str
@@ -130,13 +129,6 @@ def _key(properties: Mapping[str, JSON], name: str = "key") -> str:
     value = properties.get(name)
     if not isinstance(value, str) or value == "":
         raise TaskFailed(f"{name} must be a non-empty string")
-    return value
-
-
-def _flag(properties: Mapping[str, JSON], name: str) -> bool:
-    value = properties.get(name, False)
-    if not isinstance(value, bool):
-        raise TaskFailed(f"{name} must be true or false, got {as_text(value)}")
     return value
 
 
@@ -249,10 +241,6 @@ async def _with_client(properties: Mapping[str, JSON], use: Callable[[Redis], Aw
 # -- schemas --------------------------------------------------------------------------------------
 
 
-def _object(properties: dict[str, JSON], required: list[str]) -> dict[str, JSON]:
-    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-
-
 URL_SCHEMA: Final[dict[str, JSON]] = {
     "type": "string",
     "minLength": 1,
@@ -288,7 +276,7 @@ class Get(Plugin):
             "a key holding a hash, list or other type fails the task with Redis's WRONGTYPE error. "
             "With `json: true` the value is decoded as JSON."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "url": URL_SCHEMA,
                 "key": KEY_SCHEMA,
@@ -301,7 +289,7 @@ class Get(Plugin):
             },
             ["url", "key"],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {
                 "value": {"description": f"The value, or null when the key is missing. {REPLY_TEXT}"},
                 "found": {"type": "boolean", "description": "Whether the key exists."},
@@ -320,7 +308,7 @@ class Get(Plugin):
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
         key = _key(properties)
-        as_json = _flag(properties, "json")
+        as_json = read_flag(properties, "json", False)
 
         async def use(client: Redis) -> bytes | None:
             raw: bytes | None = await client.get(key)
@@ -350,7 +338,7 @@ class Set(Plugin):
             "`ttl` makes the key expire; `nx` writes only when the key does not exist (a lock or "
             "a once-only marker), `xx` only when it does. `set` tells whether it was written."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "url": URL_SCHEMA,
                 "key": KEY_SCHEMA,
@@ -378,7 +366,7 @@ class Set(Plugin):
             },
             ["url", "key", "value"],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {"set": {"type": "boolean", "description": "True when written; false when nx or xx stopped it."}},
             ["set"],
         ),
@@ -403,8 +391,8 @@ class Set(Plugin):
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
         key = _key(properties)
-        data = _encode(properties["value"], _flag(properties, "json"))
-        nx, xx = _flag(properties, "nx"), _flag(properties, "xx")
+        data = _encode(properties["value"], read_flag(properties, "json", False))
+        nx, xx = read_flag(properties, "nx", False), read_flag(properties, "xx", False)
         if nx and xx:
             raise TaskFailed("nx and xx exclude each other: a key cannot both exist and not exist")
         milliseconds = None
@@ -435,7 +423,7 @@ class Delete(Plugin):
             "Deletes `keys` (one key or a list) of any type and returns how many existed. Missing "
             "keys are skipped, so deleting twice is safe."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "url": URL_SCHEMA,
                 "keys": {
@@ -454,7 +442,7 @@ class Delete(Plugin):
             },
             ["url", "keys"],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {"deleted": {"type": "integer", "minimum": 0, "description": "How many of the keys existed."}},
             ["deleted"],
         ),
@@ -495,7 +483,7 @@ class Publish(Plugin):
             "(all values with `json: true`). Returns how many subscribers received it; pub/sub "
             "keeps nothing, so a message nobody listens to is gone (receivers: 0, still a success)."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "url": URL_SCHEMA,
                 "channel": {"type": "string", "minLength": 1, "description": "The channel."},
@@ -509,7 +497,7 @@ class Publish(Plugin):
             },
             ["url", "channel", "message"],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {
                 "receivers": {
                     "type": "integer",
@@ -531,7 +519,7 @@ class Publish(Plugin):
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
         channel = _key(properties, "channel")
-        data = _encode(properties["message"], _flag(properties, "json"))
+        data = _encode(properties["message"], read_flag(properties, "json", False))
 
         async def use(client: Redis) -> int:
             return int(await client.publish(channel, data))
@@ -555,7 +543,7 @@ class Command(Plugin):
             "`allow_dangerous: true`. Subscribing, MONITOR and protocol changes are never run: a "
             "task sends one request and reads one reply."
         ),
-        input_schema=_object(
+        input_schema=object_schema(
             {
                 "url": URL_SCHEMA,
                 "command": {
@@ -575,7 +563,7 @@ class Command(Plugin):
             },
             ["url", "command"],
         ),
-        output_schema=_object(
+        output_schema=object_schema(
             {
                 "result": {
                     "description": (
@@ -611,7 +599,7 @@ class Command(Plugin):
                 f"{name} cannot run as a task: it turns the connection into a stream or changes its "
                 "protocol, and a task sends one request and reads one reply"
             )
-        if name in DANGEROUS_COMMANDS and not _flag(properties, "allow_dangerous"):
+        if name in DANGEROUS_COMMANDS and not read_flag(properties, "allow_dangerous", False):
             raise TaskFailed(
                 f"{name} is refused by default because it can {DANGEROUS_COMMANDS[name]}; set "
                 "allow_dangerous: true if this flow really needs it"

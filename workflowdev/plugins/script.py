@@ -46,6 +46,7 @@ from workflowdev.engine.plugin import (
 from workflowdev.plugins._capture import CAPTURE_BYTES, Capture
 from workflowdev.plugins._paths import Confined
 from workflowdev.plugins._process import run_in_own_group
+from workflowdev.plugins._toolkit import object_schema
 
 __all__ = ["CAPTURE_BYTES", "OUTPUT_PREFIX", "PLUGINS", "Command", "Python", "Shell"]
 
@@ -122,14 +123,7 @@ OUTPUT_SCHEMA: Final[dict[str, JSON]] = {
 
 
 def _input_schema(own: dict[str, JSON], required: list[str]) -> dict[str, JSON]:
-    return {
-        "type": "object",
-        "properties": {**own, **COMMON_PROPERTIES},
-        "required": required,
-        "additionalProperties": False,
-    }
-
-
+    return object_schema({**own, **COMMON_PROPERTIES}, required)
 
 
 @dataclass
@@ -176,9 +170,7 @@ class _Collector:
         except FileNotFoundError:
             return
         if size > MAX_OUTPUT_FILE_BYTES:
-            self.ctx.log.warning(
-                f"ignored ${OUTPUT_FILE_VARIABLE}: {size} bytes, more than {MAX_OUTPUT_FILE_BYTES}"
-            )
+            self.ctx.log.warning(f"ignored ${OUTPUT_FILE_VARIABLE}: {size} bytes, more than {MAX_OUTPUT_FILE_BYTES}")
             return
         text = path.read_text(encoding="utf-8", errors="replace")
         if text.strip():
@@ -324,7 +316,7 @@ class Shell(Plugin):
             "Runs `script` with a shell (`sh` by default) in the execution's working directory. "
             "Output lines are logged as they come (stderr as warnings); the task fails when the "
             "exit code is not 0 (add `set -e` to stop at the first failing command). Print "
-            "`::output::{\"key\": \"value\"}` or write a JSON object to $WORKFLOWDEV_OUTPUT to "
+            '`::output::{"key": "value"}` or write a JSON object to $WORKFLOWDEV_OUTPUT to '
             "return structured outputs. On timeout or cancel the script and every process it "
             "started are stopped; processes left in the background end with the task. The script "
             "sees a minimal environment plus `env`, not the server's."
@@ -349,7 +341,7 @@ class Shell(Plugin):
             "  properties:\n"
             "    script: |\n"
             "      set -e\n"
-            "      echo \"Hello, $NAME\"\n"
+            '      echo "Hello, $NAME"\n'
             "      echo '::output::{\"greeted\": true}'\n"
             "    env:\n"
             "      NAME: world\n"
@@ -359,7 +351,7 @@ class Shell(Plugin):
             "  properties:\n"
             "    script: |\n"
             "      count=$(ls -A | wc -l)\n"
-            "      printf '{\"count\": %d}' \"$count\" > \"$WORKFLOWDEV_OUTPUT\"\n",
+            '      printf \'{"count": %d}\' "$count" > "$WORKFLOWDEV_OUTPUT"\n',
         ),
     )
 
@@ -401,7 +393,7 @@ class Python(Plugin):
             "    script: |\n"
             "      import json, os, sys\n"
             "      numbers = [int(arg) for arg in sys.argv[1:]]\n"
-            "      print(f\"summing {len(numbers)} numbers\")\n"
+            '      print(f"summing {len(numbers)} numbers")\n'
             "      with open(os.environ['WORKFLOWDEV_OUTPUT'], 'w') as out:\n"
             "          json.dump({'total': sum(numbers)}, out)\n"
             "    args: [3, 4, 5]\n",
@@ -438,18 +430,13 @@ class Command(Plugin):
                     "type": "array",
                     "items": _SCALAR,
                     "minItems": 1,
-                    "description": "The program, then its arguments: [\"git\", \"clone\", \"{{ inputs.repo }}\"].",
+                    "description": 'The program, then its arguments: ["git", "clone", "{{ inputs.repo }}"].',
                 },
             },
             ["command"],
         ),
         output_schema=OUTPUT_SCHEMA,
-        examples=(
-            "- name: hello\n"
-            "  type: script.command\n"
-            "  properties:\n"
-            "    command: [echo, hello, world]\n",
-        ),
+        examples=("- name: hello\n  type: script.command\n  properties:\n    command: [echo, hello, world]\n",),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:

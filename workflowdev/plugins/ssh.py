@@ -28,10 +28,12 @@ from workflowdev.engine.plugin import (
     Plugin,
     TaskContext,
     TaskFailed,
+    TaskTimeout,
     as_text,
-    parse_duration,
+    parse_timeout,
 )
 from workflowdev.plugins._capture import CAPTURE_BYTES, Capture
+from workflowdev.plugins._toolkit import read_flag
 
 if TYPE_CHECKING:
     import asyncssh
@@ -51,23 +53,6 @@ _FAILURE_DETAIL_CHARS: Final = 500
 # -- reading properties ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Duration:
-    seconds: float
-    text: str
-    """As the flow wrote it, for messages."""
-
-
-def _duration(value: JSON, what: str) -> _Duration:
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise TaskFailed(f"{what}: {exc}") from None
-    if seconds <= 0:
-        raise TaskFailed(f"{what} must be longer than zero")
-    return _Duration(seconds, value.strip() if isinstance(value, str) else f"{value:g}s")
-
-
 def _text(properties: Mapping[str, JSON], name: str) -> str | None:
     value = properties.get(name)
     if value is None:
@@ -82,13 +67,6 @@ def _port(value: JSON) -> int:
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         raise TaskFailed(f"port must be a port number from 1 to 65535, got {as_text(value)}")
-    return value
-
-
-def _flag(properties: Mapping[str, JSON], name: str, default: bool) -> bool:
-    value = properties.get(name, default)
-    if not isinstance(value, bool):
-        raise TaskFailed(f"{name} must be true or false, got {as_text(value)}")
     return value
 
 
@@ -119,7 +97,7 @@ def _host_keys(properties: Mapping[str, JSON], target: _Target) -> Any:
     import asyncssh
 
     host_key, known_hosts = _text(properties, "host_key"), _text(properties, "known_hosts")
-    skip = _flag(properties, "insecure_skip_host_key_check", False)
+    skip = read_flag(properties, "insecure_skip_host_key_check", False)
     given = [name for name, value in (("host_key", host_key), ("known_hosts", known_hosts)) if value]
     if skip and given:
         raise TaskFailed(f"give {given[0]} or insecure_skip_host_key_check: true, not both")
@@ -165,8 +143,6 @@ def _client_keys(properties: Mapping[str, JSON]) -> list[Any] | None:
 # -- the command's output -------------------------------------------------------------------------
 
 
-
-
 async def _pump(stream: asyncssh.SSHReader[bytes], capture: Capture, log: Callable[[str], None]) -> None:
     """Read a stream to its end: every byte into `capture`, every line into the log."""
     pending = bytearray()
@@ -197,7 +173,7 @@ async def _execute(
     *,
     env: dict[str, str],
     stdin: str | None,
-    timeout: _Duration,
+    timeout: TaskTimeout,
     ctx: TaskContext,
     stdout: Capture,
     stderr: Capture,
@@ -366,9 +342,9 @@ class Command(Plugin):
         if stdin is not None and not isinstance(stdin, str):
             raise TaskFailed(f"input must be text, got {as_text(stdin)}")
         env = _env(properties.get("env"))
-        timeout = _duration(properties.get("timeout", DEFAULT_TIMEOUT), "timeout")
-        connect_timeout = _duration(properties.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT), "connect_timeout")
-        fail_on_error = _flag(properties, "fail_on_error", True)
+        timeout = parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT), "timeout")
+        connect_timeout = parse_timeout(properties.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT), "connect_timeout")
+        fail_on_error = read_flag(properties, "fail_on_error", True)
 
         conn = await _connect(target, password, client_keys, known_hosts, connect_timeout)
         stdout, stderr = Capture(), Capture()
@@ -415,7 +391,7 @@ async def _connect(
     password: str | None,
     client_keys: list[Any] | None,
     known_hosts: Any,
-    connect_timeout: _Duration,
+    connect_timeout: TaskTimeout,
 ) -> asyncssh.SSHClientConnection:
     """Connect and log in, or fail the task saying which step went wrong."""
     import asyncssh

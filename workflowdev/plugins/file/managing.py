@@ -1,0 +1,290 @@
+"""file.delete, file.copy, file.move and file.stat."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import ClassVar, Final
+
+from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed
+from workflowdev.plugins._paths import Confined, confinement, path_schema
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins.file._common import (
+    MAKE_DIRS_SCHEMA,
+    OVERWRITE_SCHEMA,
+    TYPE_SCHEMA,
+    entry_kind,
+    make_parent,
+    modified_at,
+    reported_as,
+)
+
+
+def _entry(confined: Confined, raw: str, what: str) -> Path:
+    """The entry itself (a link stays a link), never the root."""
+    path = confined.resolve(raw, what=what, follow=False)
+    if path == confined.root:
+        raise TaskFailed(f"{what} {raw!r} is the root directory itself")
+    return path
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _delete(confined: Confined, raw: str, recursive: bool, missing_ok: bool) -> dict[str, JSON]:
+    path = _entry(confined, raw, "path")
+    if not os.path.lexists(path):
+        if missing_ok:
+            return {"deleted": False}
+        raise TaskFailed(f"{raw!r}: No such file or directory")
+    with reported_as(raw):
+        if path.is_dir() and not path.is_symlink():
+            if recursive:
+                shutil.rmtree(path)
+            elif any(path.iterdir()):
+                raise TaskFailed(f"{raw!r} is a directory that is not empty (set recursive: true)")
+            else:
+                path.rmdir()
+        else:
+            path.unlink()
+    return {"deleted": True}
+
+
+class Delete(Plugin):
+    """Remove a file, a symlink or (with `recursive`) a directory tree."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="file.delete",
+        name="Delete a file or directory",
+        category="file",
+        description=(
+            "Deletes the file, symlink (the link, not its target) or empty directory at `path`; "
+            "a directory with content needs `recursive: true`. A missing path fails the task "
+            "unless `missing_ok` is true. The root itself cannot be deleted."
+        ),
+        input_schema=object_schema(
+            {
+                "path": path_schema("What to delete"),
+                "recursive": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Delete a directory with everything in it.",
+                },
+                "missing_ok": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Succeed (deleted: false) when there is nothing at `path`.",
+                },
+            },
+            ["path"],
+        ),
+        output_schema=object_schema(
+            {"deleted": {"type": "boolean", "description": "False only when missing_ok spared a missing path."}},
+            ["deleted"],
+        ),
+        examples=(
+            "- name: clean_up\n"
+            "  type: file.delete\n"
+            "  properties:\n"
+            "    path: tmp/previous-run\n"
+            "    recursive: true\n"
+            "    missing_ok: true\n",
+        ),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        confined = confinement(ctx)
+        return await asyncio.to_thread(
+            lambda: _delete(
+                confined, properties["path"], properties.get("recursive", False), properties.get("missing_ok", False)
+            )
+        )
+
+
+def _prepare_destination(confined: Confined, source: Path, raw: str, overwrite: bool, make_dirs: bool) -> Path:
+    """The destination entry, cleared when `overwrite` allows it; never inside the source."""
+    destination = _entry(confined, raw, "destination")
+    if destination == source or destination.is_relative_to(source):
+        raise TaskFailed(f"destination {raw!r} is inside the source")
+    if os.path.lexists(destination):
+        if not overwrite:
+            raise TaskFailed(f"destination {raw!r} already exists (set overwrite: true to replace it)")
+        with reported_as(raw):
+            _remove(destination)
+    make_parent(confined, destination, raw, make_dirs)
+    return destination
+
+
+def _copy(confined: Confined, properties: Mapping[str, JSON]) -> dict[str, JSON]:
+    raw = properties["source"]
+    source = confined.resolve(raw, what="source")
+    if not source.exists():
+        raise TaskFailed(f"source {raw!r}: No such file or directory")
+    destination = _prepare_destination(
+        confined,
+        source,
+        properties["destination"],
+        properties.get("overwrite", False),
+        properties.get("make_dirs", True),
+    )
+    with reported_as(raw):
+        if source.is_dir():
+            shutil.copytree(source, destination, symlinks=True)
+        else:
+            shutil.copy2(source, destination)
+    return {"path": confined.relative(destination)}
+
+
+def _move(confined: Confined, properties: Mapping[str, JSON]) -> dict[str, JSON]:
+    raw = properties["source"]
+    source = _entry(confined, raw, "source")
+    if not os.path.lexists(source):
+        raise TaskFailed(f"source {raw!r}: No such file or directory")
+    destination = _prepare_destination(
+        confined,
+        source,
+        properties["destination"],
+        properties.get("overwrite", False),
+        properties.get("make_dirs", True),
+    )
+    with reported_as(raw):
+        shutil.move(source, destination)
+    return {"path": confined.relative(destination)}
+
+
+_TRANSFER_PROPERTIES: Final[dict[str, JSON]] = {
+    "destination": path_schema("The new path (the full path of the copy, not a directory to put it in)"),
+    "overwrite": OVERWRITE_SCHEMA,
+    "make_dirs": MAKE_DIRS_SCHEMA,
+}
+_TRANSFER_OUTPUT: Final[dict[str, JSON]] = object_schema(
+    {"path": {"type": "string", "description": "The destination, relative to the root."}}, ["path"]
+)
+
+
+class Copy(Plugin):
+    """Copy a file or a directory tree; symlinks inside are copied as links, never followed."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="file.copy",
+        name="Copy a file or directory",
+        category="file",
+        description=(
+            "Copies the file or directory at `source` to `destination` (the full new path), "
+            "keeping modification times. Symlinks inside a copied directory stay symlinks. An "
+            "existing destination fails the task unless `overwrite` is true."
+        ),
+        input_schema=object_schema(
+            {"source": path_schema("The file or directory to copy"), **_TRANSFER_PROPERTIES},
+            ["source", "destination"],
+        ),
+        output_schema=_TRANSFER_OUTPUT,
+        examples=(
+            "- name: keep_a_copy\n"
+            "  type: file.copy\n"
+            "  properties:\n"
+            "    source: example.txt\n"
+            "    destination: backup/example.txt\n",
+        ),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        confined = confinement(ctx)
+        return await asyncio.to_thread(lambda: _copy(confined, properties))
+
+
+class Move(Plugin):
+    """Rename or move a file, link or directory within the root."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="file.move",
+        name="Move or rename",
+        category="file",
+        description=(
+            "Moves the file, symlink or directory at `source` to `destination` (the full new "
+            "path). An existing destination fails the task unless `overwrite` is true."
+        ),
+        input_schema=object_schema(
+            {"source": path_schema("The file, link or directory to move"), **_TRANSFER_PROPERTIES},
+            ["source", "destination"],
+        ),
+        output_schema=_TRANSFER_OUTPUT,
+        examples=(
+            "- name: archive_input\n"
+            "  type: file.move\n"
+            "  properties:\n"
+            "    source: example.txt\n"
+            "    destination: done/example.txt\n",
+        ),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        confined = confinement(ctx)
+        return await asyncio.to_thread(lambda: _move(confined, properties))
+
+
+def _stat(confined: Confined, raw: str) -> dict[str, JSON]:
+    path = confined.resolve(raw, follow=False)
+    try:
+        info = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return {"exists": False, "type": None, "size": None, "modified": None, "mode": None}
+    kind = entry_kind(info.st_mode)
+    return {
+        "exists": True,
+        "type": kind,
+        "size": info.st_size if kind == "file" else 0,
+        "modified": modified_at(info),
+        "mode": f"{stat.S_IMODE(info.st_mode):04o}",
+    }
+
+
+class Stat(Plugin):
+    """Whether something exists at a path, and what: the way a flow checks before it acts."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="file.stat",
+        name="Inspect a path",
+        category="file",
+        description=(
+            "Reports whether `path` exists and, if so, its type, size, modification time and "
+            "permission bits. A missing path is an answer (exists: false), not a failure. A "
+            "symlink is described itself, not its target."
+        ),
+        input_schema=object_schema({"path": path_schema("The path to inspect")}, ["path"]),
+        output_schema=object_schema(
+            {
+                "exists": {"type": "boolean", "description": "Whether anything is at `path`."},
+                "type": {**TYPE_SCHEMA, "type": ["string", "null"], "enum": [*TYPE_SCHEMA["enum"], None]},
+                "size": {
+                    "type": ["integer", "null"],
+                    "minimum": 0,
+                    "description": "Bytes for files, 0 for other entries, null when missing.",
+                },
+                "modified": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "Last modification (UTC), null when missing.",
+                },
+                "mode": {
+                    "type": ["string", "null"],
+                    "pattern": "^[0-7]{4}$",
+                    "description": "Permission bits in octal (0644), null when missing.",
+                },
+            },
+            ["exists", "type", "size", "modified", "mode"],
+        ),
+        examples=("- name: is_there_a_lock\n  type: file.stat\n  properties:\n    path: import.lock\n",),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        confined = confinement(ctx)
+        return await asyncio.to_thread(lambda: _stat(confined, properties["path"]))

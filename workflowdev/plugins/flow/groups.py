@@ -1,0 +1,164 @@
+"""flow.sequential, flow.parallel and flow.dag: child tasks one after another, side by side, or
+in the order of their dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from workflowdev.engine.plugin import Manifest, RunnerLevelPlugin, TaskListShape
+from workflowdev.plugins.flow._common import CONCURRENCY, NO_OUTPUTS, TASK_LIST
+
+
+class Sequential(RunnerLevelPlugin):
+    """Run `tasks` one after another, in list order — a group inside a branch or a DAG.
+
+    Runner: exactly the order of work of a flow's top-level `tasks`. The first child that fails
+    (without `allow_failure`) stops the group: the children after it are not run and the
+    container fails. Outputs: `{}`; children's outputs are reached by their own names.
+    """
+
+    task_lists: ClassVar[dict[str, TaskListShape]] = {"tasks": "list"}
+    manifest: ClassVar[Manifest] = Manifest(
+        id="flow.sequential",
+        name="Run in sequence",
+        category="flow",
+        description=(
+            "Runs its child tasks one after another, in order. The first child that fails "
+            "stops the rest. Use it to group steps inside a branch, a parallel block or a DAG."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "tasks": {**TASK_LIST, "description": "The child tasks, run in order."},
+            },
+            "required": ["tasks"],
+            "additionalProperties": False,
+        },
+        output_schema=NO_OUTPUTS,
+        examples=(
+            "- name: prepare\n"
+            "  type: flow.sequential\n"
+            "  properties:\n"
+            "    tasks:\n"
+            "      - name: announce\n"
+            "        type: util.log\n"
+            "        properties: {message: preparing}\n"
+            "      - name: settle\n"
+            "        type: util.sleep\n"
+            "        properties: {duration: 1s}\n",
+        ),
+    )
+
+
+class Parallel(RunnerLevelPlugin):
+    """Run `tasks` at the same time, at most `concurrency` at once (default: all of them).
+
+    Runner: start children in list order as slots free up. Fail fast: when a child fails
+    (without `allow_failure`), start no more children, cancel the running ones (CANCELLED) and
+    fail the container with the first failure's message once they have stopped. Success when
+    every child ended SUCCESS, SKIPPED, or FAILED with `allow_failure`. Outputs: `{}`.
+    """
+
+    task_lists: ClassVar[dict[str, TaskListShape]] = {"tasks": "list"}
+    manifest: ClassVar[Manifest] = Manifest(
+        id="flow.parallel",
+        name="Run in parallel",
+        category="flow",
+        description=(
+            "Runs its child tasks at the same time, at most `concurrency` at once (all of them "
+            "when unset). When one fails, the others are cancelled and the task fails."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "tasks": {**TASK_LIST, "description": "The child tasks, run concurrently."},
+                "concurrency": {
+                    **CONCURRENCY,
+                    "description": "How many children may run at once; unset means all.",
+                },
+            },
+            "required": ["tasks"],
+            "additionalProperties": False,
+        },
+        output_schema=NO_OUTPUTS,
+        examples=(
+            "- name: warm_caches\n"
+            "  type: flow.parallel\n"
+            "  properties:\n"
+            "    concurrency: 2\n"
+            "    tasks:\n"
+            "      - name: warm_eu\n"
+            "        type: util.log\n"
+            "        properties: {message: warming eu}\n"
+            "      - name: warm_us\n"
+            "        type: util.log\n"
+            "        properties: {message: warming us}\n"
+            "      - name: warm_ap\n"
+            "        type: util.log\n"
+            "        properties: {message: warming ap}\n",
+        ),
+    )
+
+
+class Dag(RunnerLevelPlugin):
+    """Run `tasks` as a dependency graph: each child starts as soon as its `depends_on` are done.
+
+    Children (and only the children of a flow.dag) may carry `depends_on: [sibling names]`; the
+    validator rejects unknown names, names outside this DAG, and cycles. Runner: a child with no
+    `depends_on` is ready at once; a child becomes ready when every dependency ended SUCCESS or
+    FAILED with `allow_failure`. If a dependency was SKIPPED (its `when` was false), the
+    dependent is SKIPPED too, and so on down the graph: it asked for that work to have happened.
+    At most `concurrency` children run at once (default: no limit); ready children start in
+    list order. Failure is fail-fast, as in flow.parallel. Outputs: `{}`.
+    """
+
+    task_lists: ClassVar[dict[str, TaskListShape]] = {"tasks": "list"}
+    children_have_dependencies: ClassVar[bool] = True
+    manifest: ClassVar[Manifest] = Manifest(
+        id="flow.dag",
+        name="Run a dependency graph",
+        category="flow",
+        description=(
+            "Runs its child tasks as a graph: each child names the siblings it needs in "
+            "`depends_on` and starts as soon as they have succeeded. Children skipped by `when` "
+            "skip their dependents. When one fails, the others are cancelled and the task fails."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "tasks": {
+                    **TASK_LIST,
+                    "description": "The child tasks; each may list sibling names in depends_on.",
+                },
+                "concurrency": {
+                    **CONCURRENCY,
+                    "description": "How many children may run at once; unset means no limit.",
+                },
+            },
+            "required": ["tasks"],
+            "additionalProperties": False,
+        },
+        output_schema=NO_OUTPUTS,
+        examples=(
+            "- name: build\n"
+            "  type: flow.dag\n"
+            "  properties:\n"
+            "    concurrency: 4\n"
+            "    tasks:\n"
+            "      - name: extract\n"
+            "        type: util.log\n"
+            "        properties: {message: extracting}\n"
+            "      - name: transform_a\n"
+            "        type: util.log\n"
+            "        depends_on: [extract]\n"
+            "        properties: {message: transforming a}\n"
+            "      - name: transform_b\n"
+            "        type: util.log\n"
+            "        depends_on: [extract]\n"
+            "        properties: {message: transforming b}\n"
+            "      - name: load\n"
+            "        type: util.noop\n"
+            "        depends_on: [transform_a, transform_b]\n",
+        ),
+    )

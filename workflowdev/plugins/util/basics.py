@@ -1,0 +1,253 @@
+"""util.log, util.echo, util.sleep, util.assert and util.noop: the small steps every flow uses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import ClassVar, Final
+
+from workflowdev.engine.plugin import (
+    CONDITION_SCHEMA,
+    DURATION_TEXT_SCHEMA,
+    JSON,
+    Manifest,
+    Plugin,
+    TaskContext,
+    TaskFailed,
+    as_condition,
+    as_text,
+    parse_duration,
+)
+
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+DEFAULT_LOG_LEVEL: Final = "info"
+DEFAULT_ASSERT_MESSAGE: Final = "assertion failed"
+
+MAX_SLEEP_SECONDS: Final = 86_400.0
+"""A sleep holds a runner slot; waits longer than a day belong to a schedule trigger."""
+
+
+class Log(Plugin):
+    """Write one line to the task's log, at the level asked for."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="util.log",
+        name="Log a message",
+        category="util",
+        description=(
+            "Writes a message to the execution's log at the given level. Strings are logged as "
+            "they are; any other value (a number, a list, an object) is logged as compact JSON. "
+            "The logged text is also the task's output."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "message": {
+                    "description": ("What to log. Any JSON value; non-strings are logged as compact JSON."),
+                },
+                "level": {
+                    "type": "string",
+                    "enum": list(LOG_LEVELS),
+                    "default": DEFAULT_LOG_LEVEL,
+                    "description": "Log level of the line.",
+                },
+            },
+            "required": ["message"],
+            "additionalProperties": False,
+        },
+        output_schema={
+            "type": "object",
+            "properties": {
+                "message": {"type": "string", "description": "The text exactly as logged."},
+            },
+            "required": ["message"],
+            "additionalProperties": False,
+        },
+        examples=(
+            "- name: hello\n  type: util.log\n  properties:\n    message: Hello world\n",
+            "- name: report\n"
+            "  type: util.log\n"
+            "  properties:\n"
+            "    level: warning\n"
+            "    message: {stage: import, skipped: 3}\n",
+        ),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        level = properties.get("level", DEFAULT_LOG_LEVEL)
+        writers = {
+            "debug": ctx.log.debug,
+            "info": ctx.log.info,
+            "warning": ctx.log.warning,
+            "error": ctx.log.error,
+        }
+        if level not in writers:
+            raise TaskFailed(f"level must be one of {', '.join(LOG_LEVELS)}; got {as_text(level)}")
+        text = as_text(properties["message"])
+        writers[level](text)
+        return {"message": text}
+
+
+class Echo(Plugin):
+    """Return a value unchanged: how a flow names an intermediate result for later tasks."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="util.echo",
+        name="Echo a value",
+        category="util",
+        description=(
+            "Returns its `value` unchanged as the output `value`. Useful to compute something "
+            "once with an expression and refer to it later as `outputs.<task>.value`."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "value": {"description": "Any JSON value; returned as it is."},
+            },
+            "required": ["value"],
+            "additionalProperties": False,
+        },
+        output_schema={
+            "type": "object",
+            "properties": {"value": {"description": "The `value` property, unchanged."}},
+            "required": ["value"],
+            "additionalProperties": False,
+        },
+        examples=(
+            "- name: settings\n"
+            "  type: util.echo\n"
+            "  properties:\n"
+            "    value: {region: eu-west, batch_size: 50, dry_run: false}\n",
+        ),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        return {"value": properties["value"]}
+
+
+class Sleep(Plugin):
+    """Wait for a while. Cancelling the task (which is how the runner cancels) ends it at once."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="util.sleep",
+        name="Sleep",
+        category="util",
+        description=(
+            "Waits for `duration`, then succeeds with the time actually slept. Cancelling the "
+            "execution interrupts the wait immediately. At most one day: longer waits belong "
+            "to a schedule trigger."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "duration": {
+                    "anyOf": [
+                        DURATION_TEXT_SCHEMA,
+                        {"type": "number", "minimum": 0, "maximum": MAX_SLEEP_SECONDS},
+                    ],
+                    "description": (
+                        "How long to wait: 500ms, 30s, 10m, 2h, 1d, ISO 8601 (PT30S) or a number "
+                        "of seconds. At most one day."
+                    ),
+                },
+            },
+            "required": ["duration"],
+            "additionalProperties": False,
+        },
+        output_schema={
+            "type": "object",
+            "properties": {
+                "slept_ms": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Milliseconds actually slept, measured on a monotonic clock.",
+                },
+            },
+            "required": ["slept_ms"],
+            "additionalProperties": False,
+        },
+        examples=("- name: let_the_replica_catch_up\n  type: util.sleep\n  properties:\n    duration: 250ms\n",),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        try:
+            seconds = parse_duration(properties["duration"])
+        except ValueError as exc:
+            raise TaskFailed(str(exc)) from None
+        if seconds > MAX_SLEEP_SECONDS:
+            raise TaskFailed(
+                f"duration {as_text(properties['duration'])} is longer than the maximum of one "
+                "day; use a schedule trigger for longer waits"
+            )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.sleep(seconds)
+        return {"slept_ms": round((loop.time() - started) * 1000)}
+
+
+class Assert(Plugin):
+    """Stop the flow with the operator's own message when something that must hold does not."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="util.assert",
+        name="Assert",
+        category="util",
+        description=(
+            "Succeeds when `condition` is true and fails the task with `message` when it is "
+            "false. The condition is usually an expression; the words true and false (any case) "
+            "are accepted too, any other value fails the task."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "condition": {
+                    **CONDITION_SCHEMA,
+                    "description": "What must hold; a boolean, or the text true/false.",
+                },
+                "message": {
+                    "type": "string",
+                    "default": DEFAULT_ASSERT_MESSAGE,
+                    "description": "The task's error when the condition is false.",
+                },
+            },
+            "required": ["condition"],
+            "additionalProperties": False,
+        },
+        output_schema={
+            "type": "object",
+            "properties": {},
+            "additionalProperties": False,
+        },
+        examples=(
+            "- name: enough_orders\n"
+            "  type: util.assert\n"
+            "  properties:\n"
+            "    condition: true\n"
+            "    message: expected at least one order\n",
+        ),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        if not as_condition(properties["condition"]):
+            raise TaskFailed(as_text(properties.get("message", DEFAULT_ASSERT_MESSAGE)))
+        return {}
+
+
+class Noop(Plugin):
+    """Do nothing and succeed: a placeholder, or a join point for `depends_on` in a DAG."""
+
+    manifest: ClassVar[Manifest] = Manifest(
+        id="util.noop",
+        name="No operation",
+        category="util",
+        description=(
+            "Does nothing and succeeds. A placeholder while a flow is being written, or a join "
+            "point that other tasks of a flow.dag depend on."
+        ),
+        input_schema={"type": "object", "properties": {}, "additionalProperties": False},
+        output_schema={"type": "object", "properties": {}, "additionalProperties": False},
+        examples=("- name: placeholder\n  type: util.noop\n",),
+    )
+
+    async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
+        return {}
