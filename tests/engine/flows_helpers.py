@@ -71,9 +71,10 @@ async def wait_all(api: Api, execution_ids: list[str], timeout: float = 20.0) ->
     return [await detail(api, e) for e in execution_ids]
 
 
-async def run(api: Api, yaml: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Save, start and wait for the end; returns `{execution, tasks}`."""
-    return await wait_status(api, await start(api, await save_flow(api, yaml), inputs))
+async def run(api: Api, yaml: str, inputs: dict[str, Any] | None = None, *, timeout: float = 20.0) -> dict[str, Any]:
+    """Save, start and wait for the end; returns `{execution, tasks}`. `timeout` only guards
+    against a hang: a flow of thousands of tasks wants more on a busy machine."""
+    return await wait_status(api, await start(api, await save_flow(api, yaml), inputs), timeout=timeout)
 
 
 def tasks_by_name(body: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

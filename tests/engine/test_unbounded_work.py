@@ -175,7 +175,7 @@ tasks:
         total: "{{{{ outputs.double | map(attribute='value') | sum }}}}"
         first: "{{{{ outputs.double[0] }}}}"
         last: "{{{{ outputs.double[-1] }}}}"
-""")
+""", timeout=180)
     assert body["execution"]["status"] == "SUCCESS", body["execution"]
     assert outputs(only(body, "each")) == {"count": 5000, "failed": 0}
     summary, _ = await all_task_runs(api, body["execution"]["id"], taskName="summary")
