@@ -21,6 +21,7 @@ from typing import Any
 from workflowdev.engine.node.roles import ROLES
 from workflowdev.engine.plugin import PluginSettings
 from workflowdev.engine.run.limits import RunLimits
+from workflowdev.engine.services.retention_policy import RetentionPolicy, parse_retention
 
 ENV_PREFIX = "WORKFLOWDEV_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -96,6 +97,13 @@ class Settings:
     gate_alert: bool = False
     """When a gate starts waiting, the console rings the terminal bell and names the gate in the
     window title, so a console in a background tab or tmux window gets noticed."""
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    """What the background purge removes, per namespace (`retention_policy.py`); by default
+    nothing. In TOML a `[retention]` table, in the environment `key=N;namespace:key=N`."""
+    retention_interval: float = 300.0
+    """Seconds between the background purge's passes (on nodes with the `scheduler` role)."""
+    retention_batch: int = 2000
+    """Rows one purge transaction deletes at most: small, so other writers wait only briefly."""
 
     @property
     def effective_database_url(self) -> str:
@@ -154,6 +162,8 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             return tuple(str(item).strip() for item in items if str(item).strip())
         if kind == "dict[str, str]":
             return _keymap(raw)
+        if kind == "RetentionPolicy":
+            return parse_retention(raw)
         if name == "mouse":
             return _mouse(raw)
         value = str(raw)
@@ -250,6 +260,7 @@ def load_settings(
         if getattr(settings, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(settings, name)}")
     _check_cluster_settings(settings)
+    _check_retention_settings(settings)
     return settings
 
 
@@ -264,6 +275,17 @@ def _check_database_url(url: str) -> None:
         async_url(url)
     except (ValueError, ArgumentError) as exc:
         raise ConfigError(f"database_url: {exc}") from None
+
+
+MAX_RETENTION_BATCH = 10_000
+"""Ids one purge statement names: under the bound-parameter limits of SQLite and asyncpg."""
+
+
+def _check_retention_settings(settings: Settings) -> None:
+    if not settings.retention_interval > 0:
+        raise ConfigError(f"retention_interval must be above 0 seconds, got {settings.retention_interval:g}")
+    if not 1 <= settings.retention_batch <= MAX_RETENTION_BATCH:
+        raise ConfigError(f"retention_batch must be between 1 and {MAX_RETENTION_BATCH:,}, got {settings.retention_batch}")
 
 
 def _check_cluster_settings(settings: Settings) -> None:

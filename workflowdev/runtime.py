@@ -22,6 +22,7 @@ from workflowdev.api.protocol import JsonErrorsRunner
 from workflowdev.config import Settings
 from workflowdev.engine.node.engine import Engine, EngineSettings
 from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.run.tracing import Tracer, from_environment
 from workflowdev.engine.services.credentials import load_master_key
 from workflowdev.engine.services.users import load_jwt_secret
 from workflowdev.plugins import build_registry
@@ -40,6 +41,8 @@ class Runtime:
     registry: PluginRegistry = field(default_factory=build_registry)
     db: Database | None = None
     engine: Engine | None = None
+    tracer: Tracer | None = None
+    """Where spans go; None: wherever the OTEL_* variables say (nowhere when they say nothing)."""
     runner: web.AppRunner | None = None
     port: int | None = None
     """The port actually bound (differs from settings.port when that is 0)."""
@@ -69,6 +72,7 @@ class Runtime:
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             key = load_master_key(self.settings.data_dir)  # MasterKeyError: refuse to start
             secret = load_jwt_secret(self.settings.jwt_secret, self.settings.data_dir) if self.settings.auth else b""
+            tracer = self.tracer if self.tracer is not None else from_environment(node_id(self.settings.data_dir))
             self.engine = Engine(
                 self.db,
                 self.registry,
@@ -80,12 +84,16 @@ class Runtime:
                     poll_interval=self.settings.poll_interval,
                     roles=frozenset(self.settings.roles),
                     schedule_late_after=self.settings.schedule_late_after,
+                    retention=self.settings.retention,
+                    retention_interval=self.settings.retention_interval,
+                    retention_batch=self.settings.retention_batch,
                     plugins=self.settings.plugin_settings,
                     limits=self.settings.run_limits,
                 ),
                 master_key=key,
                 jwt_secret=secret,
                 token_ttl=self.settings.token_ttl,
+                tracer=tracer,
             )
             await self.engine.start()
             resources = RESOURCES if "api" in self.settings.roles else PROBES

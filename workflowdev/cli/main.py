@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import workflowdev
-from workflowdev.cli import backfill, console, credentials, failures, flow_tests, flows, replay, server, users
+from workflowdev.cli import backfill, console, credentials, failures, flow_tests, flows, purge, replay, server, users
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_parsers(commands)
     replay.add_parsers(commands)
     backfill.add_parsers(commands)
+    purge.add_parsers(commands)
     flow_tests.add_parsers(commands)
     console.add_parsers(commands)
     credentials.add_parsers(commands)

@@ -83,6 +83,7 @@ def _refuse_insecure_bind(settings: Settings) -> str | None:
 
 async def start_runtime(settings: Settings) -> Runtime | None:
     """The product started, or None after saying on stderr why it cannot start."""
+    from workflowdev.engine.run.tracing import TracingError
     from workflowdev.engine.services.credentials import MasterKeyError
     from workflowdev.engine.services.users import SecretError
     from workflowdev.runtime import PortInUse, Runtime
@@ -94,7 +95,7 @@ async def start_runtime(settings: Settings) -> Runtime | None:
     runtime = Runtime(settings)
     try:
         await runtime.start()
-    except (PortInUse, MasterKeyError, SecretError) as exc:
+    except (PortInUse, MasterKeyError, SecretError, TracingError) as exc:
         print(f"workflowdev: {exc}", file=sys.stderr)
         return None
     return runtime

@@ -83,6 +83,9 @@ def configure_sqlite(engine: Engine, *, busy_timeout_ms: int | None = None) -> N
         # Let SQLAlchemy's "begin" event below issue BEGIN, not the driver's own heuristics.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
+        # Before WAL and before any table: a new file frees the pages retention purges (an old
+        # one keeps auto_vacuum NONE until one `workflowdev purge --vacuum`).
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")

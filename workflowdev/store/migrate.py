@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 """The newest revision in migrations/versions; a test keeps the two in step."""
 _ADVISORY_LOCK_KEY = 0x776F726B666C6F77  # "workflow" in ASCII, as a bigint
 

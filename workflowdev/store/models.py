@@ -139,6 +139,7 @@ class Execution(Base):
         Index("ix_executions_status_lease_expires_at", "status", "lease_expires_at"),
         Index("ix_executions_parent_execution_id", "parent_execution_id"),
         Index("ix_executions_batch_id_status", "batch_id", "status"),
+        Index("ix_executions_finished_at_id", "finished_at", "id"),
     )
 
 
@@ -190,7 +191,7 @@ class LogLine(Base):
     level: Mapped[str] = mapped_column(String(8))
     message: Mapped[str] = mapped_column(Text)
 
-    __table_args__ = (UniqueConstraint("execution_id", "seq"),)
+    __table_args__ = (UniqueConstraint("execution_id", "seq"), Index("ix_logs_ts_id", "ts", "id"))
 
 
 class Trigger(Base):
@@ -307,7 +308,8 @@ class User(Base):
 
 
 class AuditEntry(Base):
-    """Written in the same transaction as the change it records; never updated or deleted."""
+    """Written in the same transaction as the change it records; never updated, deleted only by
+    the retention policy's `audit_days`."""
 
     __tablename__ = "audit_entries"
 
@@ -324,6 +326,7 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_entries_actor_seq", "actor", "seq"),
         Index("ix_audit_entries_action_seq", "action", "seq"),
+        Index("ix_audit_entries_at_seq", "at", "seq"),
     )
 
 

@@ -20,16 +20,20 @@ from workflowdev.engine.node.cluster import Cluster
 from workflowdev.engine.node.dispatcher import Dispatcher, DispatcherSettings
 from workflowdev.engine.node.metrics import EngineMetrics
 from workflowdev.engine.node.nodes import NodeRegistry
+from workflowdev.engine.node.retention import RetentionLoop
 from workflowdev.engine.node.roles import ROLES
 from workflowdev.engine.node.scheduler import Scheduler
 from workflowdev.engine.plugin import PluginRegistry, PluginSettings
 from workflowdev.engine.run.deps import EngineDeps, no_credentials
 from workflowdev.engine.run.limits import RunLimits
+from workflowdev.engine.run.tracing import NO_TRACER, Tracer
 from workflowdev.engine.services.approvals import ApprovalService
 from workflowdev.engine.services.credentials import CredentialService, MasterKey
 from workflowdev.engine.services.executions import CompiledFlows, ExecutionService
 from workflowdev.engine.services.flows import FlowService
 from workflowdev.engine.services.kv import KVService
+from workflowdev.engine.services.retention import Retention
+from workflowdev.engine.services.retention_policy import RetentionPolicy
 from workflowdev.engine.services.schedules import Schedules
 from workflowdev.engine.services.triggers import TriggerService
 from workflowdev.engine.services.users import UserService
@@ -48,6 +52,9 @@ class EngineSettings:
     poll_interval: float = 1.0
     roles: frozenset[str] = frozenset(ROLES)
     schedule_late_after: float = 60.0
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    retention_interval: float = 300.0
+    retention_batch: int = 2000
 
     @property
     def worker(self) -> bool:
@@ -65,8 +72,10 @@ class Engine:
         master_key: MasterKey | None = None,
         jwt_secret: bytes = b"",
         token_ttl: float = 12 * 3600,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
-        """`master_key`: without one (tools, tests) no credential can be stored or resolved."""
+        """`master_key`: without one (tools, tests) no credential can be stored or resolved.
+        `tracer`: where spans go (`run.tracing`); the engine shuts it down when it stops."""
         self.db = db
         self.registry = registry
         self.settings = settings
@@ -90,6 +99,7 @@ class Engine:
             limits=settings.limits,
             credentials=self.credentials.resolve if self.credentials is not None else no_credentials,
             sealer=self.credentials,
+            tracer=tracer,
         )
         self.dispatcher = Dispatcher(
             db,
@@ -114,6 +124,10 @@ class Engine:
         self.triggers = TriggerService(db, self.executions, self.flows, self.bus, clock)
         self.schedules = Schedules(db, self.executions, clock, timedelta(seconds=settings.schedule_late_after))
         self.scheduler = Scheduler(self.schedules, self.triggers, clock, settings.poll_interval)
+        self.retention = Retention(db, clock, settings.retention_batch)
+        self.retention_loop = RetentionLoop(
+            self.retention, settings.retention, settings.retention_interval, self.metrics.count_purged
+        )
         self.flow_service = FlowService(
             db, registry, clock, triggers=self.triggers, on_triggers_changed=self._schedules_changed
         )
@@ -171,11 +185,14 @@ class Engine:
             await self.dispatcher.start()
         if "scheduler" in self.settings.roles:
             self.scheduler.start()
+            self.retention_loop.start()
 
     async def stop(self) -> None:
+        await self.retention_loop.stop()
         await self.scheduler.stop()
         await self.dispatcher.stop()
         await self.triggers.stop()
         await self.cluster.stop()
         await self.nodes.stop()
         await self.journal.stop()
+        await self.deps.tracer.shutdown()  # after the runners: their last spans go out too

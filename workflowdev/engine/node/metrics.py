@@ -28,6 +28,7 @@ from prometheus_client import (
 
 from workflowdev.engine.events import EXECUTION_UPDATED, TASK_UPDATED, Event, EventBus
 from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus, GateStatus, TaskStatus
+from workflowdev.engine.services.retention import KINDS, PurgeReport
 from workflowdev.store import backlog
 from workflowdev.store.database import Database
 
@@ -79,8 +80,20 @@ class EngineMetrics:
             ["plugin", "status"],
             registry=self.registry,
         )
+        self.purged = Counter(
+            "workflowdev_purged_total",
+            "Rows the retention policy purged on this node: executions (subflows too), log lines, audit entries",
+            ["kind"],
+            registry=self.registry,
+        )
+        for kind in KINDS:
+            self.purged.labels(kind)
         self._task_children: dict[tuple[str, str], tuple[Counter, Histogram | None]] = {}
         bus.listen(self.on_event)
+
+    def count_purged(self, report: PurgeReport) -> None:
+        for kind, count in report.counts().items():
+            self.purged.labels(kind).inc(count)
 
     def on_event(self, event: Event) -> None:
         data = event.data

@@ -1,6 +1,6 @@
 """The control-flow tasks (`flow.*`), interpreted by the runner.
 
-Their semantics are written down in the docstrings of `workflowdev/plugins/flow.py`; this module
+Their semantics are written down in the docstrings of the `workflowdev/plugins/flow/` package; this module
 is the other half of that contract. Containers run their children through the runner's
 `run_task`, so everything a child does (when, retry, timeout, resume) works the same at any depth.
 """
@@ -22,7 +22,7 @@ from workflowdev.engine.language.flow import Task
 from workflowdev.engine.plugin import TaskFailed, as_condition, as_text, parse_duration
 from workflowdev.engine.run.gates import approval_json, new_gate
 from workflowdev.engine.run.lifecycle import ExecutionStatus, GateStatus, TaskStatus
-from workflowdev.engine.run.walk import Frame, Outcome, Parked, TaskError, Walk, backoff
+from workflowdev.engine.run.walk import Frame, Outcome, Parked, TaskError, Walk, backoff, root_execution_id
 from workflowdev.store.approvals import INSERT_APPROVAL
 
 if TYPE_CHECKING:
@@ -430,7 +430,13 @@ async def _subflow(runner: Walk, task: Task, frame: Frame) -> Outcome:
                 flow=props["flow"],
                 inputs=props.get("inputs") or {},
                 labels=props.get("labels") or {},
-                trigger={"type": "subflow", "executionId": runner.execution.id, "taskName": task.name, "depth": depth},
+                trigger={
+                    "type": "subflow",
+                    "executionId": runner.execution.id,
+                    "rootExecutionId": root_execution_id(runner.execution),
+                    "taskName": task.name,
+                    "depth": depth,
+                },
                 parent_execution_id=runner.execution.id,
                 parent_task_run_id=run.id,
                 secrets=runner.recorder.masker,

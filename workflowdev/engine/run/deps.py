@@ -15,6 +15,7 @@ from workflowdev.engine.run.gates import Gates
 from workflowdev.engine.run.limits import RunLimits
 from workflowdev.engine.run.mocks import TaskMock
 from workflowdev.engine.run.task_kv import KeyValues
+from workflowdev.engine.run.tracing import NO_TRACER, Tracer
 from workflowdev.engine.sealed_inputs import Sealer
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.store.journal import Guard, Journal
@@ -66,6 +67,8 @@ class EngineDeps:
     mocks: dict[str, TaskMock] = field(default_factory=dict)
     """Task name → what it answers instead of running its plugin (flow tests); empty on servers."""
     """Opens the sealed inputs of a subflow started with its parent's secrets."""
+    tracer: Tracer = NO_TRACER
+    """Where task attempts and executions go as spans as they end; nowhere unless OTEL_* ask."""
 
     def guard(self, execution_id: str, owner: str, token: str | None) -> Guard:
         return Guard(execution_id, owner, token)

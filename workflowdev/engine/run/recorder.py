@@ -20,6 +20,7 @@ from typing import Any
 from workflowdev.engine.clock import Clock, rfc3339
 from workflowdev.engine.events import LOG, TASK_UPDATED, Event, EventBus
 from workflowdev.engine.run.lifecycle import TaskStatus, task_move
+from workflowdev.engine.run.tracing import NO_TRACE, ExecutionTrace
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.store import executions as store
 from workflowdev.store.journal import Guard, Journal
@@ -76,6 +77,8 @@ class Recorder:
     log_seq: int = 0
     on_failure: Callable[[BaseException], None] = lambda exc: None
     """Called once a write is lost (lease gone, database down): the runner must stop."""
+    trace: ExecutionTrace = NO_TRACE
+    """Gets every run as it ends, masked like its row (the runner sets it when its walk starts)."""
     _outstanding: set[asyncio.Future[None]] = field(default_factory=set)
     _caught_up: asyncio.Future[None] | None = None
     """Set while loops wait in `keep_up`; done once the outstanding writes are down by half."""
@@ -113,6 +116,8 @@ class Recorder:
             "duration_ms": run.duration_ms,
         }
         self._write([(store.INSERT_TASK_RUN, row)], TASK_UPDATED, self._task_event(run))
+        if run.finished_at is not None:
+            self.trace.task_ended(run)
         return run
 
     def task_finished(
@@ -143,6 +148,7 @@ class Recorder:
             "duration_ms": run.duration_ms,
         }
         self._write([(store.FINISH_TASK_RUN, params)], TASK_UPDATED, self._task_event(run))
+        self.trace.task_ended(run)
 
     def task_status(self, run: TaskRunState, status: str) -> None:
         """A run changes state without ending (a parked container waits, then resumes)."""

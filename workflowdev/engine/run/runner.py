@@ -56,6 +56,8 @@ PROGRESS_INTERVAL = 0.5
 """Seconds between progress writes of one execution (tasksExecuted while it runs): a task's end
 is on every screen within this, and a flow of quick tasks costs one write per interval, not one
 per task; the final count is written with the execution's end."""
+OPEN = (TaskStatus.RUNNING, TaskStatus.QUEUED, TaskStatus.WAITING)
+"""Statuses of a run that has not ended: a walk that finds one left by an earlier walk ends it."""
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d2c3e-8a4b-4e5f-9c7d-0b1a2e3f4d5c")
 """The UUID namespace of tasks' idempotency keys; fixed forever, or every key would change."""
 
@@ -80,7 +82,12 @@ class Runner:
         """Task runs this execution has recorded over all its walks, bounded by `max_task_runs`."""
         self.run_limit: int | None = deps.limits.max_task_runs
         """None while `errors` and `finally` run: they report a failure, this limit's too."""
+        self.left_open: dict[str, Any] = {}
+        """Runs an earlier walk left open (or this one left waiting), by id: what `_close` needs
+        besides their key's state to trace them (task name and type, parent, iteration)."""
         for row in prior_runs:
+            if row.status in OPEN:
+                self.left_open[row.id] = row
             current = self.state.get(row.key)
             if current is None or row.attempt >= current.attempt:
                 outputs = json.loads(row.outputs) if row.outputs else None
@@ -149,6 +156,7 @@ class Runner:
     async def _run(self) -> None:
         started = self.started_at = self.execution.started_at or self.deps.clock()
         execution_move(self.execution.status, ExecutionStatus.RUNNING)
+        self.recorder.trace = self.deps.tracer.execution(self.execution, started, self.recorder.masker)
         self._progress_written_at = asyncio.get_running_loop().time()
         self._close_interrupted()
         self.recorder.write(
@@ -331,6 +339,7 @@ class Runner:
             [(store.FINISH_EXECUTION, params)],
             self._execution_event(status, error=error, finished_at=now, duration_ms=duration),
         )
+        self.recorder.trace.execution_ended(status, error, now)
         await self.recorder.flush()
 
     def _final_outputs(self) -> dict[str, Any]:
@@ -486,6 +495,12 @@ class Runner:
         """End a run an earlier walk left open, known only by its key's state."""
         self.recorder.task_closed(known.run_id, known.status, target, error, at, known.started_at)
         self.state[key] = KeyState(known.run_id, target, known.attempt, None, known.started_at)
+        if (row := self.left_open.pop(known.run_id, None)) is not None:
+            closed = TaskRunState(
+                row.id, key, row.task_name, row.task_type, row.parent_id, row.iteration, known.attempt, target,
+                known.started_at or at, error=error, finished_at=at,
+            )  # fmt: skip
+            self.recorder.trace.task_ended(closed)
 
     def _count_run(self, task: Task) -> None:
         """One more task run, or `task` fails without one: the execution is at `max_task_runs`.
@@ -530,6 +545,7 @@ class Runner:
         """A container whose subtree parked waits with it, and is taken up again on resume."""
         self.recorder.task_status(run, TaskStatus.WAITING)
         self.mirror(run)
+        self.left_open[run.id] = run
 
     def finish_run(
         self,

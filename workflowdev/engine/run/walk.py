@@ -70,6 +70,15 @@ class Frame:
         )
 
 
+def root_execution_id(execution: Any) -> str:
+    """The execution a tree of subflows started from: its trigger says so for a subflow (the
+    parent's own, at depth one, for children started before the trigger carried the root)."""
+    trigger = execution.trigger or {}
+    if trigger.get("type") != "subflow":
+        return str(execution.id)
+    return str(trigger.get("rootExecutionId") or trigger.get("executionId") or execution.id)
+
+
 def backoff(policy: RetryPolicy, try_number: int) -> float:
     """The wait before try `try_number + 1`."""
     delay = policy.delay * (2 ** (try_number - 1) if policy.backoff == "exponential" else 1)
