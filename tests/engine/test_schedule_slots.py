@@ -73,12 +73,17 @@ async def _moved_on(api: Api, trigger_id: str) -> bool:
     return _at(row["nextFireAt"]) > datetime.now(UTC)
 
 
-async def _ledger_after_downtime(api: Api, trigger_id: str, since: datetime, count: int) -> list[dict[str, Any]]:
-    async def recorded() -> Any:
-        slots = await _slots(api, trigger_id, **{"from": _z(since)})
-        return slots if len(slots) >= count and await _moved_on(api, trigger_id) else None
+async def _ledger_after_downtime(api: Api, trigger_id: str, since: datetime, minutes: int) -> list[dict[str, Any]]:
+    """The slots of a per-minute schedule's `minutes` instants from `since`, once the scheduler
+    has moved past them; the schedule's own next instant, when the test runs across a minute,
+    is not one of them."""
+    window = {"from": _z(since), "to": _z(since + timedelta(minutes=minutes))}
 
-    return await eventually(recorded, timeout=15, what=f"{count} slots recorded")
+    async def recorded() -> Any:
+        slots = await _slots(api, trigger_id, **window)
+        return slots if len(slots) >= minutes and await _moved_on(api, trigger_id) else None
+
+    return await eventually(recorded, timeout=15, what=f"{minutes} slots recorded")
 
 
 @pytest.fixture

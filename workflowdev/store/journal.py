@@ -13,6 +13,14 @@ to that owner under that grant's token the submission is dropped whole and its f
 with `LeaseLost`. A runner that lost its lease (to another node, or to a newer grant on its own
 node after a stall past the lease) therefore can never record anything again.
 
+A guarded submission that fails for any other reason (the database went away mid-batch) takes
+every later submission under the same guard down with it, in this batch and in those after:
+a runner's writes only make sense in order, and one that is told of the failure stops, but the
+writes it made meanwhile are already queued. Without this, the one-by-one retry of a failed
+batch could commit a run's end, or the execution's, on a fresh connection after the insert of
+the run failed on a dead one. Whoever takes the execution over holds a new grant, so a new
+guard, and replays from what did commit.
+
 On SQLite a batch waits for the process's writer turn (`Database.writer_turn`, shared with
 every other writer of the process), then is applied right on the event loop, on a connection
 whose busy timeout is zero: a commit in WAL mode costs tens of microseconds, far less than
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,6 +53,14 @@ executions = Execution.__table__
 
 class LeaseLost(Exception):
     """The execution is no longer leased to this owner; the write was not made."""
+
+
+class EarlierWriteLost(Exception):
+    """An earlier write under the same guard failed, so this one, which follows it, was not made."""
+
+
+MAX_LOST_GUARDS = 10_000
+"""Guards remembered as failed; the oldest are forgotten past this (their runners stopped long ago)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +91,8 @@ class Journal:
     _thread: ThreadPoolExecutor | None = None
     _closing: bool = False
     _outage: Outage = field(default_factory=lambda: Outage(log, "recording executions"))
+    _failed: OrderedDict[Guard, None] = field(default_factory=OrderedDict)
+    """Guards with a failed submission: what follows under them is refused, not applied."""
 
     async def start(self) -> None:
         if self.db.is_sqlite:
@@ -127,6 +146,9 @@ class Journal:
                 return
 
     async def _commit(self, batch: list[_Submission]) -> None:
+        batch = self._refuse_after_failures(batch)
+        if not batch:
+            return
         try:
             lost = await self._apply(batch)
         except Exception as exc:  # noqa: BLE001 - every waiter must hear about the failure
@@ -139,6 +161,7 @@ class Journal:
             # (once), not of conflicts a caller expects (a schedule instant another node fired).
             if not isinstance(exc, IntegrityError):
                 self._outage.failed(exc)
+            self._remember_failed(batch[0].guard)
             if not batch[0].future.done():
                 batch[0].future.set_exception(exc)
             return
@@ -150,6 +173,26 @@ class Journal:
                 item.future.set_exception(LeaseLost(item.guard.execution_id))
             else:
                 item.future.set_result(None)
+
+    def _refuse_after_failures(self, batch: list[_Submission]) -> list[_Submission]:
+        """The batch less the submissions under a guard that already failed, which fail here."""
+        if not self._failed:
+            return batch
+        kept = []
+        for item in batch:
+            if item.guard is not None and item.guard in self._failed:
+                if not item.future.done():
+                    item.future.set_exception(EarlierWriteLost(item.guard.execution_id))
+            else:
+                kept.append(item)
+        return kept
+
+    def _remember_failed(self, guard: Guard | None) -> None:
+        if guard is None:
+            return
+        self._failed[guard] = None
+        if len(self._failed) > MAX_LOST_GUARDS:
+            self._failed.popitem(last=False)
 
     async def _apply(self, batch: list[_Submission]) -> set[Guard]:
         if self._loop_conn is None:
