@@ -35,7 +35,7 @@ class TailApp(App[None]):
         return NOW.astimezone(self.zone)
 
     def compose(self) -> ComposeResult:
-        yield LogTail(id="logs")
+        yield LogTail(clock=self.clock, id="logs")
 
 
 @asynccontextmanager

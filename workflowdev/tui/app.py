@@ -4,6 +4,9 @@ The app owns what every pane needs to agree on — who is logged in, whether the
 reachable, how many executions run, pause or failed, which gates wait — and fans the server's
 events out to the panes through a signal. Panes are Textual modes (`:flows`, `:executions`, …)
 each keeping its own stack, so going to another pane and back returns to where you were.
+
+Panes get what they need from the App as one `Session` at construction, and ask to go places by
+posting navigation messages (`navigation.py`) that bubble up here: the App alone builds screens.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import work
@@ -24,11 +28,14 @@ from workflowdev.tui.client import ApiClient, ApiError, Disconnected, Unauthoriz
 from workflowdev.tui.commands import FindProvider
 from workflowdev.tui.demo import demo_flows, load_demo
 from workflowdev.tui.dialogs.command_line import PANES, Command, CommandLine
+from workflowdev.tui.dialogs.execute_form import ExecuteForm
 from workflowdev.tui.dialogs.help import HelpScreen, keys_of
 from workflowdev.tui.dialogs.login import LoginScreen
 from workflowdev.tui.dialogs.prompts import Confirm
+from workflowdev.tui.dialogs.slots import SlotsScreen
 from workflowdev.tui.formatting import Clock, system_clock, use_monochrome
 from workflowdev.tui.keymap_check import keymap_problems
+from workflowdev.tui.navigation import OpenApproval, OpenExecution, OpenFlow, OpenSlots, RunFlow
 from workflowdev.tui.panes.approvals import ApprovalModal, ApprovalsPane
 from workflowdev.tui.panes.audit import AuditPane
 from workflowdev.tui.panes.base import Pane
@@ -41,6 +48,7 @@ from workflowdev.tui.panes.kv import KvPane
 from workflowdev.tui.panes.nodes import NodesPane
 from workflowdev.tui.panes.plugins import PluginsPane
 from workflowdev.tui.panes.triggers import TriggersPane
+from workflowdev.tui.session import Session, reports_api_errors
 from workflowdev.tui.window_title import RESTORE_TITLE, SAVE_TITLE, set_title
 
 Json = dict[str, Any]
@@ -50,6 +58,19 @@ finished executions costs one recount, not 500."""
 RETRY_SECONDS = 2.0
 """Between attempts to reach a server that did not answer at start."""
 FAILED_WINDOW = timedelta(hours=24)
+PANE_MODES: dict[str, type[Pane]] = {
+    "flows": FlowsPane,
+    "executions": ExecutionsPane,
+    "approvals": ApprovalsPane,
+    "kv": KvPane,
+    "triggers": TriggersPane,
+    "credentials": CredentialsPane,
+    "plugins": PluginsPane,
+    "audit": AuditPane,
+    "nodes": NodesPane,
+}
+"""Mode name → its pane; each is made with the session when first shown (not a class MODES,
+which Textual would construct with no arguments)."""
 
 
 def choose_theme(environ: Mapping[str, str] = os.environ) -> str:
@@ -62,17 +83,6 @@ class WorkflowdevApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "workflowdev"
     COMMANDS = App.COMMANDS | {FindProvider}
-    MODES: ClassVar[dict[str, Any]] = {
-        "flows": FlowsPane,
-        "executions": ExecutionsPane,
-        "approvals": ApprovalsPane,
-        "kv": KvPane,
-        "triggers": TriggersPane,
-        "credentials": CredentialsPane,
-        "plugins": PluginsPane,
-        "audit": AuditPane,
-        "nodes": NodesPane,
-    }
     DEFAULT_MODE = "flows"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("colon", "command_line", "Go", id="app.command_line", key_display=":"),
@@ -113,11 +123,6 @@ class WorkflowdevApp(App[None]):
         self.client = ApiClient(server_url, token)
         self.server_label = server_label or server_url.split("://", 1)[-1]
         self._wall_clock = clock
-        self.role: str | None = None
-        self.confirm_decisions = confirm_decisions
-        """Ask before a gate is approved or rejected (the `confirm_decisions` setting)."""
-        self.wrap_logs = wrap_logs
-        """Execution logs start folded at the pane's width (the `wrap_logs` setting; `w` toggles)."""
         self.gate_alert = gate_alert
         """Ring the bell and retitle the terminal when a gate starts waiting (the `gate_alert` setting)."""
         self._title_saved = False
@@ -126,6 +131,17 @@ class WorkflowdevApp(App[None]):
         self.load_demo_at_start = load_demo
         self.server_events: Signal[Json] = Signal(self, "server-events")
         """Every event of /api/v1/events, plus `{"type": "resync"}` after a reconnection."""
+        self.session = Session(
+            client=self.client,
+            clock=self.clock,
+            report=self.report,
+            ask=self.push_screen_wait,
+            server_events=self.server_events,
+            confirm_decisions=confirm_decisions,
+            wrap_logs=wrap_logs,
+        )
+        for mode, pane in PANE_MODES.items():
+            self.add_mode(mode, partial(pane, self.session))
         self._recount_pending = False
         self._panes_stale = False
         """Set when the session could not start at once: the panes' first reads failed."""
@@ -134,6 +150,14 @@ class WorkflowdevApp(App[None]):
         if keymap:
             self.set_keymap(dict(keymap))
         self.theme = theme or choose_theme()
+
+    @property
+    def role(self) -> str | None:
+        return self.session.role
+
+    @role.setter
+    def role(self, role: str | None) -> None:
+        self.session.role = role
 
     # --- session ----------------------------------------------------------------------------
 
@@ -157,7 +181,7 @@ class WorkflowdevApp(App[None]):
             except Unauthorized as exc:
                 self._link_state(True)
                 self._panes_stale = True
-                await self.push_screen_wait(LoginScreen(self.server_label, reason or exc.message))
+                await self.push_screen_wait(LoginScreen(self.client, self.server_label, reason or exc.message))
                 reason = ""
             except Disconnected:
                 self._link_state(False)  # the banner says so, once; no toast every retry
@@ -270,9 +294,6 @@ class WorkflowdevApp(App[None]):
 
     # --- going places -----------------------------------------------------------------------
 
-    def may(self, needed: str) -> bool:
-        return role_allows(self.role, needed)
-
     def report(self, exc: BaseException) -> None:
         """Tell the operator what the server said; a lost session brings back the login screen.
         While the link is down the banner speaks for every failed read. The link's state is the
@@ -297,13 +318,34 @@ class WorkflowdevApp(App[None]):
                 self.call_after_refresh(screen.apply_argument, argument)
 
     def open_flow(self, flow_id: str) -> None:
-        self.push_screen(FlowScreen(flow_id))
+        self.push_screen(FlowScreen(self.session, flow_id))
 
     def open_execution(self, execution_id: str, *, failed_first: bool = False) -> None:
-        self.push_screen(ExecutionScreen(execution_id, failed_first=failed_first))
+        self.push_screen(ExecutionScreen(self.session, execution_id, failed_first=failed_first))
 
     def open_approval(self, approval: Json) -> None:
-        self.push_screen(ApprovalModal(approval))
+        self.push_screen(ApprovalModal(self.session, approval))
+
+    def on_open_flow(self, message: OpenFlow) -> None:
+        self.open_flow(message.flow_id)
+
+    def on_open_execution(self, message: OpenExecution) -> None:
+        self.open_execution(message.execution_id, failed_first=message.failed_first)
+
+    def on_open_approval(self, message: OpenApproval) -> None:
+        self.open_approval(message.approval)
+
+    def on_open_slots(self, message: OpenSlots) -> None:
+        self.push_screen(SlotsScreen(self.session, message.trigger, message.title))
+
+    def on_run_flow(self, message: RunFlow) -> None:
+        """The form dismisses the new execution's id: open it, so the operator watches it run."""
+
+        def started(execution_id: str | None) -> None:
+            if execution_id:
+                self.open_execution(execution_id)
+
+        self.push_screen(ExecuteForm(self.session, message.flow), started)
 
     async def action_command_line(self) -> None:
         # Awaiting the mount keeps keys typed right after `:` (`:kv⏎` typed fast) for the prompt.
@@ -322,12 +364,9 @@ class WorkflowdevApp(App[None]):
             self.go(command.target, command.argument)
 
     @work(group="lookup")
+    @reports_api_errors
     async def _open_execution_by_prefix(self, prefix: str) -> None:
-        try:
-            recent = await self.client.executions(limit=1000)
-        except ApiError as exc:
-            self.report(exc)
-            return
+        recent = await self.client.executions(limit=1000)
         matches = [e for e in recent if e["id"].startswith(prefix.lower())]
         if len(matches) == 1:
             self.open_execution(matches[0]["id"])
@@ -342,12 +381,9 @@ class WorkflowdevApp(App[None]):
         self.push_screen(HelpScreen(title, keys_of(screen)))
 
     @work(group="gate", exclusive=True)
+    @reports_api_errors
     async def action_oldest_gate(self) -> None:
-        try:
-            pending = await self.client.approvals("PENDING")
-        except ApiError as exc:
-            self.report(exc)
-            return
+        pending = await self.client.approvals("PENDING")
         if not pending:
             self.notify("No gate is waiting.")
             return

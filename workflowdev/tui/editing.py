@@ -20,13 +20,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.app import SuspendNotSupported
+from textual.app import App, SuspendNotSupported
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.dialogs.flow_errors import FlowErrors
+from workflowdev.tui.session import Session
 
 if TYPE_CHECKING:
-    from workflowdev.tui.app import WorkflowdevApp
+    from workflowdev.tui.panes.base import Pane
 
 Json = dict[str, Any]
 DEFAULT_EDITOR = "vi"
@@ -58,7 +59,7 @@ def editor_command(environ: Mapping[str, str] = os.environ) -> list[str]:
     return shlex.split(environ.get("VISUAL") or environ.get("EDITOR") or DEFAULT_EDITOR)
 
 
-async def run_editor(app: WorkflowdevApp, text: str, file_name: str, environ: Mapping[str, str] = os.environ) -> str:
+async def run_editor(app: App[Any], text: str, file_name: str, environ: Mapping[str, str] = os.environ) -> str:
     """Let the operator edit `text` in their editor; returns the text as they saved it."""
     command = editor_command(environ)
     with tempfile.TemporaryDirectory(prefix="workflowdev-") as folder:
@@ -79,48 +80,52 @@ async def run_editor(app: WorkflowdevApp, text: str, file_name: str, environ: Ma
         return path.read_text(encoding="utf-8")
 
 
-async def edit_flow(app: WorkflowdevApp, flow: Json | None, environ: Mapping[str, str] = os.environ) -> Json | None:
+async def edit_flow(pane: Pane, flow: Json | None, environ: Mapping[str, str] = os.environ) -> Json | None:
     """Edit `flow` (None: write a new one) until it is saved or given up; returns the saved flow.
 
-    Runs in a worker: it waits on the editor and on the error screen.
+    Runs in a worker of `pane`: it waits on the editor and on the error screen. Handing the
+    terminal to the editor is the App's to do (only it can suspend), the rest goes through the
+    pane's session.
     """
+    session = pane.session
     original = flow["yamlContent"] if flow is not None else NEW_FLOW_TEMPLATE
     title = f"{flow['namespace']}/{flow['name']}" if flow is not None else "new flow"
     file_name = f"{flow['name'] if flow is not None else 'new-flow'}.yaml"
     text = original
     while True:
         try:
-            text = await run_editor(app, text, file_name, environ)
+            text = await run_editor(pane.app, text, file_name, environ)
         except EditorFailed as exc:
-            app.notify(str(exc), title="Editor", severity="error")
+            pane.notify(str(exc), title="Editor", severity="error")
             return None
         if text == original:
-            app.notify("No change; nothing saved.", title=title)
+            pane.notify("No change; nothing saved.", title=title)
             return None
         try:
-            problems = await _problems(app, text)
+            problems = await _problems(session, text)
             if not problems:
-                return await _save(app, flow, text)
-        except ApiError as exc:
+                return await _save(pane, flow, text)
+        except ApiError as exc:  # own handling: a refusal of the text is shown at its lines
             if exc.status not in REFUSALS_SHOWN_AT_LINES:
-                app.report(exc)
+                session.report(exc)
                 return None
             problems = exc.details or [{"message": exc.message}]
-        if not await app.push_screen_wait(FlowErrors(title, text, problems)):
-            app.notify("Edit discarded; nothing saved.", title=title)
+        if not await session.ask(FlowErrors(title, text, problems)):
+            pane.notify("Edit discarded; nothing saved.", title=title)
             return None
 
 
-async def _problems(app: WorkflowdevApp, text: str) -> list[Json]:
-    report = await app.client.validate(text)
+async def _problems(session: Session, text: str) -> list[Json]:
+    report = await session.client.validate(text)
     return [] if report.get("valid") else list(report.get("errors") or [{"message": "invalid flow"}])
 
 
-async def _save(app: WorkflowdevApp, flow: Json | None, text: str) -> Json:
+async def _save(pane: Pane, flow: Json | None, text: str) -> Json:
+    client = pane.session.client
     if flow is None:
-        saved = await app.client.create_flow(text)
-        app.notify(f"Created {saved['namespace']}/{saved['name']}.", title="Saved")
+        saved = await client.create_flow(text)
+        pane.notify(f"Created {saved['namespace']}/{saved['name']}.", title="Saved")
     else:
-        saved = await app.client.update_flow(flow["id"], yaml=text)
-        app.notify(f"Saved {saved['namespace']}/{saved['name']} as revision {saved['revision']}.", title="Saved")
+        saved = await client.update_flow(flow["id"], yaml=text)
+        pane.notify(f"Saved {saved['namespace']}/{saved['name']} as revision {saved['revision']}.", title="Saved")
     return saved

@@ -35,7 +35,7 @@ def key_hint(pane: Pane, key: str, character: str | None) -> str | None:
     action = parse(binding.action)[1]
     label = binding.description or action.replace("_", " ")
     needed = getattr(node, "REQUIRES", {}).get(action)
-    role = pane.workflowdev.role
+    role = pane.session.role
     if needed is not None and not role_allows(role, needed):
         return f"{label} needs the {needed} role; you are signed in as {role or 'nobody'}"
     reason = pane.unavailable(action)

@@ -9,7 +9,7 @@ the prompt says who decided what instead of pretending the operator's decision c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -20,14 +20,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from workflowdev.tui.access import role_allows
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.formatting import format_duration, format_time, pretty_json, status_glyph, status_text
 from workflowdev.tui.gate_context import one_line_json, ran_before, runs_after
-
-if TYPE_CHECKING:
-    from workflowdev.tui.app import WorkflowdevApp
+from workflowdev.tui.session import Session
 
 Json = dict[str, Any]
 DECIDER = "executor"
@@ -67,18 +64,15 @@ class ApprovalModal(ModalScreen[Json | None]):
     ]
     DECISIONS: ClassVar[frozenset[str]] = frozenset({"approve", "reject", "comment"})
 
-    def __init__(self, approval: Json) -> None:
+    def __init__(self, session: Session, approval: Json) -> None:
         super().__init__()
+        self.session = session
         self.approval = approval
         self.deciding = False
 
     @property
-    def workflowdev(self) -> WorkflowdevApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
     def may_decide(self) -> bool:
-        return self.approval.get("status") == "PENDING" and role_allows(self.workflowdev.role, DECIDER)
+        return self.approval.get("status") == "PENDING" and self.session.may(DECIDER)
 
     def compose(self) -> ComposeResult:
         approval = self.approval
@@ -110,7 +104,7 @@ class ApprovalModal(ModalScreen[Json | None]):
         if approval.get("decidedBy"):
             title.append(f"  by {approval['decidedBy']}", style="dim")
         if approval.get("expiresAt"):
-            title.append(f"  expires {format_time(approval['expiresAt'], self.workflowdev.clock())}", style="dim")
+            title.append(f"  expires {format_time(approval['expiresAt'], self.session.clock())}", style="dim")
         return title
 
     def on_mount(self) -> None:
@@ -121,8 +115,8 @@ class ApprovalModal(ModalScreen[Json | None]):
     async def load_context(self) -> None:
         """The execution first (it names the flow), then the flow's YAML for what comes after."""
         try:
-            execution, tasks = await self.workflowdev.client.execution(self.approval["executionId"])
-        except ApiError as exc:
+            execution, tasks = await self.session.client.execution(self.approval["executionId"])
+        except ApiError as exc:  # own handling: the dialog says in place what it could not read
             self.query_one("#execution", Static).update(Text(f"cannot read the execution: {exc.message}", "red"))
             self.query_one("#before", Static).update("—")
             self.query_one("#after", Static).update("—")
@@ -133,14 +127,14 @@ class ApprovalModal(ModalScreen[Json | None]):
         flow_id = self.approval.get("flowId") or execution.get("flowId")
         if flow_id:
             try:
-                flow = await self.workflowdev.client.flow(flow_id)
+                flow = await self.session.client.flow(flow_id)
             except ApiError:
                 flow = {}  # deleted since: executions stay readable, the flow's future does not
             following = runs_after(flow.get("yamlContent"), self.approval.get("taskName") or "")
         self.query_one("#after", Static).update(self._after_lines(following))
 
     def _execution_lines(self, execution: Json) -> RenderableType:
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         trigger = execution.get("trigger") or {}
         flow = Text.assemble(("flow       ", "dim"), f"{execution.get('namespace')}/{execution.get('flowName')}")
         flow.append(f"  (revision {execution.get('flowRevision')})", style="dim")
@@ -226,36 +220,36 @@ class ApprovalModal(ModalScreen[Json | None]):
     async def decide(self, approve: bool) -> None:
         if not self.may_decide or self.deciding:
             return
-        if self.workflowdev.confirm_decisions:
+        if self.session.confirm_decisions:
             name = self.approval.get("taskName")
             question = (
                 f"Approve gate {name}? Its execution goes on." if approve
                 else f"Reject gate {name}? Its execution fails."
             )  # fmt: skip
-            if not await self.app.push_screen_wait(Confirm(question, "Approve" if approve else "Reject")):
+            if not await self.session.ask(Confirm(question, "Approve" if approve else "Reject")):
                 return
         comment = self.query_one("#comment", Input).value.strip() or None
-        client = self.workflowdev.client
+        client = self.session.client
         self.deciding = True
         self.refresh_bindings()
         try:
             decided = await (client.approve if approve else client.reject)(self.approval["id"], comment)
-        except ApiError as exc:
+        except ApiError as exc:  # own handling: a 409 explains who decided first
             self.deciding = False
             self.refresh_bindings()
             if exc.status == 409:
                 await self._decided_elsewhere(exc)
             else:
-                self.workflowdev.report(exc)
+                self.session.report(exc)
             return
         verb = "Approved" if approve else "Rejected"
-        self.app.notify(f"{verb} gate {decided.get('taskName')}", title=verb, markup=False)
+        self.notify(f"{verb} gate {decided.get('taskName')}", title=verb, markup=False)
         self.dismiss(decided)
 
     async def _decided_elsewhere(self, conflict: ApiError) -> None:
         """Say who got there first; the prompt closes, since there is nothing left to decide."""
         try:
-            current = await self.workflowdev.client.approval(self.approval["id"])
+            current = await self.session.client.approval(self.approval["id"])
         except ApiError:
             current = {}
         status = str(current.get("status") or "")
@@ -266,5 +260,5 @@ class ApprovalModal(ModalScreen[Json | None]):
                 message += f": {current['comment']}"
         else:
             message = conflict.message
-        self.app.notify(message, title="Already decided", severity="warning", timeout=10, markup=False)
+        self.notify(message, title="Already decided", severity="warning", timeout=10, markup=False)
         self.dismiss(None)

@@ -74,7 +74,7 @@ class CommandLine(ModalScreen[Command | None]):
         try:
             command = parse_command(event.value)
         except UnknownCommand as exc:
-            self.app.notify(str(exc), severity="warning")
+            self.notify(str(exc), severity="warning")
             return
         self.dismiss(command)
 

@@ -8,7 +8,7 @@ happens.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,11 +18,9 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static, Switch
 
-from workflowdev.tui.client import ApiClient, ApiError, Unauthorized
+from workflowdev.tui.client import ApiError, Unauthorized
 from workflowdev.tui.flow_inputs import BadValue, InputSpec, input_specs, parse_value
-
-if TYPE_CHECKING:
-    from workflowdev.tui.app import WorkflowdevApp
+from workflowdev.tui.session import Session
 
 Json = dict[str, Any]
 
@@ -49,15 +47,11 @@ class ExecuteForm(ModalScreen[str | None]):
         Binding("ctrl+s", "submit", "Run", id="execute.submit"),
     ]
 
-    def __init__(self, client: ApiClient, flow: Json) -> None:
+    def __init__(self, session: Session, flow: Json) -> None:
         super().__init__()
-        self.client = client
+        self.session = session
         self.flow = flow
         self.specs = input_specs(flow.get("yamlContent") or "")
-
-    @property
-    def workflowdev(self) -> WorkflowdevApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -136,12 +130,12 @@ class ExecuteForm(ModalScreen[str | None]):
     @work(exclusive=True, group="execute")
     async def _send(self, inputs: Json) -> None:
         try:
-            reply = await self.client.execute(self.flow["id"], inputs)
+            reply = await self.session.client.execute(self.flow["id"], inputs)
         except Unauthorized as exc:
             self.dismiss(None)
-            self.workflowdev.report(exc)
+            self.session.report(exc)
             return
-        except ApiError as exc:
+        except ApiError as exc:  # own handling: the form shows the refusal beside its fields
             self._show_refusal(exc)
             return
         self.dismiss(reply["executionId"])
@@ -170,12 +164,3 @@ class ExecuteForm(ModalScreen[str | None]):
             target.update("")
             target.display = False
 
-
-def execute_flow(app: WorkflowdevApp, flow: Json) -> None:
-    """Ask for `flow`'s inputs, start it, and open the new execution so the operator watches it run."""
-
-    def started(execution_id: str | None) -> None:
-        if execution_id:
-            app.open_execution(execution_id)
-
-    app.push_screen(ExecuteForm(app.client, flow), started)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,10 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from workflowdev.tui.client import ApiError
-
-if TYPE_CHECKING:
-    from workflowdev.tui.app import WorkflowdevApp
+from workflowdev.tui.client import ApiClient, ApiError
 
 
 class LoginScreen(ModalScreen[bool]):
@@ -37,8 +32,9 @@ class LoginScreen(ModalScreen[bool]):
         Binding("enter", "username_done", show=False, priority=True),
     ]
 
-    def __init__(self, server: str, reason: str = "") -> None:
+    def __init__(self, client: ApiClient, server: str, reason: str = "") -> None:
         super().__init__()
+        self.client = client
         self.server = server
         self.reason = reason
 
@@ -72,15 +68,14 @@ class LoginScreen(ModalScreen[bool]):
 
     @work(exclusive=True)
     async def _log_in(self) -> None:
-        app: WorkflowdevApp = self.app  # type: ignore[assignment]
         username = self.query_one("#username", Input).value.strip()
         password = self.query_one("#password", Input).value
         if not username or not password:
             self.query_one(".error", Static).update("username and password, please")
             return
         try:
-            await app.client.login(username, password)
-        except ApiError as exc:
+            await self.client.login(username, password)
+        except ApiError as exc:  # own handling: the login form shows why, and asks again
             self.query_one(".error", Static).update(exc.message)
             self.query_one("#password", Input).value = ""
             return

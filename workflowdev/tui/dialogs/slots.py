@@ -9,7 +9,6 @@ operator confirms, and each is run once even if someone else backfills at the sa
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from rich.text import Text
@@ -19,9 +18,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from workflowdev.tui.client import ApiClient, ApiError, Json
+from workflowdev.tui.client import Json
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.formatting import format_time
+from workflowdev.tui.navigation import OpenExecution
+from workflowdev.tui.session import Session, reports_api_errors
 
 STATE_STYLES = {
     "fired": "green",
@@ -52,23 +53,11 @@ class SlotsScreen(Screen[None]):
         Binding("escape", "back", "Back", id="slots.back"),
     ]
 
-    def __init__(
-        self,
-        client: ApiClient,
-        trigger: Json,
-        title: str,
-        *,
-        clock: Callable[[], datetime],
-        report: Callable[[BaseException], None],
-        open_execution: Callable[[str], None],
-    ) -> None:
+    def __init__(self, session: Session, trigger: Json, title: str) -> None:
         super().__init__()
-        self.client = client
+        self.session = session
         self.trigger = trigger
         self.title_text = title
-        self.clock = clock
-        self.report = report
-        self.open_execution = open_execution
         self.slots: list[Json] = []
 
     def compose(self) -> ComposeResult:
@@ -84,16 +73,13 @@ class SlotsScreen(Screen[None]):
         self.action_reload()
 
     @work(exclusive=True, group="slots-load")
+    @reports_api_errors
     async def action_reload(self) -> None:
-        try:
-            self.slots = await self.client.slots(self.trigger["id"])
-        except ApiError as exc:
-            self.report(exc)
-            return
+        self.slots = await self.session.client.slots(self.trigger["id"])
         self._show()
 
     def _show(self) -> None:
-        now = self.clock()
+        now = self.session.clock()
         table: DataTable[str | Text] = self.query_one(DataTable)
         table.clear()
         for slot in reversed(self.slots):
@@ -114,36 +100,29 @@ class SlotsScreen(Screen[None]):
             return
         slot = list(reversed(self.slots))[table.cursor_row]
         if slot.get("executionId"):
-            self.open_execution(slot["executionId"])
+            self.post_message(OpenExecution(slot["executionId"]))
         else:
             self.notify(f"This instant was {slot['state']}: nothing ran. b backfills it.", severity="information")
 
     @work(exclusive=True, group="slots-backfill")
+    @reports_api_errors
     async def action_backfill(self) -> None:
         """The range is the day the screen shows, so what is confirmed is what is seen."""
         if not self.slots:
             self.notify("No slots in the last day: nothing to backfill.", severity="information")
             return
         since, until = self.slots[0]["instant"], _just_after(self.slots[-1]["instant"])
-        try:
-            preview = await self.client.backfill(self.trigger["id"], since, until, dry_run=True)
-        except ApiError as exc:
-            self.report(exc)
-            return
+        preview = await self.session.client.backfill(self.trigger["id"], since, until, dry_run=True)
         instants = preview["instants"]
         if not instants:
             self.notify("Every instant of the day shown has run.", severity="information")
             return
-        now = self.clock()
+        now = self.session.clock()
         listed = ", ".join(format_time(i, now) for i in instants[:6]) + (f" and {len(instants) - 6} more" if len(instants) > 6 else "")
         question = f"Backfill {self.title_text}?\nRuns {len(instants)} instants that never ran: {listed}."
-        if not await self.app.push_screen_wait(Confirm(question, "Backfill")):
+        if not await self.session.ask(Confirm(question, "Backfill")):
             return
-        try:
-            started = await self.client.backfill(self.trigger["id"], since, until)
-        except ApiError as exc:
-            self.report(exc)
-            return
+        started = await self.session.client.backfill(self.trigger["id"], since, until)
         self.notify(f"{len(started['executionIds'])} executions queued", title="Backfill")
         self.action_reload()
 

@@ -23,7 +23,9 @@ from workflowdev.tui.client import ApiError
 from workflowdev.tui.dialogs.approval import ApprovalModal
 from workflowdev.tui.formatting import format_duration, format_time, parse_time, short_id, status_glyph
 from workflowdev.tui.gate_context import one_line_json
+from workflowdev.tui.navigation import OpenApproval
 from workflowdev.tui.panes.base import Pane
+from workflowdev.tui.session import Session, reports_api_errors
 from workflowdev.tui.widgets.live_table import Cells, LiveTable
 
 __all__ = ["ApprovalModal", "ApprovalsPane"]
@@ -48,8 +50,8 @@ class ApprovalsPane(Pane):
         Binding("h", "toggle_history", "History", id="approvals.history"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.show_history = False
         self.approvals: dict[str, Json] = {}
         """Approval id → its JSON, for every row of the table."""
@@ -75,13 +77,10 @@ class ApprovalsPane(Pane):
     # --- loading -------------------------------------------------------------------------------
 
     @work(exclusive=True, group="approvals-load")
+    @reports_api_errors
     async def reload(self) -> None:
-        try:
-            approvals = await self.client.approvals(None if self.show_history else "PENDING")
-            flows = await self.client.flows()
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        approvals = await self.client.approvals(None if self.show_history else "PENDING")
+        flows = await self.client.flows()
         self.flow_names = {f["id"]: f"{f['namespace']}/{f['name']}" for f in flows}
         # the server lists newest first; a queue reads oldest first
         self.approvals = {approval["id"]: approval for approval in reversed(approvals)}
@@ -101,7 +100,7 @@ class ApprovalsPane(Pane):
             self._learn_flow_name(approval["flowId"])
 
     def _cells(self, approval: Json) -> Cells:
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         message = (approval.get("message") or "").replace("\n", " ")
         return (
             status_glyph(approval.get("status")),
@@ -124,7 +123,7 @@ class ApprovalsPane(Pane):
         created = parse_time(approval.get("createdAt"))
         if created is None:
             return "—"
-        return format_duration(max(0.0, (self.workflowdev.clock() - created).total_seconds() * 1000))
+        return format_duration(max(0.0, (self.session.clock() - created).total_seconds() * 1000))
 
     @work(group="approvals-flow-names")
     async def _learn_flow_name(self, flow_id: str) -> None:
@@ -194,7 +193,7 @@ class ApprovalsPane(Pane):
             self.query_one("#gate-text", Static).update(self._detail_lines(approval, execution))
 
     def _detail_lines(self, approval: Json, execution: Json | None) -> RenderableType:
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         head = Text.assemble(status_glyph(approval.get("status")), " ", (approval.get("taskName") or "?", "bold"))
         head.append(f"  {approval.get('status')}  opened {format_time(approval.get('createdAt'), now)}", style="dim")
         lines: list[RenderableType] = [head, Text(approval.get("message") or "(no message)")]
@@ -214,7 +213,7 @@ class ApprovalsPane(Pane):
     def action_open(self) -> None:
         approval = self.selected()
         if approval is not None:
-            self.workflowdev.open_approval(dict(approval))
+            self.post_message(OpenApproval(dict(approval)))
 
     def action_toggle_history(self) -> None:
         self.show_history = not self.show_history

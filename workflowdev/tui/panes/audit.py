@@ -54,7 +54,7 @@ class AuditPane(TablePane):
     def cells(self, item: Json) -> Cells:
         resource = " ".join(part for part in (item.get("resourceType"), shorter(item.get("resourceId"))) if part)
         return (
-            format_time(item["at"], self.workflowdev.clock()),
+            format_time(item["at"], self.session.clock()),
             item.get("actor") or "",
             item["action"],
             resource,
@@ -66,8 +66,8 @@ class AuditPane(TablePane):
 
     def refused_up_front(self) -> str | None:
         """Known roles below admin are told at once: asking would add a denial to the very log."""
-        known = self.workflowdev.role is not None
-        return NEEDS_ADMIN if known and not self.workflowdev.may("admin") else None
+        known = self.session.role is not None
+        return NEEDS_ADMIN if known and not self.session.may("admin") else None
 
     def explain_refusal(self, error: ApiError) -> str | None:
         return NEEDS_ADMIN if error.status == 403 else None

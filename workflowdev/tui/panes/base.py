@@ -3,13 +3,14 @@
 A pane subclasses `Pane`, composes its body in `compose_body`, loads its data in `reload` (run as
 an exclusive worker so two loads never overlap), and applies live events in `on_server_event`.
 After a reconnection the app sends a resync and every pane reloads: events missed while
-disconnected are never guessed at.
+disconnected are never guessed at. A pane is made with the console's `Session` and sees the App
+through nothing else: it asks to go elsewhere by posting a navigation message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import events
 from textual.app import ComposeResult
@@ -17,14 +18,11 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
 
-from workflowdev.tui.access import role_allows
 from workflowdev.tui.client import ApiClient
 from workflowdev.tui.key_hints import key_hint
+from workflowdev.tui.session import Session
 from workflowdev.tui.widgets.offline_banner import OfflineBanner
 from workflowdev.tui.widgets.status_header import StatusHeader
-
-if TYPE_CHECKING:
-    from workflowdev.tui.app import WorkflowdevApp
 
 Json = dict[str, Any]
 HINT_SECONDS = 3.0
@@ -37,13 +35,13 @@ class Pane(Screen[None]):
     """Action name → the least role that may run it; the key is hidden from everyone below."""
     _last_hint: str | None = None
 
-    @property
-    def workflowdev(self) -> WorkflowdevApp:
-        return self.app  # type: ignore[return-value]
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
 
     @property
     def client(self) -> ApiClient:
-        return self.workflowdev.client
+        return self.session.client
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(self.PANE_TITLE)
@@ -55,7 +53,7 @@ class Pane(Screen[None]):
         return ()
 
     def on_mount(self) -> None:
-        self.workflowdev.server_events.subscribe(self, self._hear)
+        self.session.server_events.subscribe(self, self._hear)
         self.reload()
 
     def _hear(self, event: Json) -> None:
@@ -90,6 +88,6 @@ class Pane(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         needed = self.REQUIRES.get(action)
-        if needed is not None and not role_allows(self.workflowdev.role, needed):
+        if needed is not None and not self.session.may(needed):
             return False
         return True

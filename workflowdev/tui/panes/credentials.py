@@ -21,6 +21,7 @@ from workflowdev.tui.dialogs.prompts import AskText, Confirm
 from workflowdev.tui.formatting import format_time
 from workflowdev.tui.panes.base import Json
 from workflowdev.tui.panes.table_pane import Cells, Column, TablePane, heading, json_view, table_bindings
+from workflowdev.tui.session import reports_api_errors
 
 NAME_PATTERN = re.compile(r"[A-Z][A-Z0-9_]*")
 MAX_NAME_LENGTH = 128
@@ -66,7 +67,7 @@ class CredentialsPane(TablePane):
         return (
             item["name"],
             item.get("description") or "",
-            format_time(item.get("updatedAt"), self.workflowdev.clock()),
+            format_time(item.get("updatedAt"), self.session.clock()),
         )
 
     def describe(self, item: Json) -> RenderableType:
@@ -76,12 +77,12 @@ class CredentialsPane(TablePane):
 
     @work(group="credentials.edit", exclusive=True)
     async def action_create(self) -> None:
-        name = await self.app.push_screen_wait(
+        name = await self.session.ask(
             AskText("New credential — name", placeholder="API_TOKEN", check=self._new_name_problem)
         )
         if name is None:
             return
-        description = await self.app.push_screen_wait(AskText(f"{name} — description (optional)"))
+        description = await self.session.ask(AskText(f"{name} — description (optional)"))
         if description is None:
             return
         created = await self._send_value(
@@ -114,7 +115,7 @@ class CredentialsPane(TablePane):
         message alone: an uncaught one would crash the app with a report that prints each frame's
         local variables, the value among them.
         """
-        value = await self.app.push_screen_wait(
+        value = await self.session.ask(
             AskText(
                 f"{name} — value",
                 password=True,
@@ -126,26 +127,23 @@ class CredentialsPane(TablePane):
             return None
         try:
             return await send(value)
-        except ApiError as exc:
-            self.workflowdev.report(exc)
+        except ApiError as exc:  # caught here with the rest, for the reason in the docstring
+            self.session.report(exc)
         except Exception as exc:  # see the docstring: a crash report would print the value
             self.notify(f"{name} was not saved: {type(exc).__name__}", title="Error", severity="error")
         return None
 
     @work(group="credentials.edit", exclusive=True)
+    @reports_api_errors
     async def action_delete(self) -> None:
         credential = self.selected_or_say("a credential")
         if credential is None:
             return
         name = credential["name"]
         question = f"Delete credential {name}? Flows that use ${{{name}}} will fail until it is created again."
-        if not await self.app.push_screen_wait(Confirm(question, "Delete")):
+        if not await self.session.ask(Confirm(question, "Delete")):
             return
-        try:
-            await self.client.delete_credential(credential["id"])
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        await self.client.delete_credential(credential["id"])
         self.items.pop(credential["id"], None)
         self.render_rows()
         self.notify(f"Credential {name} deleted.")

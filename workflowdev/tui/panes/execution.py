@@ -35,8 +35,10 @@ from workflowdev.tui.formatting import (
     short_id,
     status_text,
 )
+from workflowdev.tui.navigation import OpenExecution
 from workflowdev.tui.panes.base import Json
 from workflowdev.tui.panes.execution_state import ExecutionActionsPane, merge_update
+from workflowdev.tui.session import Session, reports_api_errors
 from workflowdev.tui.widgets.log_tail import LogTail
 from workflowdev.tui.widgets.task_tree import NodeRef, TaskTree
 
@@ -74,8 +76,8 @@ class ExecutionScreen(ExecutionActionsPane):
     ]
     REQUIRES: ClassVar[dict[str, str]] = {**ExecutionActionsPane.REQUIRES, "replay": "executor"}
 
-    def __init__(self, execution_id: str, *, failed_first: bool = False) -> None:
-        super().__init__()
+    def __init__(self, session: Session, execution_id: str, *, failed_first: bool = False) -> None:
+        super().__init__(session)
         self.execution_id = execution_id
         self.failed_first = failed_first
         self.execution: Json | None = None
@@ -106,12 +108,12 @@ class ExecutionScreen(ExecutionActionsPane):
         details = VerticalScroll(Static("select a task", id="execution-details"), id="execution-details-box")
         details.border_title = "task"
         yield Horizontal(TaskTree(id="execution-tree"), details, id="execution-top")
-        yield LogTail(wrap=self.workflowdev.wrap_logs, id="execution-logs")
+        yield LogTail(wrap=self.session.wrap_logs, clock=self.session.clock, id="execution-logs")
 
     def on_mount(self) -> None:
         self.tree.border_title = "tasks"
         self.logs.border_title = "log"
-        self.tree.now = self.workflowdev.clock()
+        self.tree.now = self.session.clock()
         self.tree.focus()
         self.set_interval(1.0, self._tick)
         self.set_interval(LOG_FLUSH_SECONDS, self._flush_logs)
@@ -122,12 +124,9 @@ class ExecutionScreen(ExecutionActionsPane):
         self._load()
 
     @work(exclusive=True, group="execution-load")
+    @reports_api_errors
     async def _load(self) -> None:
-        try:
-            execution, tasks = await self.client.execution(self.execution_id)
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        execution, tasks = await self.client.execution(self.execution_id)
         declared = () if self._loaded else await self._declared_tasks(execution)
         if not self.showing:
             return
@@ -161,10 +160,11 @@ class ExecutionScreen(ExecutionActionsPane):
             if flow.get("revision") != revision:
                 flow = next((r for r in await self.client.revisions(str(flow_id)) if r.get("revision") == revision), {})
         except ApiError:
-            return ()
+            return ()  # own handling: the tree shows the runs alone, nothing to report
         return outline(str(flow.get("yamlContent") or ""))
 
     @work(exclusive=True, group="execution-logs")
+    @reports_api_errors
     async def _follow_logs(self) -> None:
         """History, then live lines, until the server says the execution ended."""
         self._following = True
@@ -179,8 +179,6 @@ class ExecutionScreen(ExecutionActionsPane):
                 if len(self._log_buffer) >= LOG_BATCH:
                     self._flush_logs()
                     await asyncio.sleep(0)  # let the screen draw between batches of history
-        except ApiError as exc:
-            self.workflowdev.report(exc)
         finally:
             self._following = False
             self._flush_logs()
@@ -225,7 +223,7 @@ class ExecutionScreen(ExecutionActionsPane):
         """Once a second: durations of what still runs grow, with no call to the server."""
         if not self.showing:
             return
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         self.tree.refresh_running(now)
         if self.execution is not None and self.execution.get("status") not in TERMINAL_STATUSES:
             self._show_summary()
@@ -239,7 +237,7 @@ class ExecutionScreen(ExecutionActionsPane):
         execution = self.execution
         if execution is None:
             return
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         line = Text.assemble(
             (f"{execution.get('namespace')}/{execution.get('flowName')}", "bold"),
             f"  {short_id(execution.get('id'))}  ",
@@ -276,7 +274,7 @@ class ExecutionScreen(ExecutionActionsPane):
             if ref is not None and ref.kind == "iteration":
                 return Text(f"iteration {ref.key.rsplit('[', 1)[-1].rstrip(']')}", style="bold")
             return Text("select a task", style="dim")
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         head = Text.assemble(
             status_text(run.get("status")),
             ("  " + str(run.get("taskName")), "bold"),
@@ -340,16 +338,13 @@ class ExecutionScreen(ExecutionActionsPane):
         return ".".join([*loops, segments[-1]])
 
     @work(group="execution-act")
+    @reports_api_errors
     async def action_replay(self) -> None:
         """Ask what a replay from the selected task keeps (a dry run), confirm, then open it."""
         spec = self._replay_spec()
         if spec is None or self.execution is None:
             return
-        try:
-            preview = await self.client.replay(self.execution_id, spec, dry_run=True)
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        preview = await self.client.replay(self.execution_id, spec, dry_run=True)
         kept = preview.get("keptTasks") or []
         listed = ", ".join(kept[:8]) + (f" and {preview['kept'] - 8} more" if preview.get("kept", 0) > 8 else "")
         question = (
@@ -357,17 +352,13 @@ class ExecutionScreen(ExecutionActionsPane):
             f"Runs again in a new execution: {spec} and every task after it.\n"
             f"Kept from this one: {listed or 'nothing (it starts from the first task)'}."
         )
-        if not await self.app.push_screen_wait(Confirm(question, "Replay")):
+        if not await self.session.ask(Confirm(question, "Replay")):
             return
-        try:
-            started = await self.client.replay(self.execution_id, spec)
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
-        self.workflowdev.open_execution(started["executionId"])
+        started = await self.client.replay(self.execution_id, spec)
+        self.post_message(OpenExecution(started["executionId"]))
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()
 
     def action_first_failure(self, quiet: bool = False) -> None:
         """Select the first failed task and bring its first log line into view."""

@@ -8,7 +8,7 @@ meets a 409 for a key the footer showed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import work
 
@@ -16,9 +16,7 @@ from workflowdev.tui.client import ApiError
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.formatting import TERMINAL_STATUSES, short_id
 from workflowdev.tui.panes.base import Json, Pane
-
-if TYPE_CHECKING:
-    from workflowdev.tui.app import WorkflowdevApp
+from workflowdev.tui.session import Session
 
 CANCELLABLE = frozenset({"QUEUED", "RUNNING", "PAUSED"})
 RETRYABLE = frozenset({"FAILED", "CANCELLED", "TIMED_OUT"})
@@ -66,16 +64,20 @@ QUESTIONS: dict[str, tuple[str, str]] = {
 }
 
 
-async def confirm_and_run(app: WorkflowdevApp, action: str, execution: Json) -> Json | None:
-    """Ask, then cancel or retry; the server's answer, or None when declined or refused."""
+async def confirm_and_run(session: Session, action: str, execution: Json) -> Json | None:
+    """Ask, then cancel or retry; the server's answer, or None when declined or refused.
+
+    A refusal is reported here rather than by `reports_api_errors`: the pane still refreshes
+    its keys after a refused action, as after any other.
+    """
     question, label = QUESTIONS[action]
-    if not await app.push_screen_wait(Confirm(question.format(what=describe(execution)), label)):
+    if not await session.ask(Confirm(question.format(what=describe(execution)), label)):
         return None
-    call = app.client.cancel if action == "cancel" else app.client.retry
+    call = session.client.cancel if action == "cancel" else session.client.retry
     try:
         return await call(execution["id"])
     except ApiError as exc:
-        app.report(exc)
+        session.report(exc)
         return None
 
 
@@ -116,5 +118,5 @@ class ExecutionActionsPane(Pane):
     async def _confirm_and_run(self, action: str) -> None:
         execution = self.acted_on()
         if execution is not None:
-            await confirm_and_run(self.workflowdev, action, execution)
+            await confirm_and_run(self.session, action, execution)
         self.refresh_bindings()

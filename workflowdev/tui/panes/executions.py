@@ -24,8 +24,10 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.formatting import elapsed_ms, format_duration, format_time, short_id, status_text
+from workflowdev.tui.navigation import OpenExecution
 from workflowdev.tui.panes.base import Json
 from workflowdev.tui.panes.execution_state import ExecutionActionsPane, merge_update
+from workflowdev.tui.session import Session, reports_api_errors
 from workflowdev.tui.widgets.list_table import ListTable
 
 PAGE_SIZE = 200
@@ -138,8 +140,8 @@ class ExecutionsPane(ExecutionActionsPane):
         Binding("R", "retry", "Retry", id="executions.retry"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.filter = ExecutionFilter()
         self.rows: dict[str, Json] = {}
         """The executions in the table, by id, as last heard of."""
@@ -195,15 +197,12 @@ class ExecutionsPane(ExecutionActionsPane):
         self._load_first_page(self._generation)
 
     @work(exclusive=True, group="executions-load")
+    @reports_api_errors
     async def _load_first_page(self, generation: int) -> None:
         wanted = self.filter
-        try:
-            if wanted.text:
-                wanted = replace(wanted, flow_ids=await self._flows_matching(wanted.text))
-            page = [] if wanted.matches_nothing else await self._page(wanted, 0)
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        if wanted.text:
+            wanted = replace(wanted, flow_ids=await self._flows_matching(wanted.text))
+        page = [] if wanted.matches_nothing else await self._page(wanted, 0)
         if generation != self._generation or not self.showing:
             return
         self.filter = wanted
@@ -223,13 +222,11 @@ class ExecutionsPane(ExecutionActionsPane):
         )
 
     @work(group="executions-more")
+    @reports_api_errors
     async def _load_more(self, generation: int) -> None:
         self._paging = True
         try:
             page = await self._page(self.filter, self._offset)
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
         finally:
             self._paging = False
         if generation != self._generation or not self.showing:
@@ -357,7 +354,7 @@ class ExecutionsPane(ExecutionActionsPane):
     # --- the table --------------------------------------------------------------------------
 
     def _row_cells(self, execution: Json) -> dict[str, Any]:
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         return {
             "status": status_text(execution.get("status")),
             "flow": Text(flow_label(execution)),
@@ -440,7 +437,7 @@ class ExecutionsPane(ExecutionActionsPane):
     def action_open(self, failed_first: bool = False) -> None:
         execution = self.selected()
         if execution is not None:
-            self.workflowdev.open_execution(execution["id"], failed_first=failed_first)
+            self.post_message(OpenExecution(execution["id"], failed_first=failed_first))
 
     def action_cycle_status(self) -> None:
         self._set_filter(replace(self.filter, status=(self.filter.status + 1) % len(STATUS_FILTERS)))

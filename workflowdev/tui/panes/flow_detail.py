@@ -17,12 +17,12 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from workflowdev.tui.client import ApiError
-from workflowdev.tui.dialogs.execute_form import execute_flow
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.editing import edit_flow
 from workflowdev.tui.formatting import elapsed_ms, format_duration, format_time, short_id, status_text
+from workflowdev.tui.navigation import OpenExecution, RunFlow
 from workflowdev.tui.panes.base import Pane
+from workflowdev.tui.session import Session, reports_api_errors
 from workflowdev.tui.widgets.diff_text import diff_text
 from workflowdev.tui.widgets.list_table import ListTable
 from workflowdev.tui.widgets.yaml_view import yaml_text
@@ -62,8 +62,8 @@ class FlowScreen(Pane):
     REQUIRES: ClassVar[dict[str, str]] = {"execute": "executor", "edit": "editor", "restore": "editor"}
     REVISION_ACTIONS = frozenset({"pick", "restore"})
 
-    def __init__(self, flow_id: str) -> None:
-        super().__init__()
+    def __init__(self, session: Session, flow_id: str) -> None:
+        super().__init__(session)
         self.flow_id = flow_id
         self.flow: Json | None = None
         self.revisions: dict[int, Json] = {}
@@ -96,16 +96,13 @@ class FlowScreen(Pane):
     # --- loading ------------------------------------------------------------------------------
 
     @work(exclusive=True, group="flow-load")
+    @reports_api_errors
     async def reload(self) -> None:
         client = self.client
-        try:
-            flow = await client.flow(self.flow_id)
-            revisions = await client.revisions(self.flow_id)
-            triggers = await client.triggers(flow_id=self.flow_id)
-            runs = await client.executions(flow_id=self.flow_id, limit=RECENT_RUNS)
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        flow = await client.flow(self.flow_id)
+        revisions = await client.revisions(self.flow_id)
+        triggers = await client.triggers(flow_id=self.flow_id)
+        runs = await client.executions(flow_id=self.flow_id, limit=RECENT_RUNS)
         self.flow = flow
         self._show_flow(flow)
         self._show_revisions(revisions)
@@ -113,7 +110,7 @@ class FlowScreen(Pane):
         self._show_runs(runs)
 
     def _show_flow(self, flow: Json) -> None:
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         info = Text.assemble(
             (f"{flow['namespace']}/{flow['name']}", "bold"),
             f" · revision {flow['revision']} · updated {format_time(flow['updatedAt'], now)}",
@@ -129,7 +126,7 @@ class FlowScreen(Pane):
         table = self._table("revisions")
         cursor = table.cursor_row
         table.clear()
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         for revision in revisions:
             rev = revision["revision"]
             table.add_row(
@@ -145,7 +142,7 @@ class FlowScreen(Pane):
     def _show_triggers(self, triggers: list[Json]) -> None:
         table = self._table("triggers")
         table.clear()
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         for trigger in triggers:
             table.add_row(
                 trigger["type"],
@@ -162,7 +159,7 @@ class FlowScreen(Pane):
             table.add_row(*self._run_cells(run), key=run["id"])
 
     def _run_cells(self, run: Json) -> tuple[Any, ...]:
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         return (
             status_text(run.get("status")),
             format_time(run.get("createdAt"), now),
@@ -192,7 +189,7 @@ class FlowScreen(Pane):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.data_table.id == "runs-table" and event.row_key.value:
-            self.workflowdev.open_execution(event.row_key.value)
+            self.post_message(OpenExecution(event.row_key.value))
         elif event.data_table.id == "revisions-table":
             self.action_pick()
 
@@ -212,15 +209,15 @@ class FlowScreen(Pane):
         return super().check_action(action, parameters)
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()
 
     def action_execute(self) -> None:
         if self.flow is not None:
-            execute_flow(self.workflowdev, self.flow)
+            self.post_message(RunFlow(self.flow))
 
     @work(exclusive=True, group="flow-edit")
     async def action_edit(self) -> None:
-        if self.flow is not None and await edit_flow(self.workflowdev, self.flow) is not None:
+        if self.flow is not None and await edit_flow(self, self.flow) is not None:
             self.reload()
 
     # --- revisions: pick two and compare, restore one -------------------------------------------
@@ -272,6 +269,7 @@ class FlowScreen(Pane):
         diff.update(diff_text(old["yamlContent"], new["yamlContent"], f"revision {old['revision']}", new_label))
 
     @work(exclusive=True, group="flow-edit")
+    @reports_api_errors
     async def action_restore(self) -> None:
         rev = self._cursor_revision()
         if rev is None or self.flow is None:
@@ -282,12 +280,8 @@ class FlowScreen(Pane):
             return
         name = f"{self.flow['namespace']}/{self.flow['name']}"
         question = f"Restore revision {rev} of {name}?\nIt is saved as a new revision; no history is lost."
-        if not await self.app.push_screen_wait(Confirm(question, "Restore")):
+        if not await self.session.ask(Confirm(question, "Restore")):
             return
-        try:
-            restored = await self.client.restore(self.flow_id, rev)
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        restored = await self.client.restore(self.flow_id, rev)
         self.notify(f"Revision {rev} restored as revision {restored['revision']}.", title=name)
         self.reload()

@@ -18,11 +18,12 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from workflowdev.tui.client import ApiError
-from workflowdev.tui.dialogs.execute_form import execute_flow
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.editing import edit_flow
 from workflowdev.tui.formatting import format_time, parse_time, status_text
+from workflowdev.tui.navigation import OpenFlow, RunFlow
 from workflowdev.tui.panes.base import Pane
+from workflowdev.tui.session import Session, reports_api_errors
 from workflowdev.tui.widgets.live_table import Cells, LiveTable
 
 Json = dict[str, Any]
@@ -59,8 +60,8 @@ class FlowsPane(Pane):
     ]
     REQUIRES: ClassVar[dict[str, str]] = {"execute": "executor", "edit": "editor", "new": "editor", "delete": "editor"}
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.flows: dict[str, Json] = {}
         self.filter_text = ""
         self._execution_flows: dict[str, str] = {}
@@ -84,12 +85,9 @@ class FlowsPane(Pane):
     # --- loading and showing ----------------------------------------------------------------
 
     @work(exclusive=True, group="flows-load")
+    @reports_api_errors
     async def reload(self) -> None:
-        try:
-            flows = await self.client.flows()
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        flows = await self.client.flows()
         self.flows = {flow["id"]: flow for flow in flows}
         for flow in flows:
             last = flow.get("lastExecution")
@@ -128,7 +126,7 @@ class FlowsPane(Pane):
 
     def _last_run_cells(self, flow: Json) -> tuple[Text, str]:
         last = flow.get("lastExecution") or {}
-        return status_text(last.get("status")), format_time(last.get("createdAt"), self.workflowdev.clock())
+        return status_text(last.get("status")), format_time(last.get("createdAt"), self.session.clock())
 
     def selected(self) -> Json | None:
         key = self.table.selected_key
@@ -224,14 +222,14 @@ class FlowsPane(Pane):
     def action_open(self) -> None:
         flow = self.selected()
         if flow is not None:
-            self.workflowdev.open_flow(flow["id"])
+            self.post_message(OpenFlow(flow["id"]))
 
     def action_execute(self) -> None:
         flow = self.selected()
         if flow is None:
             self.notify("No flow selected.", severity="warning")
             return
-        execute_flow(self.workflowdev, flow)
+        self.post_message(RunFlow(flow))
 
     def action_reload(self) -> None:
         self.reload()
@@ -242,13 +240,13 @@ class FlowsPane(Pane):
         if flow is None:
             self.notify("No flow selected.", severity="warning")
             return
-        saved = await edit_flow(self.workflowdev, flow)
+        saved = await edit_flow(self, flow)
         if saved is not None:
             self._keep(saved)
 
     @work(exclusive=True, group="flows-edit")
     async def action_new(self) -> None:
-        saved = await edit_flow(self.workflowdev, None)
+        saved = await edit_flow(self, None)
         if saved is not None:
             self._keep(saved)
 
@@ -258,6 +256,7 @@ class FlowsPane(Pane):
         self._show_rows(select=saved["id"])
 
     @work(exclusive=True, group="flows-edit")
+    @reports_api_errors
     async def action_delete(self) -> None:
         flow = self.selected()
         if flow is None:
@@ -266,13 +265,9 @@ class FlowsPane(Pane):
             f"Delete flow {flow['namespace']}/{flow['name']}?\n"
             "Its triggers are deleted with it; its executions stay readable."
         )
-        if not await self.app.push_screen_wait(Confirm(question, "Delete")):
+        if not await self.session.ask(Confirm(question, "Delete")):
             return
-        try:
-            await self.client.delete_flow(flow["id"])
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        await self.client.delete_flow(flow["id"])
         self.flows.pop(flow["id"], None)
         self.table.remove(flow["id"])
         self._show_empty_state()

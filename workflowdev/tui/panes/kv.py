@@ -27,6 +27,7 @@ from workflowdev.tui.dialogs.json_editor import JsonEditor
 from workflowdev.tui.dialogs.prompts import AskText, Check, Confirm
 from workflowdev.tui.formatting import format_duration, format_time, parse_time
 from workflowdev.tui.panes.base import Pane
+from workflowdev.tui.session import Session, reports_api_errors
 from workflowdev.tui.widgets.live_table import Cells, LiveTable
 
 Json = dict[str, Any]
@@ -87,8 +88,8 @@ class KvPane(Pane):
     ]
     REQUIRES: ClassVar[dict[str, str]] = {"new": WRITER, "edit": WRITER, "ttl": WRITER, "delete": WRITER}
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.namespace: str | None = None
         self.keys: dict[str, Json] = {}
         """Key → `{key, updatedAt, expiresAt}` of the namespace shown."""
@@ -122,13 +123,10 @@ class KvPane(Pane):
         self.load(self.namespace, self.selected_key())
 
     @work(exclusive=True, group="kv-load")
+    @reports_api_errors
     async def load(self, namespace: str | None, key: str | None = None) -> None:
         """Namespaces, then the keys of `namespace` (the first one when None), cursor on `key`."""
-        try:
-            namespaces = await self.client.kv_namespaces()
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        namespaces = await self.client.kv_namespaces()
         if namespace is None and namespaces:
             namespace = namespaces[0]["namespace"]
         self.namespace = namespace
@@ -136,16 +134,13 @@ class KvPane(Pane):
         await self._read_keys(key)
 
     @work(exclusive=True, group="kv-load")
+    @reports_api_errors
     async def switch_namespace(self, namespace: str) -> None:
         self.namespace = namespace
         await self._read_keys(None)
 
     async def _read_keys(self, cursor_key: str | None) -> None:
-        try:
-            keys = await self.client.kv_list(self.namespace) if self.namespace is not None else []
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        keys = await self.client.kv_list(self.namespace) if self.namespace is not None else []
         self.keys = {row["key"]: row for row in keys}
         self._fill_keys(cursor_key)
 
@@ -169,13 +164,13 @@ class KvPane(Pane):
         self._show_value()
 
     def _cells(self, key: str, row: Json) -> Cells:
-        return Text(key), format_time(row.get("updatedAt"), self.workflowdev.clock()), self._expiry(row)
+        return Text(key), format_time(row.get("updatedAt"), self.session.clock()), self._expiry(row)
 
     def _expiry(self, row: Json) -> str:
         expires = parse_time(row.get("expiresAt"))
         if expires is None:
             return "never"
-        left = (expires - self.workflowdev.clock()).total_seconds()
+        left = (expires - self.session.clock()).total_seconds()
         return f"in {format_duration(left * 1000)}" if left > 0 else "expired"
 
     def _tick_expiry(self) -> None:
@@ -213,13 +208,13 @@ class KvPane(Pane):
     async def load_value(self, namespace: str, key: str) -> None:
         try:
             entry = await self.client.kv_get(namespace, key)
-        except ApiError as exc:
+        except ApiError as exc:  # own handling: a key gone meanwhile is said in place, not as an error
             if exc.status == 404:
                 self._value_text(Text(f"{namespace}/{key} is gone (expired or deleted); r reloads", "yellow"))
             else:
-                self.workflowdev.report(exc)
+                self.session.report(exc)
             return
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         head = Text.assemble(
             (f"{namespace}/{key}", "bold"), (f"  updated {format_time(entry['updatedAt'], now)}", "dim")
         )
@@ -259,10 +254,11 @@ class KvPane(Pane):
         self.load(argument.strip())
 
     @work(group="kv-write")
+    @reports_api_errors
     async def action_new(self) -> None:
         namespace = self.namespace
         if namespace is None:
-            namespace = await self.app.push_screen_wait(
+            namespace = await self.session.ask(
                 AskText("Namespace for the new key", check=check_name("namespace"))
             )
             if namespace is None:
@@ -274,26 +270,27 @@ class KvPane(Pane):
                 problem = f"{name} exists already; select it and press e to edit it"
             return problem
 
-        key = await self.app.push_screen_wait(AskText(f"New key in {namespace}", check=fresh))
+        key = await self.session.ask(AskText(f"New key in {namespace}", check=fresh))
         if key is None:
             return
-        edited = await self.app.push_screen_wait(JsonEditor(f"{namespace}/{key} — value as JSON", "{}"))
+        edited = await self.session.ask(JsonEditor(f"{namespace}/{key} — value as JSON", "{}"))
         if edited is not None:
             await self._write(namespace, key, edited.value, None, f"Created {namespace}/{key}")
 
     @work(group="kv-write")
+    @reports_api_errors
     async def action_edit(self) -> None:
         entry = await self._current_entry()
         if entry is None:
             return
         namespace, key = entry["namespace"], entry["key"]
-        edited = await self.app.push_screen_wait(JsonEditor(f"{namespace}/{key}", value_json(entry["value"])))
+        edited = await self.session.ask(JsonEditor(f"{namespace}/{key}", value_json(entry["value"])))
         if edited is None:
             return
         ttl = None
         expires = parse_time(entry.get("expiresAt"))
         if expires is not None:
-            ttl = (expires - self.workflowdev.clock()).total_seconds()
+            ttl = (expires - self.session.clock()).total_seconds()
             if ttl <= 0:
                 self.notify(f"{namespace}/{key} expired while you edited it; nothing saved", severity="warning")
                 self.reload()
@@ -301,6 +298,7 @@ class KvPane(Pane):
         await self._write(namespace, key, edited.value, ttl, f"Saved {namespace}/{key}")
 
     @work(group="kv-write")
+    @reports_api_errors
     async def action_ttl(self) -> None:
         entry = await self._current_entry()
         if entry is None:
@@ -316,7 +314,7 @@ class KvPane(Pane):
             check=valid,
             hint="empty: never expires · enter to accept · esc to cancel",
         )
-        answer = await self.app.push_screen_wait(prompt)
+        answer = await self.session.ask(prompt)
         if answer is None:
             return
         ttl, _ = parse_ttl(answer)
@@ -328,6 +326,7 @@ class KvPane(Pane):
         await self._write(namespace, key, entry["value"], ttl, done)
 
     @work(group="kv-write")
+    @reports_api_errors
     async def action_delete(self) -> None:
         key = self.selected_key()
         namespace = self.namespace
@@ -335,13 +334,9 @@ class KvPane(Pane):
             self.notify("Select a key first", severity="warning")
             return
         question = f"Delete {namespace}/{key}? Its value is gone for good."
-        if not await self.app.push_screen_wait(Confirm(question, "Delete")):
+        if not await self.session.ask(Confirm(question, "Delete")):
             return
-        try:
-            await self.client.kv_delete(namespace, key)
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        await self.client.kv_delete(namespace, key)
         self.notify(f"Deleted {namespace}/{key}", markup=False)
         self.load(namespace)
 
@@ -351,17 +346,9 @@ class KvPane(Pane):
         if key is None or self.namespace is None:
             self.notify("Select a key first", severity="warning")
             return None
-        try:
-            return await self.client.kv_get(self.namespace, key)
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return None
+        return await self.client.kv_get(self.namespace, key)
 
     async def _write(self, namespace: str, key: str, value: Any, ttl: float | None, done: str) -> None:
-        try:
-            await self.client.kv_set(namespace, key, value, ttl=ttl)
-        except ApiError as exc:
-            self.workflowdev.report(exc)
-            return
+        await self.client.kv_set(namespace, key, value, ttl=ttl)
         self.notify(done, markup=False)
         self.load(namespace, key)

@@ -18,6 +18,7 @@ from workflowdev.tui.client import ApiError
 from workflowdev.tui.formatting import format_duration, format_time, parse_time
 from workflowdev.tui.panes.base import Json
 from workflowdev.tui.panes.table_pane import Cells, Column, TablePane, table_bindings
+from workflowdev.tui.session import Session
 
 RELOAD_DELAY = 2.0
 """Seconds to gather execution events before re-reading the nodes."""
@@ -49,17 +50,17 @@ class NodesPane(TablePane):
         Binding("r", "reload", "Reload", id="nodes.reload"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.read_at: datetime | None = None
 
     async def fetch(self) -> list[Json]:
         nodes = await self.client.nodes()
-        self.read_at = self.workflowdev.clock()
+        self.read_at = self.session.clock()
         return nodes
 
     def cells(self, item: Json) -> Cells:
-        now = self.read_at or self.workflowdev.clock()
+        now = self.read_at or self.session.clock()
         alive = Text("● up", style="green") if item.get("alive") else Text("✖ down", style="bold red")
         return (
             alive,

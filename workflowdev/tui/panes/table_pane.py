@@ -29,6 +29,7 @@ from textual.widgets import DataTable, Input, Static
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.formatting import pretty_json
 from workflowdev.tui.panes.base import Json, Pane
+from workflowdev.tui.session import Session
 from workflowdev.tui.widgets.live_table import Cells, LiveTable
 
 MASK = "****"
@@ -103,8 +104,8 @@ class TablePane(Pane):
     TablePane #details.-visible { display: block; }
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.items: dict[str, Json] = {}
         self.filter_text = ""
         self.refusal: str | None = None
@@ -208,10 +209,10 @@ class TablePane(Pane):
         if refusal is None:
             try:
                 items = await self.fetch()
-            except ApiError as exc:
+            except ApiError as exc:  # own handling: a refusal the pane explains replaces the rows
                 refusal = self.explain_refusal(exc)
                 if refusal is None:
-                    self.workflowdev.report(exc)
+                    self.session.report(exc)
                     return
         self.refusal = refusal
         self.reads += 1

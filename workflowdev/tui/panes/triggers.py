@@ -17,11 +17,11 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
 
-from workflowdev.tui.client import ApiError
-from workflowdev.tui.dialogs.slots import SlotsScreen
 from workflowdev.tui.formatting import format_time
+from workflowdev.tui.navigation import OpenSlots
 from workflowdev.tui.panes.base import Json
 from workflowdev.tui.panes.table_pane import Cells, Column, TablePane, heading, json_view, masked, table_bindings
+from workflowdev.tui.session import Session, reports_api_errors
 
 RELOAD_DELAY = 2.0
 """Seconds to gather executions queued by triggers before re-reading when they last fired."""
@@ -48,8 +48,8 @@ class TriggersPane(TablePane):
     ]
     REQUIRES: ClassVar[dict[str, str]] = {"toggle": "editor"}
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.flow_names: dict[str, str] = {}
         self._toggling = asyncio.Lock()
 
@@ -66,7 +66,7 @@ class TriggersPane(TablePane):
         return self.flow_names.get(trigger["flowId"], trigger["flowId"])
 
     def cells(self, item: Json) -> Cells:
-        now = self.workflowdev.clock()
+        now = self.session.clock()
         enabled = Text("✔ on", style="green") if item["enabled"] else Text("✖ off", style="dim")
         return (
             self.flow_name(item),
@@ -98,6 +98,7 @@ class TriggersPane(TablePane):
         return f"{self.client.base_url}/api/v1/webhook/{trigger['config']['key']}"
 
     @work(group="toggle")
+    @reports_api_errors
     async def action_toggle(self) -> None:
         """Toggles run one at a time, each from the state the previous one left: a double press
         switches twice rather than racing two requests that both ask for the same state."""
@@ -105,11 +106,7 @@ class TriggersPane(TablePane):
             trigger = self.selected_or_say("a trigger")
             if trigger is None:
                 return
-            try:
-                updated = await self.client.set_trigger_enabled(trigger["id"], not trigger["enabled"])
-            except ApiError as exc:
-                self.workflowdev.report(exc)
-                return
+            updated = await self.client.set_trigger_enabled(trigger["id"], not trigger["enabled"])
             self.merge(updated)
             state = "enabled" if updated["enabled"] else "disabled"
             self.notify(f"{self.flow_name(updated)} · {updated['name']} {state}")
@@ -121,14 +118,7 @@ class TriggersPane(TablePane):
         if trigger["type"] != "schedule":
             self.notify(f"{trigger['name']} is a {trigger['type']} trigger: only schedules have slots.", severity="warning")
             return
-        self.app.push_screen(SlotsScreen(
-            self.client,
-            trigger,
-            f"{self.flow_name(trigger)} · {trigger['name']}",
-            clock=self.workflowdev.clock,
-            report=self.workflowdev.report,
-            open_execution=self.workflowdev.open_execution,
-        ))
+        self.post_message(OpenSlots(trigger, f"{self.flow_name(trigger)} · {trigger['name']}"))
 
     def action_copy_url(self) -> None:
         trigger = self.selected_or_say("a webhook trigger")

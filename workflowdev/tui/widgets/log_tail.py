@@ -32,7 +32,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from workflowdev.tui.formatting import LEVEL_STYLES, parse_time
+from workflowdev.tui.formatting import LEVEL_STYLES, Clock, parse_time
 from workflowdev.tui.widgets.log_store import NOTHING_ADDED, PART_BITS, Line, LogStore, task_label
 
 CACHE_SIZE = 2_000
@@ -104,8 +104,11 @@ class LogTail(ScrollView, can_focus=True):
     wrap: reactive[bool] = reactive(False, init=False)
     """Fold long lines at the pane's width instead of scrolling sideways."""
 
-    def __init__(self, *, wrap: bool = False, id: str | None = None) -> None:
+    def __init__(self, *, wrap: bool = False, clock: Clock | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._clock = clock
+        """The console's clock decides the zone of the timestamps, as for every other time shown;
+        none given (a LogTail on its own), UTC."""
         self.store = LogStore()
         self._cache: LRUCache[int, Strip] = LRUCache(CACHE_SIZE)
         self._zone: tzinfo | None = None
@@ -373,10 +376,8 @@ class LogTail(ScrollView, can_focus=True):
         return Strip(text.render(self.app.console), text.cell_len)
 
     def _clock_zone(self) -> tzinfo:
-        """The app's clock decides the zone, as for every other time the console shows."""
         if self._zone is None:
-            clock = getattr(self.app, "clock", None)
-            self._zone = (clock().tzinfo if callable(clock) else None) or UTC
+            self._zone = (self._clock().tzinfo if self._clock is not None else None) or UTC
         return self._zone
 
     def _empty_message(self) -> str:
