@@ -32,7 +32,7 @@ from workflowdev.engine.services.credentials import CredentialService, MasterKey
 from workflowdev.engine.services.executions import CompiledFlows, ExecutionService
 from workflowdev.engine.services.flows import FlowService
 from workflowdev.engine.services.kv import KVService
-from workflowdev.engine.services.retention import Retention
+from workflowdev.engine.services.retention import BACKGROUND_PACE, Retention
 from workflowdev.engine.services.retention_policy import RetentionPolicy
 from workflowdev.engine.services.schedules import Schedules
 from workflowdev.engine.services.triggers import TriggerService
@@ -124,7 +124,7 @@ class Engine:
         self.triggers = TriggerService(db, self.executions, self.flows, self.bus, clock)
         self.schedules = Schedules(db, self.executions, clock, timedelta(seconds=settings.schedule_late_after))
         self.scheduler = Scheduler(self.schedules, self.triggers, clock, settings.poll_interval)
-        self.retention = Retention(db, clock, settings.retention_batch)
+        self.retention = Retention(db, clock, settings.retention_batch, pace=BACKGROUND_PACE)
         self.retention_loop = RetentionLoop(
             self.retention, settings.retention, settings.retention_interval, self.metrics.count_purged
         )

@@ -15,7 +15,10 @@ counts are what the real pass would purge (unless executions end or are retried 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +32,9 @@ from workflowdev.store.retention import LogRule, Scope
 from workflowdev.store.statuses import ENDED
 
 KINDS = ("executions", "logs", "audit")
+BACKGROUND_PACE = 1.0
+"""The background pass rests as long as each transaction took: the API's requests and the
+runners' writes find the database and the event loop free at least half of the time."""
 
 
 @dataclass(slots=True)
@@ -61,10 +67,24 @@ def scopes(policy: RetentionPolicy) -> list[tuple[Scope, Policy]]:
 
 
 class Retention:
-    def __init__(self, db: Database, clock: Clock, batch: int) -> None:
+    """`pace`: after each write transaction, rest this many times as long as it took
+    (`BACKGROUND_PACE` for the background pass); the command purges at full speed (0)."""
+
+    def __init__(self, db: Database, clock: Clock, batch: int, pace: float = 0.0) -> None:
         self.db = db
         self.clock = clock
         self.batch = batch
+        self.pace = pace
+
+    @asynccontextmanager
+    async def _turn(self, report: PurgeReport) -> AsyncIterator[AsyncConnection]:
+        """One write transaction of a pass, then the rest its pace asks for."""
+        started = time.monotonic()
+        async with self.db.write() as conn:
+            yield conn
+        report.transactions += 1
+        if self.pace:
+            await asyncio.sleep((time.monotonic() - started) * self.pace)
 
     async def purge(
         self, policy: RetentionPolicy, *, kinds: Sequence[str] = KINDS, dry_run: bool = False
@@ -100,12 +120,11 @@ class Retention:
                     rows = await store.logged_before(conn, newest, after=cursor, limit=self.batch)
                     report.logs += len(await store.old_logs(conn, [row.id for row in rows], rules))
             else:
-                async with self.db.write() as conn:
+                async with self._turn(report) as conn:
                     rows = await store.logged_before(conn, newest, after=cursor, limit=self.batch)
                     chosen = await store.old_logs(conn, [row.id for row in rows], rules)
                     if chosen:
                         report.logs += await store.delete_logs(conn, chosen)
-                report.transactions += 1
             if len(rows) < self.batch:
                 return
             cursor = (rows[-1].ts, rows[-1].id)
@@ -118,11 +137,10 @@ class Retention:
                     rows = await store.old_audit(conn, before, after=cursor, limit=self.batch)
                 report.audit += len(rows)
             else:
-                async with self.db.write() as conn:
+                async with self._turn(report) as conn:
                     rows = await store.old_audit(conn, before, after=cursor, limit=self.batch)
                     if rows:
                         report.audit += await store.delete_audit(conn, [row.seq for row in rows])
-                report.transactions += 1
             if len(rows) < self.batch:
                 return
             cursor = (rows[-1].at, rows[-1].seq)
@@ -185,7 +203,7 @@ class Retention:
         for chunk in _chunks(trees.members, self.batch):
             for table in (*store.DEPENDANTS, store.executions):
                 while True:
-                    async with self.db.write() as conn:
+                    async with self._turn(report) as conn:
                         ids = await self._still_purgeable(conn, chunk, trees, blocked)
                         if not ids:
                             break
@@ -193,7 +211,6 @@ class Retention:
                             deleted = await store.delete_executions(conn, ids)
                         else:
                             deleted = await store.delete_dependants(conn, table, ids, self.batch)
-                    report.transactions += 1
                     if table is store.executions:
                         report.executions += deleted
                         break
