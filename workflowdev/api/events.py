@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+from typing import Any
 
 from aiohttp import web
 
 from workflowdev.api.docs import ERRORS, Schema
 from workflowdev.api.keys import ENGINE
-from workflowdev.api.streams import open_stream, watch_client
+from workflowdev.api.streams import serve_stream, stream_socket
 from workflowdev.engine.events import (
     APPROVAL_CREATED,
     APPROVAL_DECIDED,
     EXECUTION_UPDATED,
     TASK_UPDATED,
-    SubscriberLagged,
+    Event,
 )
 
 routes = web.RouteTableDef()
@@ -24,28 +23,16 @@ STREAMED = (EXECUTION_UPDATED, TASK_UPDATED, APPROVAL_CREATED, APPROVAL_DECIDED)
 
 @routes.get("/api/v1/events", name="events")
 async def events(request: web.Request) -> web.StreamResponse:
-    ws = web.WebSocketResponse(heartbeat=30)
-    if not ws.can_prepare(request).ok:
+    ws = stream_socket(request)
+    if ws is None:
         raise web.HTTPBadRequest(text="this endpoint is a WebSocket; connect with an Upgrade request")
     subscription = request.app[ENGINE].bus.subscribe(execution_id=request.query.get("executionId"), types=STREAMED)
-    await open_stream(request, ws)
-    reader = watch_client(ws, subscription)
-    try:
-        while not ws.closed and not reader.done():
-            event = await subscription.get(timeout=1.0)
-            if event is not None:
-                await ws.send_json({"type": event.type, "executionId": event.execution_id, "data": event.data})
-    except SubscriberLagged:
-        await ws.send_json({"type": "lagged", "message": "too slow to follow; reconnect and re-read state"})
-    except ConnectionResetError:
-        pass
-    finally:
-        subscription.close()
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-        await ws.close()
-    return ws
+    lagged = "too slow to follow; reconnect and re-read state"
+    return await serve_stream(request, ws, subscription, _event_json, lagged=lagged)
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    return {"type": event.type, "executionId": event.execution_id, "data": event.data}
 
 
 SCHEMAS: dict[str, Schema] = {}

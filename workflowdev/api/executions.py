@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+from typing import Any
 
 from aiohttp import web
 
@@ -21,12 +20,12 @@ from workflowdev.api.docs import (
     ref,
 )
 from workflowdev.api.keys import ENGINE
-from workflowdev.api.streams import open_stream, watch_client
+from workflowdev.api.streams import serve_stream, stream_socket
 from workflowdev.engine.errors import Invalid
-from workflowdev.engine.events import EXECUTION_UPDATED, LOG, SubscriberLagged
-from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus, TaskStatus
+from workflowdev.engine.run.lifecycle import ExecutionStatus, TaskStatus
 from workflowdev.engine.run.recorder import log_json
 from workflowdev.engine.services.executions import execution_json, task_run_json
+from workflowdev.engine.services.follow import LogEnded, LogLine, follow_logs
 
 routes = web.RouteTableDef()
 STATUSES = tuple(s.value for s in ExecutionStatus)
@@ -126,47 +125,19 @@ async def execution_logs(request: web.Request) -> web.StreamResponse:
     """History then live lines over a WebSocket, ending with `{type: end}`; plain GET: JSON."""
     engine = request.app[ENGINE]
     execution_id = request.match_info["id"]
-    ws = web.WebSocketResponse(heartbeat=30)
-    if not ws.can_prepare(request).ok:
+    ws = stream_socket(request)
+    if ws is None:
         rows = await engine.executions.logs(execution_id)
         return web.json_response([log_json(r) for r in rows])
     await engine.executions.get_row(execution_id)  # 404 before upgrading
-    subscription = engine.bus.subscribe(execution_id=execution_id, types=[LOG, EXECUTION_UPDATED])
-    await open_stream(request, ws)
-    reader = watch_client(ws, subscription)
-    try:
-        status = (await engine.executions.get_row(execution_id)).status
-        last = 0
-        for row in await engine.executions.logs(execution_id):
-            await ws.send_json(log_json(row))
-            last = row.seq
-        while status not in ENDED and not ws.closed:
-            event = await subscription.get(timeout=1.0)
-            if event is None:
-                if reader.done():
-                    break
-                continue
-            if event.type == LOG and event.data["seq"] > last:
-                await ws.send_json(event.data)
-                last = event.data["seq"]
-            elif event.type == EXECUTION_UPDATED and event.data.get("status") in ENDED:
-                status = event.data["status"]
-                for row in await engine.executions.logs(execution_id, after_seq=last):
-                    await ws.send_json(log_json(row))
-                    last = row.seq
-        if not ws.closed:
-            await ws.send_json({"type": "end", "status": status})
-    except SubscriberLagged:
-        await ws.send_json({"type": "lagged", "message": "too slow to follow; reconnect to continue"})
-    except ConnectionResetError:
-        pass
-    finally:
-        subscription.close()
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-        await ws.close()
-    return ws
+    lines = follow_logs(engine.db, engine.bus, execution_id)
+    return await serve_stream(request, ws, lines, _log_message, lagged="too slow to follow; reconnect to continue")
+
+
+def _log_message(item: LogLine | LogEnded) -> dict[str, Any]:
+    if isinstance(item, LogEnded):
+        return {"type": "end", "status": item.status}
+    return log_json(item)
 
 
 SCHEMAS: dict[str, Schema] = {

@@ -15,7 +15,7 @@ node's, because the node that made a change is the one that reacts to it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,17 +57,19 @@ class Subscription:
         if not self.queue.full():
             self.queue.put_nowait(None)
 
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._iterate()
+    def __aiter__(self) -> Subscription:
+        return self
 
-    async def _iterate(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self.queue.get()
-            if event is None:
-                if self.lagged:
-                    raise SubscriberLagged()
-                return
-            yield event
+    async def __anext__(self) -> Event:
+        """The next event; ends when closed, raises `SubscriberLagged` when cut off."""
+        event = await self.get()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+    async def aclose(self) -> None:
+        """`close`, spelled as async iterators spell it, so a stream can close any of them."""
+        self.close()
 
     async def get(self, timeout: float | None = None) -> Event | None:
         """The next event, or None when closed or when `timeout` passes first."""
