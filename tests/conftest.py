@@ -23,6 +23,7 @@ import pytest
 
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
+from workflowdev.engine.run.tracing import Tracer
 from workflowdev.runtime import Runtime
 from workflowdev.store.database import Database
 from workflowdev.store.models import Base
@@ -156,9 +157,10 @@ async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[Api]:
-    """The real server with these settings and the test plugins, and a client for it."""
-    runtime = Runtime(settings, registry=registry_with_test_plugins())
+async def serving(settings: Settings, tracer: Tracer | None = None) -> AsyncIterator[Api]:
+    """The real server with these settings and the test plugins, and a client for it;
+    `tracer`: where its spans go (None: where the OTEL_* variables say)."""
+    runtime = Runtime(settings, registry=registry_with_test_plugins(), tracer=tracer)
     await runtime.start()
     try:
         async with aiohttp.ClientSession() as session:

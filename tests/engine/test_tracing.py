@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import workflowdev.engine.run
-from tests.conftest import Api
+from tests.conftest import Api, serving
 from tests.engine.flows_helpers import detail, eventually, run, save_flow, start, wait_status
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
@@ -64,16 +64,9 @@ class Spans:
         return span
 
 
-@asynccontextmanager
-async def traced(settings: Settings, spans: Spans) -> AsyncIterator[Api]:
+def traced(settings: Settings, spans: Spans) -> AbstractAsyncContextManager[Api]:
     """The real server, with the test plugins and a tracer that exports into `spans`."""
-    runtime = Runtime(settings, registry=registry_with_test_plugins(), tracer=spans.tracer())
-    await runtime.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield Api(runtime.base_url, session, runtime)
-    finally:
-        await runtime.stop()
+    return serving(settings, spans.tracer())
 
 
 @pytest.fixture
