@@ -70,6 +70,20 @@ async def test_plain_get_returns_the_lines_as_json(api: Api) -> None:
     assert all(line["type"] == "log" for line in reply.body)
 
 
+async def test_plain_get_pages_by_seq_and_refuses_a_bad_page(api: Api) -> None:
+    execution_id = await start(api, await save_flow(api, FLOW))
+    await wait_status(api, execution_id)
+    url = f"/api/v1/executions/{execution_id}/logs"
+    first = (await api.get(url, params={"limit": "2"})).body
+    assert [line["message"] for line in first] == ["first line", "second line"]
+    rest = (await api.get(url, params={"afterSeq": str(first[-1]["seq"]), "limit": "2"})).body
+    assert [line["message"] for line in rest] == ["third line"]
+    for bad in ({"limit": "0"}, {"limit": "10001"}, {"limit": "many"}, {"afterSeq": "-1"}, {"afterSeq": "9" * 40}):
+        reply = await api.get(url, params=bad)
+        assert reply.status == 400, (bad, reply.body)
+        assert next(iter(bad)) in reply.error["message"]
+
+
 async def test_unknown_execution_is_404_for_both_forms(api: Api) -> None:
     assert (await api.get("/api/v1/executions/nope/logs")).status == 404
     try:

@@ -189,8 +189,8 @@ def reject_unknown(body: Mapping[str, Any], allowed: set[str]) -> None:
 
 def paging(request: web.Request) -> tuple[int, int]:
     return (
-        _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-        _int_param(request, "offset", 0, 0, MAX_OFFSET),
+        int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        int_param(request, "offset", 0, 0, MAX_OFFSET),
     )
 
 
@@ -229,7 +229,7 @@ def parse_timestamp(raw: str, what: str) -> datetime:
         raise Invalid(f"{what} must be an RFC 3339 timestamp, got {shown(raw)}") from None
 
 
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default

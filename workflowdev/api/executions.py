@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from workflowdev.api.actors import actor_of
-from workflowdev.api.bodies import field, paging, read_object, reject_unknown, time_param
+from workflowdev.api.bodies import MAX_OFFSET, field, int_param, paging, read_object, reject_unknown, time_param
 from workflowdev.api.docs import (
     ERRORS,
     ID_PARAM,
@@ -31,6 +31,10 @@ routes = web.RouteTableDef()
 STATUSES = tuple(s.value for s in ExecutionStatus)
 TASK_STATUSES = tuple(s.value for s in TaskStatus)
 DETAIL_TASK_RUNS = 1000
+LOG_PAGE = 10_000
+"""Lines a plain GET of an execution's log answers at most; the next page starts after the
+last line's seq (`afterSeq`). The WebSocket has no such limit: it reads the store a page at a
+time itself."""
 """Task runs `GET /executions/{id}` carries: a long foreach records 100,000 and more, which one
 response must not hold; `GET /executions/{id}/tasks` pages through them all."""
 
@@ -127,7 +131,9 @@ async def execution_logs(request: web.Request) -> web.StreamResponse:
     execution_id = request.match_info["id"]
     ws = stream_socket(request)
     if ws is None:
-        rows = await engine.executions.logs(execution_id)
+        after = int_param(request, "afterSeq", 0, 0, MAX_OFFSET)
+        limit = int_param(request, "limit", LOG_PAGE, 1, LOG_PAGE)
+        rows = await engine.executions.logs(execution_id, after_seq=after, limit=limit)
         return web.json_response([log_json(r) for r in rows])
     await engine.executions.get_row(execution_id)  # 404 before upgrading
     lines = follow_logs(engine.db, engine.bus, execution_id)
@@ -297,7 +303,13 @@ OPERATIONS: dict[str, Schema] = {
     },
     "executions.logs": {
         "summary": "Log lines: a WebSocket (history, then live, then {type: end}), or a JSON array on plain GET",
-        "parameters": [ID_PARAM],
+        "parameters": [
+            ID_PARAM,
+            {"name": "afterSeq", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0},
+             "description": "plain GET: the lines after this seq"},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": LOG_PAGE, "default": LOG_PAGE},
+             "description": f"plain GET: at most this many lines ({LOG_PAGE:,}); ask again after the last one's seq"},
+        ],
         "responses": {**ok(array(ref("LogLine"))), "101": {"description": "Switching to WebSocket"}, **ERRORS},
     },
     "executions.cancel": {"summary": "Cancel a queued, paused or running execution", "parameters": [ID_PARAM], "responses": {**ok(ref("Execution")), **ERRORS}},
