@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import workflowdev
+from tests.ports import free_port
 
 EXE = [sys.executable, "-m", "workflowdev.cli"]
 GOOD = "name: good\ntasks:\n  - name: a\n    type: util.log\n    properties:\n      message: hi\n"
@@ -89,12 +90,6 @@ def test_validate_missing_file(tmp_path: Path) -> None:
     assert result.returncode == 1 and "nope.yaml" in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_for_line(proc: subprocess.Popen[str], pattern: str, deadline: float) -> re.Match[str]:
     assert proc.stdout is not None
     while time.monotonic() < deadline:
@@ -135,7 +130,7 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path, command: str) -> None:
 
 
 def test_server_refuses_open_bind_without_auth(tmp_path: Path) -> None:
-    result = run("server", "--host", "0.0.0.0", "--port", str(_free_port()), "--data-dir", str(tmp_path))
+    result = run("server", "--host", "0.0.0.0", "--port", str(free_port()), "--data-dir", str(tmp_path))
     assert result.returncode == 2 and "--insecure" in result.stderr
 
 
@@ -209,5 +204,5 @@ def test_user_commands_manage_users_and_are_audited(tmp_path: Path) -> None:
 
 def test_a_short_jwt_secret_refuses_to_start(tmp_path: Path) -> None:
     env = {**os.environ, "WORKFLOWDEV_JWT_SECRET": "too-short"}
-    result = run("server", "--auth", "--port", str(_free_port()), "--data-dir", str(tmp_path), env=env)
+    result = run("server", "--auth", "--port", str(free_port()), "--data-dir", str(tmp_path), env=env)
     assert result.returncode == 2 and "at least 32" in result.stderr

@@ -13,10 +13,11 @@ import asyncio
 import os
 import pwd
 import shutil
-import socket
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from tests.ports import free_port
 
 START_TIMEOUT = 60
 """Seconds `pg_ctl` waits for the server to accept connections (a busy machine is slow)."""
@@ -27,12 +28,6 @@ def _binaries() -> Path:
     return Path("/usr/lib/postgresql") / version / "bin"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class PrivatePostgres:
     """Its directory is made under the system's temporary directory rather than pytest's, whose
     per-user base (mode 0700) the `postgres` user could not enter."""
@@ -40,7 +35,7 @@ class PrivatePostgres:
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="workflowdev-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.bin = _binaries()
         self._user = "postgres" if os.geteuid() == 0 else None
 

@@ -11,8 +11,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from tests.conftest import Api
 from tests.engine.flows_helpers import save_flow, start, wait_status
+from tests.ports import free_port
 from tests.tui.conftest import USERS_PASSWORD, open_console, wait_for
-from tests.tui.terminal import free_port
 from workflowdev.cli.console import wants_mouse
 from workflowdev.tui.app import WorkflowdevApp, choose_theme
 from workflowdev.tui.client import Disconnected

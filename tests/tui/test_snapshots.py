@@ -14,8 +14,8 @@ import pytest
 
 from screenshots.replay import ReplayServer
 from screenshots.scenarios import LONG_LIVED_GROUPS, SCENARIOS, Scenario, demo_app, run_before
+from tests.ports import free_port
 from tests.tui.conftest import wait_for
-from tests.tui.terminal import free_port
 from tests.tui.test_log_tail import TailApp, wide_lines
 from workflowdev.tui.widgets.log_tail import LogTail
 from workflowdev.tui.widgets.offline_banner import OfflineBanner

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from tests.ports import free_port
 from tests.test_cli import EXE, run
-from tests.tui.terminal import Terminal, free_port
+from tests.tui.terminal import Terminal
 
 
 def _flow_names(port: int) -> set[str]:
