@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-from engine import server_process, table  # bench/engine.py: the same server process and report
+from engine import server_process  # bench/engine.py: the same server process and report
+from engine import table  # bench/engine.py: the same server process and report
 
 TERMINAL = {"SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"}
 

@@ -20,7 +20,8 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from textual.app import App, ComposeResult
+from textual.app import App
+from textual.app import ComposeResult
 
 from workflowdev.tui.widgets.log_tail import LogTail
 

@@ -26,16 +26,21 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
-from sqlalchemy import insert, text
+from sqlalchemy import insert
+from sqlalchemy import text
 
 from workflowdev.store.database import Database
-from workflowdev.store.models import Execution, Flow, LogLine
+from workflowdev.store.models import Execution
+from workflowdev.store.models import Flow
+from workflowdev.store.models import LogLine
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 EXECUTIONS = 1_000

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
-from workflowdev.engine.plugin import (
-    Manifest,
-    Plugin,
-    PluginRegistry,
-    TaskContext,
-    TaskFailed,
-)
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
 
 OPEN: dict[str, Any] = {"type": "object"}
 

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from workflowdev.config import ConfigError, Settings, default_data_dir, load_settings
+from workflowdev.config import ConfigError
+from workflowdev.config import Settings
+from workflowdev.config import default_data_dir
+from workflowdev.config import load_settings
 
 
 def test_defaults(tmp_path: Path) -> None:

@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflowdev.config import ConfigError, load_settings
-from workflowdev.engine.services.retention_policy import MAX_DAYS, Policy, RetentionPolicy
+from workflowdev.config import ConfigError
+from workflowdev.config import load_settings
+from workflowdev.engine.services.retention_policy import MAX_DAYS
+from workflowdev.engine.services.retention_policy import Policy
+from workflowdev.engine.services.retention_policy import RetentionPolicy
 
 
 def _env(tmp_path: Path, **values: str) -> dict[str, str]:

@@ -14,14 +14,18 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from workflowdev.engine.node.roles import ROLES
 from workflowdev.engine.plugin import PluginSettings
 from workflowdev.engine.run.limits import RunLimits
-from workflowdev.engine.services.retention_policy import RetentionPolicy, parse_retention
+from workflowdev.engine.services.retention_policy import RetentionPolicy
+from workflowdev.engine.services.retention_policy import parse_retention
 
 ENV_PREFIX = "WORKFLOWDEV_"
 LOG_LEVELS = ("debug", "info", "warning", "error")

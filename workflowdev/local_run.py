@@ -11,24 +11,27 @@ import asyncio
 import json
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console
+from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 from rich.tree import Tree
 
 from workflowdev.engine.errors import DomainError
-from workflowdev.engine.events import (
-    APPROVAL_CREATED,
-    EXECUTION_UPDATED,
-    LOG,
-    TASK_UPDATED,
-)
-from workflowdev.engine.node.engine import Engine, EngineSettings
-from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus, TaskStatus
+from workflowdev.engine.events import APPROVAL_CREATED
+from workflowdev.engine.events import EXECUTION_UPDATED
+from workflowdev.engine.events import LOG
+from workflowdev.engine.events import TASK_UPDATED
+from workflowdev.engine.node.engine import Engine
+from workflowdev.engine.node.engine import EngineSettings
+from workflowdev.engine.run.lifecycle import ENDED
+from workflowdev.engine.run.lifecycle import ExecutionStatus
+from workflowdev.engine.run.lifecycle import TaskStatus
 from workflowdev.engine.services.actor import Actor
 from workflowdev.engine.services.flows import FlowService
 from workflowdev.plugins import build_registry

@@ -12,17 +12,22 @@ from __future__ import annotations
 import logging
 import socket
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 from aiohttp import web
 
-from workflowdev.api.app import PROBES, RESOURCES, create_app
+from workflowdev.api.app import PROBES
+from workflowdev.api.app import RESOURCES
+from workflowdev.api.app import create_app
 from workflowdev.api.protocol import JsonErrorsRunner
 from workflowdev.config import Settings
-from workflowdev.engine.node.engine import Engine, EngineSettings
+from workflowdev.engine.node.engine import Engine
+from workflowdev.engine.node.engine import EngineSettings
 from workflowdev.engine.plugin import PluginRegistry
-from workflowdev.engine.run.tracing import Tracer, from_environment
+from workflowdev.engine.run.tracing import Tracer
+from workflowdev.engine.run.tracing import from_environment
 from workflowdev.engine.services.credentials import load_master_key
 from workflowdev.engine.services.users import load_jwt_secret
 from workflowdev.plugins import build_registry

@@ -13,8 +13,10 @@ import jwt
 import pytest
 
 from tests.conftest import Api
-from workflowdev.api.access import ACCESS, PUBLIC
-from workflowdev.engine.services.user_roles import RANK, ROLES
+from workflowdev.api.access import ACCESS
+from workflowdev.api.access import PUBLIC
+from workflowdev.engine.services.user_roles import RANK
+from workflowdev.engine.services.user_roles import ROLES
 from workflowdev.runtime import Runtime
 
 PASSWORD = "correct horse battery"

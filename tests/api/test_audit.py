@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow, start, wait_status
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 
 SECRET = "tok_live_5e4d3c2b1a09"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

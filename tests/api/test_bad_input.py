@@ -7,7 +7,8 @@ import json
 import aiohttp
 import pytest
 
-from tests.api.test_flows import HELLO, flow_count
+from tests.api.test_flows import HELLO
+from tests.api.test_flows import flow_count
 from tests.conftest import Api
 
 BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(

@@ -8,25 +8,29 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
-from tests.conftest import Api, Reply
-from tests.engine.flows_helpers import outputs, run, tasks_by_name
+from tests.conftest import Api
+from tests.conftest import Reply
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
 from workflowdev.config import Settings
 from workflowdev.engine.events import Event
 from workflowdev.engine.services.actor import SYSTEM
-from workflowdev.engine.services.credentials import (
-    KEY_ENV,
-    MasterKey,
-    MasterKeyError,
-    load_master_key,
-)
+from workflowdev.engine.services.credentials import KEY_ENV
+from workflowdev.engine.services.credentials import MasterKey
+from workflowdev.engine.services.credentials import MasterKeyError
+from workflowdev.engine.services.credentials import load_master_key
 from workflowdev.runtime import Runtime
-from workflowdev.store.models import AuditEntry, Credential
+from workflowdev.store.models import AuditEntry
+from workflowdev.store.models import Credential
 
 SECRET = "sk_live_9f8e7d6c5b4a"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow, start, wait_status
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 
 QUICK = "name: quick\ntasks:\n  - name: t\n    type: util.log\n    properties:\n      message: hi\n"
 TRIGGERED = (

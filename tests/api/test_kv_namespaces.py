@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.api.test_kv import KV, put
+from tests.api.test_kv import KV
+from tests.api.test_kv import put
 from tests.conftest import Api
 from tests.engine.flows_helpers import eventually
 from workflowdev.engine.services.kv import KVService

@@ -7,7 +7,9 @@ import asyncio
 import aiohttp
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow, start, wait_status
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 
 FLOW = """
 name: chatty

@@ -9,8 +9,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, save_flow, start, wait_status
-from workflowdev.engine.events import EXECUTION_UPDATED, TASK_UPDATED, Event, EventBus
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
+from workflowdev.engine.events import EXECUTION_UPDATED
+from workflowdev.engine.events import TASK_UPDATED
+from workflowdev.engine.events import Event
+from workflowdev.engine.events import EventBus
 from workflowdev.engine.node.metrics import EngineMetrics
 from workflowdev.store.database import Database
 

@@ -9,9 +9,11 @@ import aiohttp
 from aiohttp import web
 
 from tests.conftest import Api
-from workflowdev.api.app import RESOURCES, create_app
+from workflowdev.api.app import RESOURCES
+from workflowdev.api.app import create_app
 from workflowdev.config import Settings
-from workflowdev.engine.node.engine import Engine, EngineSettings
+from workflowdev.engine.node.engine import Engine
+from workflowdev.engine.node.engine import EngineSettings
 from workflowdev.plugins import build_registry
 from workflowdev.store.database import Database
 

@@ -12,14 +12,18 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error, response_schema_conformance
+from hypothesis import HealthCheck
+from hypothesis import settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.checks import response_schema_conformance
 
 from tests.api.threaded_server import threaded_server
-from workflowdev.api.app import RESOURCES, create_app
+from workflowdev.api.app import RESOURCES
+from workflowdev.api.app import create_app
 from workflowdev.api.openapi import build_document
 from workflowdev.config import Settings
-from workflowdev.engine.node.engine import Engine, EngineSettings
+from workflowdev.engine.node.engine import Engine
+from workflowdev.engine.node.engine import EngineSettings
 from workflowdev.plugins import build_registry
 from workflowdev.store.database import Database
 

@@ -17,14 +17,23 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from tests.api.test_credentials import SECRET, Recorder, create
+from tests.api.test_credentials import SECRET
+from tests.api.test_credentials import Recorder
+from tests.api.test_credentials import create
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, outputs, save_flow, start, tasks_by_name, wait_status
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import tasks_by_name
+from tests.engine.flows_helpers import wait_status
 from workflowdev.engine.events import Event
 from workflowdev.engine.sealed_inputs import open_inputs
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.engine.services.credentials import MasterKey
-from workflowdev.store.models import Base, Credential, Execution
+from workflowdev.store.models import Base
+from workflowdev.store.models import Credential
+from workflowdev.store.models import Execution
 
 CHILD = """
 name: child

@@ -11,9 +11,13 @@ import aiohttp
 import pytest
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, save_flow, start, wait_status
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 from workflowdev.api import streams
-from workflowdev.engine.events import EXECUTION_UPDATED, Event
+from workflowdev.engine.events import EXECUTION_UPDATED
+from workflowdev.engine.events import Event
 
 GATED = "name: parked\ntasks:\n  - {name: gate, type: flow.approval, properties: {message: go?}}\n"
 

@@ -14,14 +14,13 @@ import pytest
 from sqlalchemy import delete
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import (
-    eventually,
-    outputs,
-    save_flow,
-    tasks_by_name,
-    wait_status,
-)
-from workflowdev.engine.services.triggers import IDEMPOTENCY_WINDOW, TriggerService
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import tasks_by_name
+from tests.engine.flows_helpers import wait_status
+from workflowdev.engine.services.triggers import IDEMPOTENCY_WINDOW
+from workflowdev.engine.services.triggers import TriggerService
 from workflowdev.store import triggers as triggers_store
 from workflowdev.store.models import TriggerFiring
 

@@ -16,7 +16,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, save_flow, start, wait_status
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
 from workflowdev.runtime import Runtime

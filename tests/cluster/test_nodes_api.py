@@ -7,7 +7,10 @@ from datetime import timedelta
 from sqlalchemy import insert
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, save_flow, start, wait_status
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 from workflowdev.engine.clock import utcnow
 from workflowdev.store.models import Node
 

@@ -8,7 +8,8 @@ import pytest
 
 from workflowdev.cli.main import build_parser
 from workflowdev.cli.server import settings_from
-from workflowdev.config import ConfigError, load_settings
+from workflowdev.config import ConfigError
+from workflowdev.config import load_settings
 
 
 def test_a_node_has_every_role_by_default(tmp_path: Path) -> None:

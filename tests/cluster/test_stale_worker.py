@@ -11,7 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.cluster.processes import NodeProcess, call_json
+from tests.cluster.processes import NodeProcess
+from tests.cluster.processes import call_json
 from tests.engine.flows_helpers import eventually
 
 pytestmark = pytest.mark.postgres

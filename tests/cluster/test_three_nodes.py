@@ -14,8 +14,11 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 

@@ -16,7 +16,12 @@ import aiohttp
 import pytest
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import detail, eventually, save_flow, start, tasks_by_name, wait_status
+from tests.engine.flows_helpers import detail
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import tasks_by_name
+from tests.engine.flows_helpers import wait_status
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
 from workflowdev.runtime import Runtime

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import outputs, run, tasks_by_name
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
 
 HELLO = """
 name: hello

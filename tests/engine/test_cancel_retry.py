@@ -8,16 +8,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import (
-    detail,
-    eventually,
-    outputs,
-    run,
-    save_flow,
-    start,
-    tasks_by_name,
-    wait_status,
-)
+from tests.engine.flows_helpers import detail
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import tasks_by_name
+from tests.engine.flows_helpers import wait_status
 
 
 async def task_running(api: Api, execution_id: str, name: str) -> dict[str, Any]:

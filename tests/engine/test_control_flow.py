@@ -10,15 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import (
-    detail,
-    outputs,
-    run,
-    save_flow,
-    start,
-    tasks_by_name,
-    wait_status,
-)
+from tests.engine.flows_helpers import detail
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import tasks_by_name
+from tests.engine.flows_helpers import wait_status
 
 
 def ts(value: str) -> datetime:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.cluster.processes import NodeProcess
-from tests.engine.flows_helpers import TERMINAL, eventually
+from tests.engine.flows_helpers import TERMINAL
+from tests.engine.flows_helpers import eventually
 
 FLOW = """
 name: crashy

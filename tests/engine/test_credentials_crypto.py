@@ -10,22 +10,22 @@ import stat
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
 from workflowdev.cli.main import main
 from workflowdev.engine.clock import utcnow
 from workflowdev.engine.errors import Unavailable
 from workflowdev.engine.services.actor import Actor
-from workflowdev.engine.services.credentials import (
-    KEY_ENV,
-    CredentialService,
-    CredentialUnreadable,
-    MasterKey,
-    MasterKeyError,
-    load_master_key,
-)
+from workflowdev.engine.services.credentials import KEY_ENV
+from workflowdev.engine.services.credentials import CredentialService
+from workflowdev.engine.services.credentials import CredentialUnreadable
+from workflowdev.engine.services.credentials import MasterKey
+from workflowdev.engine.services.credentials import MasterKeyError
+from workflowdev.engine.services.credentials import load_master_key
 from workflowdev.store.database import Database
-from workflowdev.store.models import AuditEntry, Credential
+from workflowdev.store.models import AuditEntry
+from workflowdev.store.models import Credential
 
 SECRET = "s3cr3t-value-never-shown"
 ALICE = Actor("alice", "127.0.0.1")

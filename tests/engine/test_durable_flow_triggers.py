@@ -8,7 +8,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.cluster.processes import NodeProcess, call_json
+from tests.cluster.processes import NodeProcess
+from tests.cluster.processes import call_json
 from tests.engine.flows_helpers import eventually
 
 UPSTREAM = "name: upstream\ntasks:\n  - {name: a, type: util.noop}\n"
@@ -39,16 +40,16 @@ async def test_kill_9_between_an_end_and_its_flow_trigger_fires_once_after_resta
             ended = await call_json(http_session, "GET", f"{node.url}/api/v1/executions/{started['executionId']}")
             assert ended["execution"]["status"] == "SUCCESS"
 
-            async def fired() -> list[dict[str, Any]] | None:
+            async def fired(node: NodeProcess = node) -> list[dict[str, Any]] | None:
                 found = await call_json(http_session, "GET", f"{node.url}/api/v1/executions?flowId={downstream}")
                 return found if found and all(e["status"] == "SUCCESS" for e in found) else None
 
             children = await eventually(fired, timeout=30, what="the downstream execution")
             again = await call_json(http_session, "POST", f"{node.url}/api/v1/flows/{upstream}/execute")
 
-            async def next_fired() -> list[dict[str, Any]] | None:
+            async def next_fired(node: NodeProcess = node, known: int = len(children)) -> list[dict[str, Any]] | None:
                 found = await call_json(http_session, "GET", f"{node.url}/api/v1/executions?flowId={downstream}")
-                return found if len(found) == len(children) + 1 and all(e["status"] == "SUCCESS" for e in found) else None
+                return found if len(found) == known + 1 and all(e["status"] == "SUCCESS" for e in found) else None
 
             children = await eventually(next_fired, timeout=30, what="the next downstream execution")
         finally:

@@ -6,18 +6,18 @@ import gc
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 import pytest
 
-from workflowdev.engine.language.expressions import (
-    ExpressionError,
-    Limits,
-    Renderer,
-    is_template,
-)
+from workflowdev.engine.language.expressions import ExpressionError
+from workflowdev.engine.language.expressions import Limits
+from workflowdev.engine.language.expressions import Renderer
+from workflowdev.engine.language.expressions import is_template
 from workflowdev.engine.secrets import SecretMasker
 
 FROZEN = datetime(2024, 5, 1, 12, 30, 15, 250_000, tzinfo=UTC)

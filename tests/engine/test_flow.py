@@ -11,26 +11,22 @@ from typing import Any
 
 import pytest
 
-from workflowdev.engine.language.flow import (
-    MAX_TASKS,
-    Concurrency,
-    FlowError,
-    FlowInvalid,
-    InputsInvalid,
-    InputSpec,
-    RetryPolicy,
-    TriggerSpec,
-    check_inputs,
-    parse_flow,
-    validate_flow,
-)
+from workflowdev.engine.language.flow import MAX_TASKS
+from workflowdev.engine.language.flow import Concurrency
+from workflowdev.engine.language.flow import FlowError
+from workflowdev.engine.language.flow import FlowInvalid
+from workflowdev.engine.language.flow import InputsInvalid
+from workflowdev.engine.language.flow import InputSpec
+from workflowdev.engine.language.flow import RetryPolicy
+from workflowdev.engine.language.flow import TriggerSpec
+from workflowdev.engine.language.flow import check_inputs
+from workflowdev.engine.language.flow import parse_flow
+from workflowdev.engine.language.flow import validate_flow
 from workflowdev.engine.language.yaml_source import MAX_BYTES
-from workflowdev.engine.plugin import (
-    Manifest,
-    Plugin,
-    PluginRegistry,
-    RunnerLevelPlugin,
-)
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.plugin import RunnerLevelPlugin
 
 
 def _plugin(plugin_id: str, schema: dict[str, Any], *, base: type[Plugin] = Plugin,

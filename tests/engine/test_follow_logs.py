@@ -5,21 +5,29 @@ the follower is still paging through the history."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck
+from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow, start, wait_status
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 from workflowdev.engine.errors import NotFound
-from workflowdev.engine.events import LOG, Event, SubscriberLagged
+from workflowdev.engine.events import LOG
+from workflowdev.engine.events import Event
+from workflowdev.engine.events import SubscriberLagged
 from workflowdev.engine.node.engine import Engine
 from workflowdev.engine.run.recorder import log_json
-from workflowdev.engine.services.follow import LogEnded, LogLine, follow_logs
+from workflowdev.engine.services.follow import LogEnded
+from workflowdev.engine.services.follow import LogLine
+from workflowdev.engine.services.follow import follow_logs
 from workflowdev.store import executions as store
 from workflowdev.store.models import Execution
 

@@ -10,7 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from tests.conftest import serving
-from tests.engine.flows_helpers import eventually, save_flow
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import save_flow
 from workflowdev.engine.services.followed_flows import FollowedFlows
 from workflowdev.store.database import Database
 

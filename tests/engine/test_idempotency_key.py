@@ -10,7 +10,12 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import outputs, run, save_flow, start, tasks_by_name, wait_status
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import tasks_by_name
+from tests.engine.flows_helpers import wait_status
 
 
 @pytest.fixture

@@ -8,18 +8,16 @@ from pathlib import Path
 import pytest
 
 import workflowdev
-from workflowdev.engine.run.lifecycle import (
-    EXECUTION_RULES,
-    TASK_RULES,
-    ExecutionStatus,
-    IllegalTransition,
-    TaskStatus,
-    contracts_table,
-    execution_move,
-    execution_updated,
-    expect,
-    task_move,
-)
+from workflowdev.engine.run.lifecycle import EXECUTION_RULES
+from workflowdev.engine.run.lifecycle import TASK_RULES
+from workflowdev.engine.run.lifecycle import ExecutionStatus
+from workflowdev.engine.run.lifecycle import IllegalTransition
+from workflowdev.engine.run.lifecycle import TaskStatus
+from workflowdev.engine.run.lifecycle import contracts_table
+from workflowdev.engine.run.lifecycle import execution_move
+from workflowdev.engine.run.lifecycle import execution_updated
+from workflowdev.engine.run.lifecycle import expect
+from workflowdev.engine.run.lifecycle import task_move
 
 PACKAGE = Path(workflowdev.__file__).parent
 ALLOWED_TO_SPELL = {PACKAGE / "engine" / "run" / "lifecycle.py", PACKAGE / "store" / "statuses.py"}

@@ -10,7 +10,9 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow, start, wait_status
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 
 OK = "name: {name}\ntasks:\n  - {{name: a, type: util.noop}}\n"
 BROKEN = "name: {name}\ntasks:\n  - {{name: a, type: flow.fail, properties: {{message: nope}}}}\n"

@@ -6,7 +6,11 @@ import math
 import time
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import detail, eventually, save_flow, start, wait_status
+from tests.engine.flows_helpers import detail
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 from workflowdev.engine.events import EXECUTION_UPDATED
 from workflowdev.engine.run.runner import PROGRESS_INTERVAL
 

@@ -4,18 +4,26 @@ follows run anew, the original is untouched; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 import pytest
 from aiohttp import web
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import cli, detail, run, save_flow, wait_status
+from tests.engine.flows_helpers import cli
+from tests.engine.flows_helpers import detail
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import wait_status
 from workflowdev.engine.language.flow import parse_flow
-from workflowdev.engine.run.replay import Declarations, ReplayRefused, resolve
+from workflowdev.engine.run.replay import Declarations
+from workflowdev.engine.run.replay import ReplayRefused
+from workflowdev.engine.run.replay import resolve
 from workflowdev.plugins import build_registry
 from workflowdev.store import flows as flows_store
 

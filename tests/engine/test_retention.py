@@ -5,19 +5,36 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
 
-from tests.conftest import Api, _empty_postgres, serving
-from tests.engine.flows_helpers import cli, eventually, run, save_flow, start, wait_status
+from tests.conftest import Api
+from tests.conftest import _empty_postgres
+from tests.conftest import serving
+from tests.engine.flows_helpers import cli
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 from workflowdev.config import Settings
 from workflowdev.engine.services.retention import PurgeReport
-from workflowdev.engine.services.retention_policy import Policy, RetentionPolicy
-from workflowdev.store.models import Approval, AuditEntry, Execution, LogLine, TaskRun
+from workflowdev.engine.services.retention_policy import Policy
+from workflowdev.engine.services.retention_policy import RetentionPolicy
+from workflowdev.store.models import Approval
+from workflowdev.store.models import AuditEntry
+from workflowdev.store.models import Execution
+from workflowdev.store.models import LogLine
+from workflowdev.store.models import TaskRun
 from workflowdev.store.retention import exclusive_pass
 
 LOGGING = "name: {name}\ntasks:\n  - {{name: say, type: util.log, properties: {{message: hello}}}}\n"

@@ -9,7 +9,9 @@ import re
 from typing import Any
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import outputs, run, tasks_by_name
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
 
 
 async def retry_delays(api: Api, execution_id: str) -> list[str]:

@@ -5,19 +5,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck
+from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from tests.conftest import Api, _empty_postgres, serving
-from tests.engine.flows_helpers import cli, detail, eventually, wait_status
+from tests.conftest import Api
+from tests.conftest import _empty_postgres
+from tests.conftest import serving
+from tests.engine.flows_helpers import cli
+from tests.engine.flows_helpers import detail
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import wait_status
 from workflowdev.config import Settings
 from workflowdev.engine.services import schedules
 from workflowdev.store.models import Trigger

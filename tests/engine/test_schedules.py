@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,11 +15,13 @@ import aiohttp
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import Api, _empty_postgres
+from tests.conftest import Api
+from tests.conftest import _empty_postgres
 from tests.engine.flows_helpers import eventually
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
-from workflowdev.engine.language.trigger_config import instants_due, next_instant
+from workflowdev.engine.language.trigger_config import instants_due
+from workflowdev.engine.language.trigger_config import next_instant
 from workflowdev.runtime import Runtime
 from workflowdev.store.models import Trigger
 

@@ -11,7 +11,8 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from workflowdev.engine.secrets import SecretMasker

@@ -13,14 +13,17 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck
+from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from opentelemetry.sdk.trace import ReadableSpan
@@ -29,11 +32,18 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import workflowdev.engine.run
-from tests.conftest import Api, serving
-from tests.engine.flows_helpers import detail, eventually, run, save_flow, start, wait_status
+from tests.conftest import Api
+from tests.conftest import serving
+from tests.engine.flows_helpers import detail
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
-from workflowdev.engine.run import otel, tracing
+from workflowdev.engine.run import otel
+from workflowdev.engine.run import tracing
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.runtime import Runtime
 

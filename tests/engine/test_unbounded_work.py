@@ -14,18 +14,17 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import Api, serving
-from tests.engine.flows_helpers import (
-    TERMINAL,
-    detail,
-    eventually,
-    outputs,
-    run,
-    save_flow,
-    start,
-    tasks_by_name,
-    wait_status,
-)
+from tests.conftest import Api
+from tests.conftest import serving
+from tests.engine.flows_helpers import TERMINAL
+from tests.engine.flows_helpers import detail
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import tasks_by_name
+from tests.engine.flows_helpers import wait_status
 from workflowdev.config import Settings
 
 Server = Callable[..., Any]

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflowdev.engine.language.webhook_signature import SignatureRefused, Verified, verify
+from workflowdev.engine.language.webhook_signature import SignatureRefused
+from workflowdev.engine.language.webhook_signature import Verified
+from workflowdev.engine.language.webhook_signature import verify
 
 SECRET = "s3cret-value"
 NOW = 1_796_640_000

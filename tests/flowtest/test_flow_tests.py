@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import cli, run
+from tests.engine.flows_helpers import cli
+from tests.engine.flows_helpers import run
 
 ORDERS = """
 name: orders

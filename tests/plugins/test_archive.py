@@ -13,10 +13,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import outputs, run, tasks_by_name
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
 from tests.plugins.test_util import FakeContext
 from workflowdev.engine.plugin import TaskFailed
-from workflowdev.plugins.archive import Tar, Untar, Unzip, Zip
+from workflowdev.plugins.archive import Tar
+from workflowdev.plugins.archive import Untar
+from workflowdev.plugins.archive import Unzip
+from workflowdev.plugins.archive import Zip
 from workflowdev.plugins.archive._common import TAR_MODES
 
 SECRET = "outside the root\n"

@@ -15,15 +15,26 @@ import jwt
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from jsonschema import Draft202012Validator
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import outputs, run, tasks_by_name
-from workflowdev.engine.plugin import JSON, Plugin, TaskFailed
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins import crypto
-from workflowdev.plugins.crypto import Base64, Decrypt, Encrypt, Hash, Hmac, JwtSign
+from workflowdev.plugins.crypto import Base64
+from workflowdev.plugins.crypto import Decrypt
+from workflowdev.plugins.crypto import Encrypt
+from workflowdev.plugins.crypto import Hash
+from workflowdev.plugins.crypto import Hmac
+from workflowdev.plugins.crypto import JwtSign
 
 from .test_util import FakeContext
 

@@ -15,24 +15,28 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import outputs, run, tasks_by_name
-from workflowdev.engine.plugin import JSON, Plugin, TaskFailed
-from workflowdev.plugins._data_formats import MAX_ALIAS_NODES, MAX_DEPTH, MAX_TEXT_BYTES
-from workflowdev.plugins.data import (
-    PLUGINS,
-    Aggregate,
-    CsvFormat,
-    CsvParse,
-    Filter,
-    GroupBy,
-    JsonParse,
-    Query,
-    Sort,
-    Template,
-    Transform,
-    Validate,
-    YamlParse,
-)
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._data_formats import MAX_ALIAS_NODES
+from workflowdev.plugins._data_formats import MAX_DEPTH
+from workflowdev.plugins._data_formats import MAX_TEXT_BYTES
+from workflowdev.plugins.data import PLUGINS
+from workflowdev.plugins.data import Aggregate
+from workflowdev.plugins.data import CsvFormat
+from workflowdev.plugins.data import CsvParse
+from workflowdev.plugins.data import Filter
+from workflowdev.plugins.data import GroupBy
+from workflowdev.plugins.data import JsonParse
+from workflowdev.plugins.data import Query
+from workflowdev.plugins.data import Sort
+from workflowdev.plugins.data import Template
+from workflowdev.plugins.data import Transform
+from workflowdev.plugins.data import Validate
+from workflowdev.plugins.data import YamlParse
 
 from .test_util import FakeContext
 

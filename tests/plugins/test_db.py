@@ -16,7 +16,9 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +31,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tests.conftest import PG_ADMIN_DSN, Api
-from tests.engine.flows_helpers import eventually, outputs, run, tasks_by_name
-from workflowdev.engine.plugin import JSON, Plugin, TaskContext, TaskFailed
-from workflowdev.plugins.db import Execute, InsertRows, Query, Transaction
+from tests.conftest import PG_ADMIN_DSN
+from tests.conftest import Api
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins.db import Execute
+from workflowdev.plugins.db import InsertRows
+from workflowdev.plugins.db import Query
+from workflowdev.plugins.db import Transaction
 
 from .test_util import FakeContext
 

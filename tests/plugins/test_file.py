@@ -13,13 +13,24 @@ import aiohttp
 import pytest
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import outputs, run, tasks_by_name
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
 from tests.plugins.test_util import FakeContext
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
-from workflowdev.engine.plugin import Plugin, PluginSettings, TaskFailed
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import PluginSettings
+from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import Confined
-from workflowdev.plugins.file import Append, Copy, Delete, List, Move, Read, Stat, Write
+from workflowdev.plugins.file import Append
+from workflowdev.plugins.file import Copy
+from workflowdev.plugins.file import Delete
+from workflowdev.plugins.file import List
+from workflowdev.plugins.file import Move
+from workflowdev.plugins.file import Read
+from workflowdev.plugins.file import Stat
+from workflowdev.plugins.file import Write
 from workflowdev.runtime import Runtime
 
 SECRET = "outside the root\n"

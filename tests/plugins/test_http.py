@@ -13,9 +13,14 @@ import ipaddress
 import json
 import socket
 import ssl
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +28,36 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.abc import AbstractResolver
+from aiohttp.abc import ResolveResult
 from aiohttp.test_utils import TestServer
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from jsonschema import Draft202012Validator
 
 import workflowdev.plugins.http._client as http_client
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, outputs, run, tasks_by_name
-from workflowdev.engine.plugin import JSON, Plugin, TaskContext, TaskFailed
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.run.context import Resources
-from workflowdev.plugins._netguard import DEFAULT_BLOCKED, AddressPolicy, BlockedAddress, GuardedResolver
-from workflowdev.plugins.http import Check, Download, GraphQL, Request, Upload
+from workflowdev.plugins._netguard import DEFAULT_BLOCKED
+from workflowdev.plugins._netguard import AddressPolicy
+from workflowdev.plugins._netguard import BlockedAddress
+from workflowdev.plugins._netguard import GuardedResolver
+from workflowdev.plugins.http import Check
+from workflowdev.plugins.http import Download
+from workflowdev.plugins.http import GraphQL
+from workflowdev.plugins.http import Request
+from workflowdev.plugins.http import Upload
 from workflowdev.plugins.http._client import SESSION_KEY
 
 from .test_util import FakeContext

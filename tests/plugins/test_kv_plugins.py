@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import (
-    outputs,
-    run,
-    save_flow,
-    start,
-    tasks_by_name,
-    wait_all,
-)
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import tasks_by_name
+from tests.engine.flows_helpers import wait_all
 from workflowdev.plugins import build_registry
 
 REGISTRY = build_registry(entry_points=False)

@@ -6,7 +6,8 @@ that accepts a typo or an example that does not validate is a user-facing bug.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 from importlib.metadata import EntryPoint
 from typing import ClassVar
 
@@ -15,14 +16,13 @@ import yaml
 from jsonschema import Draft202012Validator
 
 import workflowdev.engine.plugin as plugin_contract
-from workflowdev.engine.plugin import (
-    JSON,
-    Manifest,
-    Plugin,
-    RunnerLevelPlugin,
-    TaskListShape,
-)
-from workflowdev.plugins import build_registry, builtin_plugins
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import RunnerLevelPlugin
+from workflowdev.engine.plugin import TaskListShape
+from workflowdev.plugins import build_registry
+from workflowdev.plugins import builtin_plugins
 
 from .test_util import FakeContext
 

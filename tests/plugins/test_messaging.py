@@ -14,8 +14,11 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,18 +31,25 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import detail, outputs, run, save_flow, start, tasks_by_name, wait_status
-from workflowdev.engine.plugin import JSON, Plugin, TaskFailed
-from workflowdev.plugins._brokers import CONNECTORS_HINT, BrokerUrl
-from workflowdev.plugins.messaging import (
-    PLUGINS,
-    AmqpPublish,
-    AmqpReceive,
-    MqttPublish,
-    MqttReceive,
-    NatsPublish,
-    NatsRequest,
-)
+from tests.engine.flows_helpers import detail
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import tasks_by_name
+from tests.engine.flows_helpers import wait_status
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._brokers import CONNECTORS_HINT
+from workflowdev.plugins._brokers import BrokerUrl
+from workflowdev.plugins.messaging import PLUGINS
+from workflowdev.plugins.messaging import AmqpPublish
+from workflowdev.plugins.messaging import AmqpReceive
+from workflowdev.plugins.messaging import MqttPublish
+from workflowdev.plugins.messaging import MqttReceive
+from workflowdev.plugins.messaging import NatsPublish
+from workflowdev.plugins.messaging import NatsRequest
 
 from .test_util import FakeContext
 

@@ -19,8 +19,11 @@ import re
 import socket
 import ssl
 import sys
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -29,29 +32,36 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import LoginPassword
+from aiosmtpd.smtp import Session
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from jsonschema import Draft202012Validator
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import outputs, run, tasks_by_name
-from workflowdev.engine.plugin import JSON, Plugin, TaskContext, TaskFailed
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.run.context import Resources
 from workflowdev.plugins._notify_http import SESSION_KEY
-from workflowdev.plugins.notify import (
-    DISCORD_CONTENT_LIMIT,
-    TELEGRAM_API_URL,
-    Discord,
-    Email,
-    Slack,
-    Teams,
-    Telegram,
-    Webhook,
-    split_message,
-)
+from workflowdev.plugins.notify import DISCORD_CONTENT_LIMIT
+from workflowdev.plugins.notify import TELEGRAM_API_URL
+from workflowdev.plugins.notify import Discord
+from workflowdev.plugins.notify import Email
+from workflowdev.plugins.notify import Slack
+from workflowdev.plugins.notify import Teams
+from workflowdev.plugins.notify import Telegram
+from workflowdev.plugins.notify import Webhook
+from workflowdev.plugins.notify import split_message
 
 from .test_util import FakeContext
 

@@ -25,9 +25,20 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, outputs, run, tasks_by_name
-from workflowdev.engine.plugin import JSON, Plugin, TaskContext, TaskFailed
-from workflowdev.plugins.redis import DANGEROUS_COMMANDS, Command, Delete, Get, Publish, Set
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins.redis import DANGEROUS_COMMANDS
+from workflowdev.plugins.redis import Command
+from workflowdev.plugins.redis import Delete
+from workflowdev.plugins.redis import Get
+from workflowdev.plugins.redis import Publish
+from workflowdev.plugins.redis import Set
 
 from .test_util import FakeContext
 

@@ -15,13 +15,25 @@ import aiohttp
 import pytest
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import detail, eventually, outputs, run, save_flow, start, tasks_by_name, wait_status
+from tests.engine.flows_helpers import detail
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import tasks_by_name
+from tests.engine.flows_helpers import wait_status
 from tests.plugins.test_util import FakeContext
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
-from workflowdev.engine.plugin import PluginSettings, TaskFailed
-from workflowdev.plugins._process import KILL_GRACE_SECONDS, MAX_LINE_BYTES
-from workflowdev.plugins.script import CAPTURE_BYTES, Command, Python, Shell
+from workflowdev.engine.plugin import PluginSettings
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._process import KILL_GRACE_SECONDS
+from workflowdev.plugins._process import MAX_LINE_BYTES
+from workflowdev.plugins.script import CAPTURE_BYTES
+from workflowdev.plugins.script import Command
+from workflowdev.plugins.script import Python
+from workflowdev.plugins.script import Shell
 from workflowdev.runtime import Runtime
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process groups from /proc")

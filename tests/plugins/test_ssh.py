@@ -12,17 +12,25 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 
 import asyncssh
 import pytest
 from jsonschema import Draft202012Validator
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, outputs, run, tasks_by_name
-from workflowdev.engine.plugin import JSON, TaskContext, TaskFailed
-from workflowdev.plugins.ssh import CAPTURE_BYTES, Command
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import outputs
+from tests.engine.flows_helpers import run
+from tests.engine.flows_helpers import tasks_by_name
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins.ssh import CAPTURE_BYTES
+from workflowdev.plugins.ssh import Command
 
 from .test_util import FakeContext
 

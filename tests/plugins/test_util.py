@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from workflowdev.engine.plugin import JSON, PluginSettings, TaskContext, TaskFailed
-from workflowdev.plugins.util import Assert, Echo, Log, Noop, Sleep
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import PluginSettings
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins.util import Assert
+from workflowdev.plugins.util import Echo
+from workflowdev.plugins.util import Log
+from workflowdev.plugins.util import Noop
+from workflowdev.plugins.util import Sleep
 
 
 @dataclass

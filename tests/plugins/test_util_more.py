@@ -10,14 +10,20 @@ import string
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from workflowdev.engine.plugin import JSON, Plugin, TaskFailed
-from workflowdev.plugins.util import DateTime, RandomValue, Uuid, ids
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins.util import DateTime
+from workflowdev.plugins.util import RandomValue
+from workflowdev.plugins.util import Uuid
+from workflowdev.plugins.util import ids
 
 from .test_util import FakeContext
 

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, insert, inspect, select, text
+from sqlalchemy import Connection
+from sqlalchemy import insert
+from sqlalchemy import inspect
+from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from workflowdev.store import database
-from workflowdev.store.database import Database, async_url
+from workflowdev.store.database import Database
+from workflowdev.store.database import async_url
 from workflowdev.store.journal import Journal
-from workflowdev.store.migrate import current_revision, head_revision, upgrade_to_head
-from workflowdev.store.models import Base, Flow
+from workflowdev.store.migrate import current_revision
+from workflowdev.store.migrate import head_revision
+from workflowdev.store.migrate import upgrade_to_head
+from workflowdev.store.models import Base
+from workflowdev.store.models import Flow
 
 TABLES = {
     "flows", "flow_revisions", "executions", "task_runs", "logs", "triggers", "trigger_firings",

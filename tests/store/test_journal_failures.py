@@ -9,16 +9,22 @@ execution ends SUCCESS with a task run missing (seen in the three-node test: 891
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
+from sqlalchemy import select
 
 from workflowdev.store import executions as store
 from workflowdev.store.database import Database
-from workflowdev.store.journal import EarlierWriteLost, Guard, Journal
-from workflowdev.store.models import Execution, Flow
+from workflowdev.store.journal import EarlierWriteLost
+from workflowdev.store.journal import Guard
+from workflowdev.store.journal import Journal
+from workflowdev.store.models import Execution
+from workflowdev.store.models import Flow
 
 NODE = "node-a"
 executions = Execution.__table__

@@ -3,15 +3,21 @@ even on the same node (a runner that stalled past its lease while its node re-cl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
+from sqlalchemy import select
 
 from workflowdev.store import executions as store
 from workflowdev.store.database import Database
-from workflowdev.store.journal import Guard, Journal, LeaseLost
-from workflowdev.store.models import Execution, Flow
+from workflowdev.store.journal import Guard
+from workflowdev.store.journal import Journal
+from workflowdev.store.journal import LeaseLost
+from workflowdev.store.models import Execution
+from workflowdev.store.models import Flow
 
 NODE = "node-a"
 

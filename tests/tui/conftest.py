@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from tests.conftest import Api, serving
+from tests.conftest import Api
+from tests.conftest import serving
 from workflowdev.config import Settings
 from workflowdev.tui.app import WorkflowdevApp
 

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from textual.command import CommandList, CommandPalette
-from textual.widgets import DataTable, Footer, Static
+from textual.command import CommandList
+from textual.command import CommandPalette
+from textual.widgets import DataTable
+from textual.widgets import Footer
+from textual.widgets import Static
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow, start, wait_status
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 from tests.ports import free_port
-from tests.tui.conftest import USERS_PASSWORD, open_console, wait_for
+from tests.tui.conftest import USERS_PASSWORD
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
 from workflowdev.cli.console import wants_mouse
-from workflowdev.tui.app import WorkflowdevApp, choose_theme
+from workflowdev.tui.app import WorkflowdevApp
+from workflowdev.tui.app import choose_theme
 from workflowdev.tui.client import Disconnected
 from workflowdev.tui.demo import demo_flows
-from workflowdev.tui.dialogs.command_line import Command, UnknownCommand, parse_command
+from workflowdev.tui.dialogs.command_line import Command
+from workflowdev.tui.dialogs.command_line import UnknownCommand
+from workflowdev.tui.dialogs.command_line import parse_command
 from workflowdev.tui.dialogs.help import HelpScreen
 from workflowdev.tui.dialogs.login import LoginScreen
 from workflowdev.tui.dialogs.prompts import Confirm

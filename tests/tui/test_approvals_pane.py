@@ -6,18 +6,24 @@ import io
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 from rich.console import Console
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
+from textual.widgets import Static
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow, start, wait_status
-from tests.tui.conftest import open_console, wait_for
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
 from workflowdev.tui.dialogs.approval import ApprovalModal
 from workflowdev.tui.dialogs.prompts import Confirm
-from workflowdev.tui.gate_context import ran_before, runs_after
+from workflowdev.tui.gate_context import ran_before
+from workflowdev.tui.gate_context import runs_after
 from workflowdev.tui.panes.approvals import ApprovalsPane
 from workflowdev.tui.window_title import set_title
 

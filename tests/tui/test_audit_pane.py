@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.tui.conftest import USERS_PASSWORD, open_console, wait_for
-from tests.tui.table_helpers import cell, details, notifications, open_pane, row_keys
+from tests.tui.conftest import USERS_PASSWORD
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
+from tests.tui.table_helpers import cell
+from tests.tui.table_helpers import details
+from tests.tui.table_helpers import notifications
+from tests.tui.table_helpers import open_pane
+from tests.tui.table_helpers import row_keys
 
 
 async def test_lists_the_credential_created_just_before_and_rereads_on_r(server: Api) -> None:

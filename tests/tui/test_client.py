@@ -10,19 +10,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from tests.api.test_access import PASSWORD, secured  # noqa: F401 - the fixture of a server with --auth
+from tests.api.test_access import PASSWORD  # noqa: F401 - the fixture of a server with --auth
+from tests.api.test_access import secured  # noqa: F401 - the fixture of a server with --auth
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, save_flow, start, wait_status
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
 from workflowdev.runtime import Runtime
-from workflowdev.tui.client import RESYNC, ApiClient, ApiError, Backoff, Disconnected, Unauthorized
+from workflowdev.tui.client import RESYNC
+from workflowdev.tui.client import ApiClient
+from workflowdev.tui.client import ApiError
+from workflowdev.tui.client import Backoff
+from workflowdev.tui.client import Disconnected
+from workflowdev.tui.client import Unauthorized
 
 DEADLINE = 20.0
 

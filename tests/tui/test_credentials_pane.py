@@ -9,9 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Api
-from tests.tui.conftest import open_console, wait_for
-from tests.tui.table_helpers import cell, notifications, open_pane, row_keys
-from workflowdev.tui.dialogs.prompts import AskText, Confirm
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
+from tests.tui.table_helpers import cell
+from tests.tui.table_helpers import notifications
+from tests.tui.table_helpers import open_pane
+from tests.tui.table_helpers import row_keys
+from workflowdev.tui.dialogs.prompts import AskText
+from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.panes.credentials import name_problem
 
 VALUE = "Zq9xK7wv"

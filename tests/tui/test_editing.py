@@ -14,9 +14,12 @@ import pytest
 from textual.widgets import Static
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, save_flow
-from tests.tui.conftest import open_console, wait_for
-from tests.tui.test_flows_pane import flow_yaml, table_of
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import save_flow
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
+from tests.tui.test_flows_pane import flow_yaml
+from tests.tui.test_flows_pane import table_of
 from workflowdev.tui.dialogs.flow_errors import FlowErrors
 from workflowdev.tui.editing import editor_command
 

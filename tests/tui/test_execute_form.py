@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input
+from textual.widgets import Static
 
 from tests.conftest import Api
 from tests.engine.flows_helpers import save_flow
-from tests.tui.conftest import open_console, wait_for
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
 from workflowdev.tui.dialogs.execute_form import ExecuteForm
-from workflowdev.tui.flow_inputs import BadValue, InputSpec, input_specs, parse_value
+from workflowdev.tui.flow_inputs import BadValue
+from workflowdev.tui.flow_inputs import InputSpec
+from workflowdev.tui.flow_inputs import input_specs
+from workflowdev.tui.flow_inputs import parse_value
 from workflowdev.tui.panes.execution import ExecutionScreen
 
 COUNTED = """\

@@ -5,15 +5,20 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
 from textual.widgets import Static
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow, start, wait_status
-from tests.tui.conftest import open_console, wait_for
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
 from workflowdev.tui.app import WorkflowdevApp
 from workflowdev.tui.dialogs.help import HelpScreen
 from workflowdev.tui.dialogs.prompts import Confirm

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow, start, wait_status
-from tests.tui.conftest import open_console, wait_for
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
 from workflowdev.store import executions as store
 from workflowdev.tui.app import WorkflowdevApp
 from workflowdev.tui.dialogs.prompts import Confirm
-from workflowdev.tui.panes.executions import PAGE_SIZE, ExecutionsPane
+from workflowdev.tui.panes.executions import PAGE_SIZE
+from workflowdev.tui.panes.executions import ExecutionsPane
 
 GATED = """
 name: gated

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
+from textual.widgets import Static
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow, start
-from tests.tui.conftest import open_console, wait_for
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.panes.execution import ExecutionScreen
 from workflowdev.tui.panes.flow_detail import FlowScreen

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from workflowdev.tui.flow_outline import MAX_PLANNED, Planned, outline
+from workflowdev.tui.flow_outline import MAX_PLANNED
+from workflowdev.tui.flow_outline import Planned
+from workflowdev.tui.flow_outline import outline
 
 FLOW = """
 name: shapes

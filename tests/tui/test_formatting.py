@@ -7,7 +7,10 @@ from collections.abc import Iterator
 import pytest
 from rich.style import Style
 
-from workflowdev.tui.formatting import STATUS_STYLES, status_glyph, status_text, use_monochrome
+from workflowdev.tui.formatting import STATUS_STYLES
+from workflowdev.tui.formatting import status_glyph
+from workflowdev.tui.formatting import status_text
+from workflowdev.tui.formatting import use_monochrome
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from typing import Any
 from textual.widgets import Static
 
 from tests.conftest import Api
-from tests.tui.conftest import open_console, wait_for
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
 from tests.tui.test_approvals_pane import text_of
 from workflowdev.tui.dialogs.approval import ApprovalModal
 from workflowdev.tui.dialogs.execute_form import ExecuteForm

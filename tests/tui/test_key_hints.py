@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Api
-from tests.tui.conftest import open_console, wait_for
-from tests.tui.test_execution_screen import FAILING, viewing
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
+from tests.tui.test_execution_screen import FAILING
+from tests.tui.test_execution_screen import viewing
 
 
 def toasts(app: Any) -> list[str]:

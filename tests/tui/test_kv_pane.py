@@ -6,15 +6,23 @@ import json
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, OptionList, Static, TextArea
+from textual.widgets import DataTable
+from textual.widgets import OptionList
+from textual.widgets import Static
+from textual.widgets import TextArea
 
 from tests.conftest import Api
 from tests.engine.flows_helpers import eventually
-from tests.tui.conftest import open_console, wait_for
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
 from tests.tui.test_approvals_pane import text_of
-from workflowdev.tui.dialogs.json_editor import JsonEditor, parse_json
-from workflowdev.tui.dialogs.prompts import AskText, Confirm
-from workflowdev.tui.panes.kv import KvPane, check_name, parse_ttl
+from workflowdev.tui.dialogs.json_editor import JsonEditor
+from workflowdev.tui.dialogs.json_editor import parse_json
+from workflowdev.tui.dialogs.prompts import AskText
+from workflowdev.tui.dialogs.prompts import Confirm
+from workflowdev.tui.panes.kv import KvPane
+from workflowdev.tui.panes.kv import check_name
+from workflowdev.tui.panes.kv import parse_ttl
 
 KV = "/api/v1/kv"
 

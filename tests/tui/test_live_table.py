@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from rich.console import RenderableType
-from textual.app import App, ComposeResult
+from textual.app import App
+from textual.app import ComposeResult
 from textual.pilot import Pilot
 
 from tests.tui.conftest import wait_for
-from workflowdev.tui.widgets.live_table import Cells, LiveTable
+from workflowdev.tui.widgets.live_table import Cells
+from workflowdev.tui.widgets.live_table import LiveTable
 
 
 class CountingTable(LiveTable):

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
-from textual.app import App, ComposeResult
+from textual.app import App
+from textual.app import ComposeResult
 from textual.pilot import Pilot
 
 from tests.tui.conftest import wait_for
-from workflowdev.tui.widgets.log_store import wrap_rows, wrapped_count
+from workflowdev.tui.widgets.log_store import wrap_rows
+from workflowdev.tui.widgets.log_store import wrapped_count
 from workflowdev.tui.widgets.log_tail import LogTail
 
 SIZE = (80, 12)

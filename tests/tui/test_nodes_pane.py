@@ -4,9 +4,15 @@ older server without GET /api/v1/nodes explained rather than reported as an erro
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import save_flow, start, wait_status
-from tests.tui.conftest import open_console, wait_for
-from tests.tui.table_helpers import cell, notifications, open_pane, row_keys
+from tests.engine.flows_helpers import save_flow
+from tests.engine.flows_helpers import start
+from tests.engine.flows_helpers import wait_status
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
+from tests.tui.table_helpers import cell
+from tests.tui.table_helpers import notifications
+from tests.tui.table_helpers import open_pane
+from tests.tui.table_helpers import row_keys
 
 HANG = """
 name: hang

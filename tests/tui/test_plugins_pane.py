@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.tui.conftest import open_console, wait_for
-from tests.tui.table_helpers import details, open_pane, row_keys
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
+from tests.tui.table_helpers import details
+from tests.tui.table_helpers import open_pane
+from tests.tui.table_helpers import row_keys
 
 
 async def test_search_narrows_best_first_and_enter_shows_the_schemas(server: Api) -> None:

@@ -8,7 +8,8 @@ know the message the toast must carry.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,13 +19,18 @@ from textual.widgets import DataTable
 
 from tests.conftest import Api
 from tests.engine.flows_helpers import save_flow
-from tests.tui.conftest import open_console, wait_for
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
 from tests.tui.table_helpers import open_pane
-from tests.tui.test_triggers_pane import HOOKED, make_trigger
+from tests.tui.test_triggers_pane import HOOKED
+from tests.tui.test_triggers_pane import make_trigger
 from workflowdev.tui.app import WorkflowdevApp
 from workflowdev.tui.dialogs.execute_form import ExecuteForm
 from workflowdev.tui.dialogs.slots import SlotsScreen
-from workflowdev.tui.navigation import OpenExecution, OpenFlow, OpenSlots, RunFlow
+from workflowdev.tui.navigation import OpenExecution
+from workflowdev.tui.navigation import OpenFlow
+from workflowdev.tui.navigation import OpenSlots
+from workflowdev.tui.navigation import RunFlow
 from workflowdev.tui.panes.execution import ExecutionScreen
 from workflowdev.tui.panes.flow_detail import FlowScreen
 from workflowdev.tui.panes.flows import FlowsPane

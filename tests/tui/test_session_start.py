@@ -11,7 +11,8 @@ import pytest
 
 from tests.ports import free_port
 from tests.test_cli import EXE
-from tests.tui.conftest import USERS_PASSWORD, running_server
+from tests.tui.conftest import USERS_PASSWORD
+from tests.tui.conftest import running_server
 from tests.tui.terminal import Terminal
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="pty handling written for Linux")

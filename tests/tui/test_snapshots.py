@@ -13,10 +13,15 @@ from typing import Any
 import pytest
 
 from screenshots.replay import ReplayServer
-from screenshots.scenarios import LONG_LIVED_GROUPS, SCENARIOS, Scenario, demo_app, run_before
+from screenshots.scenarios import LONG_LIVED_GROUPS
+from screenshots.scenarios import SCENARIOS
+from screenshots.scenarios import Scenario
+from screenshots.scenarios import demo_app
+from screenshots.scenarios import run_before
 from tests.ports import free_port
 from tests.tui.conftest import wait_for
-from tests.tui.test_log_tail import TailApp, wide_lines
+from tests.tui.test_log_tail import TailApp
+from tests.tui.test_log_tail import wide_lines
 from workflowdev.tui.widgets.log_tail import LogTail
 from workflowdev.tui.widgets.offline_banner import OfflineBanner
 

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from collections.abc import Awaitable
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
 from textual.widgets import Static
 
 from tests.conftest import Api
-from tests.engine.flows_helpers import eventually, save_flow
-from tests.tui.conftest import open_console, wait_for
-from tests.tui.table_helpers import cell, details, notifications, open_pane, row_keys
+from tests.engine.flows_helpers import eventually
+from tests.engine.flows_helpers import save_flow
+from tests.tui.conftest import open_console
+from tests.tui.conftest import wait_for
+from tests.tui.table_helpers import cell
+from tests.tui.table_helpers import details
+from tests.tui.table_helpers import notifications
+from tests.tui.table_helpers import open_pane
+from tests.tui.table_helpers import row_keys
 from workflowdev.store.models import Trigger
 from workflowdev.tui.dialogs.help import keys_of
 from workflowdev.tui.dialogs.slots import SlotsScreen

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tests.ports import free_port
-from tests.test_cli import EXE, run
+from tests.test_cli import EXE
+from tests.test_cli import run
 from tests.tui.terminal import Terminal
 
 

@@ -14,7 +14,8 @@ from aiohttp import web
 
 from workflowdev.api.actors import ACTOR_KEY
 from workflowdev.api.keys import SETTINGS
-from workflowdev.engine.errors import Forbidden, Unauthorized
+from workflowdev.engine.errors import Forbidden
+from workflowdev.engine.errors import Unauthorized
 from workflowdev.engine.services.actor import Actor
 from workflowdev.engine.services.user_roles import RANK
 from workflowdev.engine.services.users import UserService

@@ -6,27 +6,30 @@ from types import ModuleType
 
 from aiohttp import web
 
-from workflowdev.api import (
-    approvals,
-    audit,
-    auth,
-    events,
-    executions,
-    flows,
-    health,
-    kv,
-    metrics,
-    nodes,
-    openapi,
-    plugins,
-    triggers,
-)
+from workflowdev.api import approvals
+from workflowdev.api import audit
+from workflowdev.api import auth
 from workflowdev.api import credentials as credentials_api
-from workflowdev.api.access import USERS, access_middleware
+from workflowdev.api import events
+from workflowdev.api import executions
+from workflowdev.api import flows
+from workflowdev.api import health
+from workflowdev.api import kv
+from workflowdev.api import metrics
+from workflowdev.api import nodes
+from workflowdev.api import openapi
+from workflowdev.api import plugins
+from workflowdev.api import triggers
+from workflowdev.api.access import USERS
+from workflowdev.api.access import access_middleware
 from workflowdev.api.bodies import decoding_middleware
 from workflowdev.api.credentials import CREDENTIALS
 from workflowdev.api.errors import error_middleware
-from workflowdev.api.keys import DATABASE, ENGINE, FLOWS, REGISTRY, SETTINGS
+from workflowdev.api.keys import DATABASE
+from workflowdev.api.keys import ENGINE
+from workflowdev.api.keys import FLOWS
+from workflowdev.api.keys import REGISTRY
+from workflowdev.api.keys import SETTINGS
 from workflowdev.api.metrics import metrics_middleware
 from workflowdev.api.openapi import RESOURCES_KEY
 from workflowdev.api.streams import track_streams

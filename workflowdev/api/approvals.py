@@ -5,18 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from workflowdev.api.actors import actor_of
-from workflowdev.api.bodies import field, paging, read_object, reject_unknown
-from workflowdev.api.docs import (
-    ERRORS,
-    ID_PARAM,
-    PAGING,
-    TIMESTAMP,
-    Schema,
-    array,
-    json_body,
-    ok,
-    ref,
-)
+from workflowdev.api.bodies import field
+from workflowdev.api.bodies import paging
+from workflowdev.api.bodies import read_object
+from workflowdev.api.bodies import reject_unknown
+from workflowdev.api.docs import ERRORS
+from workflowdev.api.docs import ID_PARAM
+from workflowdev.api.docs import PAGING
+from workflowdev.api.docs import TIMESTAMP
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import array
+from workflowdev.api.docs import json_body
+from workflowdev.api.docs import ok
+from workflowdev.api.docs import ref
 from workflowdev.api.keys import ENGINE
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.run.gates import approval_json

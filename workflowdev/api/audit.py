@@ -12,8 +12,15 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Row
 
-from workflowdev.api.bodies import paging, time_param
-from workflowdev.api.docs import PAGING, TIMESTAMP, Schema, array, error, ok, ref
+from workflowdev.api.bodies import paging
+from workflowdev.api.bodies import time_param
+from workflowdev.api.docs import PAGING
+from workflowdev.api.docs import TIMESTAMP
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import array
+from workflowdev.api.docs import error
+from workflowdev.api.docs import ok
+from workflowdev.api.docs import ref
 from workflowdev.api.keys import DATABASE
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.errors import Invalid

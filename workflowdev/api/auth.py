@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from workflowdev.api.access import USER_KEY, USERS
+from workflowdev.api.access import USER_KEY
+from workflowdev.api.access import USERS
 from workflowdev.api.actors import ACTOR_KEY
-from workflowdev.api.bodies import field, read_object, reject_unknown
-from workflowdev.api.docs import ERRORS, Schema, error, json_body, ok, ref
+from workflowdev.api.bodies import field
+from workflowdev.api.bodies import read_object
+from workflowdev.api.bodies import reject_unknown
+from workflowdev.api.docs import ERRORS
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import error
+from workflowdev.api.docs import json_body
+from workflowdev.api.docs import ok
+from workflowdev.api.docs import ref
 from workflowdev.api.keys import SETTINGS
 from workflowdev.engine.errors import DomainError
 from workflowdev.engine.services.user_roles import ROLES

@@ -19,14 +19,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
-from workflowdev.engine.errors import DomainError, Invalid
+from workflowdev.engine.errors import DomainError
+from workflowdev.engine.errors import Invalid
 
 JSON_TYPES = ("application/json",)
 MAX_LIMIT = 1000

@@ -8,21 +8,23 @@ from typing import Any
 from aiohttp import web
 
 from workflowdev.api.actors import actor_of
-from workflowdev.api.bodies import field, paging, read_object, reject_unknown
-from workflowdev.api.docs import (
-    ERRORS,
-    ID_PARAM,
-    PAGING,
-    TIMESTAMP,
-    Schema,
-    array,
-    error,
-    json_body,
-    ok,
-    ref,
-)
+from workflowdev.api.bodies import field
+from workflowdev.api.bodies import paging
+from workflowdev.api.bodies import read_object
+from workflowdev.api.bodies import reject_unknown
+from workflowdev.api.docs import ERRORS
+from workflowdev.api.docs import ID_PARAM
+from workflowdev.api.docs import PAGING
+from workflowdev.api.docs import TIMESTAMP
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import array
+from workflowdev.api.docs import error
+from workflowdev.api.docs import json_body
+from workflowdev.api.docs import ok
+from workflowdev.api.docs import ref
 from workflowdev.engine.clock import rfc3339
-from workflowdev.engine.services.credentials import MAX_VALUE_BYTES, CredentialService
+from workflowdev.engine.services.credentials import MAX_VALUE_BYTES
+from workflowdev.engine.services.credentials import CredentialService
 
 routes = web.RouteTableDef()
 CREDENTIALS = web.AppKey("credentials", CredentialService)

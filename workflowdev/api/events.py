@@ -6,16 +6,16 @@ from typing import Any
 
 from aiohttp import web
 
-from workflowdev.api.docs import ERRORS, Schema
+from workflowdev.api.docs import ERRORS
+from workflowdev.api.docs import Schema
 from workflowdev.api.keys import ENGINE
-from workflowdev.api.streams import serve_stream, stream_socket
-from workflowdev.engine.events import (
-    APPROVAL_CREATED,
-    APPROVAL_DECIDED,
-    EXECUTION_UPDATED,
-    TASK_UPDATED,
-    Event,
-)
+from workflowdev.api.streams import serve_stream
+from workflowdev.api.streams import stream_socket
+from workflowdev.engine.events import APPROVAL_CREATED
+from workflowdev.engine.events import APPROVAL_DECIDED
+from workflowdev.engine.events import EXECUTION_UPDATED
+from workflowdev.engine.events import TASK_UPDATED
+from workflowdev.engine.events import Event
 
 routes = web.RouteTableDef()
 STREAMED = (EXECUTION_UPDATED, TASK_UPDATED, APPROVAL_CREATED, APPROVAL_DECIDED)

@@ -7,25 +7,34 @@ from typing import Any
 from aiohttp import web
 
 from workflowdev.api.actors import actor_of
-from workflowdev.api.bodies import MAX_OFFSET, field, int_param, paging, read_object, reject_unknown, time_param
-from workflowdev.api.docs import (
-    ERRORS,
-    ID_PARAM,
-    PAGING,
-    TIMESTAMP,
-    Schema,
-    array,
-    json_body,
-    ok,
-    ref,
-)
+from workflowdev.api.bodies import MAX_OFFSET
+from workflowdev.api.bodies import field
+from workflowdev.api.bodies import int_param
+from workflowdev.api.bodies import paging
+from workflowdev.api.bodies import read_object
+from workflowdev.api.bodies import reject_unknown
+from workflowdev.api.bodies import time_param
+from workflowdev.api.docs import ERRORS
+from workflowdev.api.docs import ID_PARAM
+from workflowdev.api.docs import PAGING
+from workflowdev.api.docs import TIMESTAMP
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import array
+from workflowdev.api.docs import json_body
+from workflowdev.api.docs import ok
+from workflowdev.api.docs import ref
 from workflowdev.api.keys import ENGINE
-from workflowdev.api.streams import serve_stream, stream_socket
+from workflowdev.api.streams import serve_stream
+from workflowdev.api.streams import stream_socket
 from workflowdev.engine.errors import Invalid
-from workflowdev.engine.run.lifecycle import ExecutionStatus, TaskStatus
+from workflowdev.engine.run.lifecycle import ExecutionStatus
+from workflowdev.engine.run.lifecycle import TaskStatus
 from workflowdev.engine.run.recorder import log_json
-from workflowdev.engine.services.executions import execution_json, task_run_json
-from workflowdev.engine.services.follow import LogEnded, LogLine, follow_logs
+from workflowdev.engine.services.executions import execution_json
+from workflowdev.engine.services.executions import task_run_json
+from workflowdev.engine.services.follow import LogEnded
+from workflowdev.engine.services.follow import LogLine
+from workflowdev.engine.services.follow import follow_logs
 
 routes = web.RouteTableDef()
 STATUSES = tuple(s.value for s in ExecutionStatus)

@@ -10,28 +10,24 @@ from sqlalchemy import Row
 
 from workflowdev.api import serialize
 from workflowdev.api.actors import actor_of
-from workflowdev.api.bodies import (
-    MAX_REVISION,
-    UnsupportedMediaType,
-    bool_param,
-    bounded_int,
-    field,
-    paging,
-    read_object,
-    read_text,
-    reject_unknown,
-)
-from workflowdev.api.docs import (
-    ERRORS,
-    ID_PARAM,
-    PAGING,
-    TIMESTAMP,
-    Schema,
-    array,
-    json_body,
-    ok,
-    ref,
-)
+from workflowdev.api.bodies import MAX_REVISION
+from workflowdev.api.bodies import UnsupportedMediaType
+from workflowdev.api.bodies import bool_param
+from workflowdev.api.bodies import bounded_int
+from workflowdev.api.bodies import field
+from workflowdev.api.bodies import paging
+from workflowdev.api.bodies import read_object
+from workflowdev.api.bodies import read_text
+from workflowdev.api.bodies import reject_unknown
+from workflowdev.api.docs import ERRORS
+from workflowdev.api.docs import ID_PARAM
+from workflowdev.api.docs import PAGING
+from workflowdev.api.docs import TIMESTAMP
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import array
+from workflowdev.api.docs import json_body
+from workflowdev.api.docs import ok
+from workflowdev.api.docs import ref
 from workflowdev.api.keys import FLOWS
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.services.flows import FlowSummary

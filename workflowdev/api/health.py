@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from workflowdev.api.docs import Schema, error, ok, ref
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import error
+from workflowdev.api.docs import ok
+from workflowdev.api.docs import ref
 from workflowdev.api.errors import error_response
-from workflowdev.api.keys import DATABASE, SETTINGS
+from workflowdev.api.keys import DATABASE
+from workflowdev.api.keys import SETTINGS
 from workflowdev.store.database import DatabaseUnavailable
 
 routes = web.RouteTableDef()

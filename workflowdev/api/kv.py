@@ -15,21 +15,23 @@ import math
 from aiohttp import web
 
 from workflowdev.api.actors import actor_of
-from workflowdev.api.bodies import paging, read_json
-from workflowdev.api.docs import (
-    ERRORS,
-    PAGING,
-    TIMESTAMP,
-    Schema,
-    array,
-    json_body,
-    ok,
-    ref,
-)
+from workflowdev.api.bodies import paging
+from workflowdev.api.bodies import read_json
+from workflowdev.api.docs import ERRORS
+from workflowdev.api.docs import PAGING
+from workflowdev.api.docs import TIMESTAMP
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import array
+from workflowdev.api.docs import json_body
+from workflowdev.api.docs import ok
+from workflowdev.api.docs import ref
 from workflowdev.api.keys import ENGINE
 from workflowdev.engine.clock import rfc3339
-from workflowdev.engine.errors import Invalid, NotFound
-from workflowdev.engine.services.kv import MAX_KEY_LENGTH, MAX_NAMESPACE_LENGTH, MAX_VALUE_BYTES
+from workflowdev.engine.errors import Invalid
+from workflowdev.engine.errors import NotFound
+from workflowdev.engine.services.kv import MAX_KEY_LENGTH
+from workflowdev.engine.services.kv import MAX_NAMESPACE_LENGTH
+from workflowdev.engine.services.kv import MAX_VALUE_BYTES
 
 routes = web.RouteTableDef()
 

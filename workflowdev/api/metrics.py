@@ -15,10 +15,15 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
-from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, Counter, Histogram, generate_latest
+from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Middleware
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client import Counter
+from prometheus_client import Histogram
+from prometheus_client import generate_latest
 
-from workflowdev.api.docs import Schema, error
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import error
 from workflowdev.engine.node.engine import Engine
 
 routes = web.RouteTableDef()

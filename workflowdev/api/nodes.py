@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from workflowdev.api.docs import TIMESTAMP, Schema, array, ok, ref
+from workflowdev.api.docs import TIMESTAMP
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import array
+from workflowdev.api.docs import ok
+from workflowdev.api.docs import ref
 from workflowdev.api.keys import ENGINE
 
 routes = web.RouteTableDef()

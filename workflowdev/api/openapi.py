@@ -12,8 +12,11 @@ from typing import Any
 from aiohttp import web
 
 import workflowdev
-from workflowdev.api.access import ACCESS, PUBLIC
-from workflowdev.api.docs import Schema, array, ok
+from workflowdev.api.access import ACCESS
+from workflowdev.api.access import PUBLIC
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import array
+from workflowdev.api.docs import ok
 
 routes = web.RouteTableDef()
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from workflowdev.api.docs import ERRORS, Schema, array, ok, ref
+from workflowdev.api.docs import ERRORS
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import array
+from workflowdev.api.docs import ok
+from workflowdev.api.docs import ref
 from workflowdev.api.keys import REGISTRY
-from workflowdev.engine.errors import Invalid, NotFound
+from workflowdev.engine.errors import Invalid
+from workflowdev.engine.errors import NotFound
 
 routes = web.RouteTableDef()
 

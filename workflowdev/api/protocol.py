@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiohttp import web, web_protocol
-from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
+from aiohttp import web
+from aiohttp import web_protocol
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import LineTooLong
 
 from workflowdev.api.errors import error_response
 

@@ -18,10 +18,15 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from typing import Any
+from typing import Protocol
+from typing import TypeVar
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode
+from aiohttp import WSMsgType
+from aiohttp import web
 
 from workflowdev.engine.events import SubscriberLagged
 

@@ -9,37 +9,37 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from workflowdev.api.actors import actor_of
-from workflowdev.api.bodies import (
-    bool_param,
-    bounded_int,
-    field,
-    paging,
-    parse_json,
-    read_object,
-    reject_unknown,
-    time_field,
-    time_param,
-)
-from workflowdev.api.docs import (
-    ERRORS,
-    ID_PARAM,
-    PAGING,
-    TIMESTAMP,
-    Schema,
-    array,
-    error,
-    json_body,
-    ok,
-    ref,
-)
+from workflowdev.api.bodies import bool_param
+from workflowdev.api.bodies import bounded_int
+from workflowdev.api.bodies import field
+from workflowdev.api.bodies import paging
+from workflowdev.api.bodies import parse_json
+from workflowdev.api.bodies import read_object
+from workflowdev.api.bodies import reject_unknown
+from workflowdev.api.bodies import time_field
+from workflowdev.api.bodies import time_param
+from workflowdev.api.docs import ERRORS
+from workflowdev.api.docs import ID_PARAM
+from workflowdev.api.docs import PAGING
+from workflowdev.api.docs import TIMESTAMP
+from workflowdev.api.docs import Schema
+from workflowdev.api.docs import array
+from workflowdev.api.docs import error
+from workflowdev.api.docs import json_body
+from workflowdev.api.docs import ok
+from workflowdev.api.docs import ref
 from workflowdev.api.keys import ENGINE
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.language.trigger_config import TRIGGER_TYPES
 from workflowdev.engine.run.lifecycle import ENDED
-from workflowdev.engine.services.schedules import MAX_BACKFILL, MAX_BACKFILL_CONCURRENCY, MAX_SLOTS_LISTED
-from workflowdev.engine.services.triggers import WebhookCall, trigger_json
-from workflowdev.store.statuses import UNRUN_SLOTS, SlotState
+from workflowdev.engine.services.schedules import MAX_BACKFILL
+from workflowdev.engine.services.schedules import MAX_BACKFILL_CONCURRENCY
+from workflowdev.engine.services.schedules import MAX_SLOTS_LISTED
+from workflowdev.engine.services.triggers import WebhookCall
+from workflowdev.engine.services.triggers import trigger_json
+from workflowdev.store.statuses import UNRUN_SLOTS
+from workflowdev.store.statuses import SlotState
 
 routes = web.RouteTableDef()
 WAIT_DEFAULT_SECONDS = 30.0

@@ -14,10 +14,13 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
 
-from workflowdev.cli.server import server_flags, settings_from, start_runtime
+from workflowdev.cli.server import server_flags
+from workflowdev.cli.server import settings_from
+from workflowdev.cli.server import start_runtime
 
 if TYPE_CHECKING:
     from workflowdev.config import Settings
@@ -93,7 +96,8 @@ async def _console_embedded(settings: Settings, args: argparse.Namespace) -> int
 
 
 def run_remote(args: argparse.Namespace) -> int:
-    from workflowdev.config import ConfigError, load_settings
+    from workflowdev.config import ConfigError
+    from workflowdev.config import load_settings
 
     settings = load_settings({}, config_file=args.config)
     if not _is_http_url(args.server):

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workflowdev.cli.failures import FAILED, one_line
+from workflowdev.cli.failures import FAILED
+from workflowdev.cli.failures import one_line
 
 KEY_FILE = "master.key"
 KEY_ENV = "WORKFLOWDEV_MASTER_KEY"

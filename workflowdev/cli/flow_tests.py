@@ -56,9 +56,12 @@ async def _run(paths: Sequence[Path], junit_path: Path | None, server: str, toke
 
     from workflowdev.engine.errors import DomainError
     from workflowdev.flowtest import report
-    from workflowdev.flowtest.record import RecordError, stored_flow
-    from workflowdev.flowtest.run import Outcome, run_tests
-    from workflowdev.flowtest.spec import SpecError, load
+    from workflowdev.flowtest.record import RecordError
+    from workflowdev.flowtest.record import stored_flow
+    from workflowdev.flowtest.run import Outcome
+    from workflowdev.flowtest.run import run_tests
+    from workflowdev.flowtest.spec import SpecError
+    from workflowdev.flowtest.spec import load
 
     console = Console(soft_wrap=True)  # a failure's line stays whole for grep and CI logs
     results: list[tuple[Path, Sequence[Outcome]]] = []
@@ -96,7 +99,9 @@ async def _run(paths: Sequence[Path], junit_path: Path | None, server: str, toke
 
 
 async def _record(execution_id: str, output: Path, flow_file: Path | None, server: str, token: str | None) -> int:
-    from workflowdev.flowtest.record import RecordError, fetch, recorded_test
+    from workflowdev.flowtest.record import RecordError
+    from workflowdev.flowtest.record import fetch
+    from workflowdev.flowtest.record import recorded_test
     from workflowdev.flowtest.spec import dump
 
     try:

@@ -47,7 +47,8 @@ def validate_files(files: Sequence[Path]) -> int:
 def run_flow_file(path: Path, pairs: list[str]) -> int:
     from rich.console import Console
 
-    from workflowdev.local_run import parse_inputs, run_file
+    from workflowdev.local_run import parse_inputs
+    from workflowdev.local_run import run_file
 
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
     return asyncio.run(run_file(path, parse_inputs(pairs), Console()))

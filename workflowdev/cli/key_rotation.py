@@ -14,17 +14,15 @@ from pathlib import Path
 
 from workflowdev.config import Settings
 from workflowdev.engine.clock import utcnow
-from workflowdev.engine.services.credentials import (
-    KEY_ENV,
-    KEY_FILE,
-    CredentialService,
-    CredentialUnreadable,
-    MasterKey,
-    MasterKeyError,
-    load_master_key,
-    read_key_file,
-    write_key_file,
-)
+from workflowdev.engine.services.credentials import KEY_ENV
+from workflowdev.engine.services.credentials import KEY_FILE
+from workflowdev.engine.services.credentials import CredentialService
+from workflowdev.engine.services.credentials import CredentialUnreadable
+from workflowdev.engine.services.credentials import MasterKey
+from workflowdev.engine.services.credentials import MasterKeyError
+from workflowdev.engine.services.credentials import load_master_key
+from workflowdev.engine.services.credentials import read_key_file
+from workflowdev.engine.services.credentials import write_key_file
 from workflowdev.store.database import Database
 
 PENDING_SUFFIX = ".new"

@@ -13,7 +13,16 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import workflowdev
-from workflowdev.cli import backfill, console, credentials, failures, flow_tests, flows, purge, replay, server, users
+from workflowdev.cli import backfill
+from workflowdev.cli import console
+from workflowdev.cli import credentials
+from workflowdev.cli import failures
+from workflowdev.cli import flow_tests
+from workflowdev.cli import flows
+from workflowdev.cli import purge
+from workflowdev.cli import replay
+from workflowdev.cli import server
+from workflowdev.cli import users
 
 
 class _Parser(argparse.ArgumentParser):

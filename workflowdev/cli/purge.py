@@ -13,7 +13,8 @@ import argparse
 import asyncio
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from workflowdev.engine.errors import DomainError
 
@@ -40,7 +41,8 @@ def add_parsers(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workflowdev.config import DATABASE_FILE, load_settings
+    from workflowdev.config import DATABASE_FILE
+    from workflowdev.config import load_settings
 
     kinds = tuple(args.only or KIND_NAMES)
     policy = _policy(args, kinds)
@@ -53,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
 def _policy(args: argparse.Namespace, kinds: tuple[str, ...]) -> RetentionPolicy | None:
     """The rules the flags give, checked before anything is opened; None: only --vacuum."""
     from workflowdev.engine.durations import parse_duration
-    from workflowdev.engine.services.retention_policy import MAX_KEEP_LAST, Policy, RetentionPolicy
+    from workflowdev.engine.services.retention_policy import MAX_KEEP_LAST
+    from workflowdev.engine.services.retention_policy import Policy
+    from workflowdev.engine.services.retention_policy import RetentionPolicy
 
     if args.older_than is None and args.keep_last is None:
         if args.vacuum and not args.dry_run:

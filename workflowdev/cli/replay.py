@@ -11,7 +11,9 @@ import asyncio
 import sys
 from typing import Any
 
-from workflowdev.cli.remote import add_server_arguments, post, refusal
+from workflowdev.cli.remote import add_server_arguments
+from workflowdev.cli.remote import post
+from workflowdev.cli.remote import refusal
 
 
 def add_parsers(commands: Any) -> None:

@@ -13,7 +13,8 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import workflowdev
 
@@ -86,7 +87,8 @@ async def start_runtime(settings: Settings) -> Runtime | None:
     from workflowdev.engine.run.tracing import TracingError
     from workflowdev.engine.services.credentials import MasterKeyError
     from workflowdev.engine.services.users import SecretError
-    from workflowdev.runtime import PortInUse, Runtime
+    from workflowdev.runtime import PortInUse
+    from workflowdev.runtime import Runtime
 
     refusal = _refuse_insecure_bind(settings)
     if refusal:

@@ -7,7 +7,8 @@ status is a plain number, so the engine still knows nothing of HTTP libraries.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 
 class DomainError(Exception):

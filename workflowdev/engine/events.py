@@ -15,8 +15,10 @@ node's, because the node that made a change is the one that reacts to it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Collection
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 EXECUTION_UPDATED = "execution.updated"

@@ -13,13 +13,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any
+from typing import ClassVar
+from typing import Literal
+from typing import Protocol
+from typing import runtime_checkable
 
-from workflowdev.engine.durations import DURATION_PATTERN, parse_duration
+from workflowdev.engine.durations import DURATION_PATTERN
+from workflowdev.engine.durations import parse_duration
 from workflowdev.store.statuses import ExecutionStatus  # noqa: F401 - part of the plugin contract
 
 __all__ = [

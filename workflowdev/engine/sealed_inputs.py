@@ -11,7 +11,8 @@ the same way to its own subflows).
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 from workflowdev.engine.secrets import SecretMasker
 

@@ -11,7 +11,8 @@ import contextlib
 import json
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,15 @@ from workflowdev.engine.errors import DomainError
 from workflowdev.engine.events import EXECUTION_UPDATED
 from workflowdev.engine.language.expressions import ExpressionError
 from workflowdev.engine.language.flow import parse_flow
-from workflowdev.engine.node.engine import Engine, EngineSettings
-from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus
+from workflowdev.engine.node.engine import Engine
+from workflowdev.engine.node.engine import EngineSettings
+from workflowdev.engine.run.lifecycle import ENDED
+from workflowdev.engine.run.lifecycle import ExecutionStatus
 from workflowdev.engine.services.actor import Actor
 from workflowdev.engine.services.flows import FlowService
-from workflowdev.flowtest.spec import Expected, FlowTest, TestFile
+from workflowdev.flowtest.spec import Expected
+from workflowdev.flowtest.spec import FlowTest
+from workflowdev.flowtest.spec import TestFile
 from workflowdev.plugins import build_registry
 from workflowdev.store.database import Database
 

@@ -23,7 +23,8 @@ not a test that silently expects nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ import jsonschema
 import yaml
 
 from workflowdev.engine.run.mocks import TaskMock
-from workflowdev.store.statuses import ExecutionStatus, TaskStatus
+from workflowdev.store.statuses import ExecutionStatus
+from workflowdev.store.statuses import TaskStatus
 
 EXECUTION_STATUSES = [status.value for status in ExecutionStatus]
 TASK_STATUSES = [status.value for status in TaskStatus]

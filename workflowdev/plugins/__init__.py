@@ -14,7 +14,8 @@ import pkgutil
 from functools import cache
 from types import ModuleType
 
-from workflowdev.engine.plugin import Plugin, PluginRegistry
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import PluginRegistry
 
 __all__ = ["build_registry", "builtin_plugins"]
 

@@ -12,14 +12,28 @@ from __future__ import annotations
 import asyncio
 import base64
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from types import ModuleType
-from typing import Final, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from typing import Final
+from typing import TypeVar
+from urllib.parse import quote
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
-from workflowdev.engine.plugin import JSON, TaskContext, TaskFailed, TaskLogger, TaskTimeout, as_text
-from workflowdev.plugins._toolkit import read_duration, read_flag, read_whole_number
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import TaskLogger
+from workflowdev.engine.plugin import TaskTimeout
+from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._toolkit import read_duration
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_whole_number
 
 __all__ = [
     "CLOSE_SECONDS",

@@ -15,21 +15,25 @@ import json
 import math
 import re
 import string
-from collections.abc import Iterator, Mapping
-from typing import Any, Final, Literal
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+from typing import Final
+from typing import Literal
 
 import yaml
 from yaml.constructor import ConstructorError
-from yaml.events import (
-    AliasEvent,
-    CollectionEndEvent,
-    CollectionStartEvent,
-    DocumentStartEvent,
-    ScalarEvent,
-)
-from yaml.nodes import MappingNode, ScalarNode
+from yaml.events import AliasEvent
+from yaml.events import CollectionEndEvent
+from yaml.events import CollectionStartEvent
+from yaml.events import DocumentStartEvent
+from yaml.events import ScalarEvent
+from yaml.nodes import MappingNode
+from yaml.nodes import ScalarNode
 
-from workflowdev.engine.plugin import JSON, TaskFailed, as_text
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
 from workflowdev.plugins._toolkit import type_name
 
 __all__ = [

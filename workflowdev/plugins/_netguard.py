@@ -19,9 +19,11 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
-from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.abc import AbstractResolver
+from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 __all__ = ["DEFAULT_BLOCKED", "AddressPolicy", "BlockedAddress", "GuardedResolver"]

@@ -25,13 +25,12 @@ from typing import Final
 import aiohttp
 from yarl import URL
 
-from workflowdev.engine.plugin import (
-    JSON,
-    TaskContext,
-    TaskFailed,
-    parse_timeout,
-)
-from workflowdev.plugins._netguard import AddressPolicy, BlockedAddress
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import parse_timeout
+from workflowdev.plugins._netguard import AddressPolicy
+from workflowdev.plugins._netguard import BlockedAddress
 from workflowdev.plugins._toolkit import duration_schema
 
 __all__ = [

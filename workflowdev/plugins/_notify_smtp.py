@@ -29,7 +29,8 @@ from typing import Final
 
 from yarl import URL
 
-from workflowdev.engine.plugin import TaskFailed, TaskLogger
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import TaskLogger
 
 __all__ = [
     "SECURITY_MODES",

@@ -17,9 +17,12 @@ from __future__ import annotations
 import os
 import posixpath
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from pathlib import PurePosixPath
 
-from workflowdev.engine.plugin import JSON, TaskContext, TaskFailed
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
 
 __all__ = ["Confined", "confinement", "normalize_relative", "open_flags", "path_schema"]
 

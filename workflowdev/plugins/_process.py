@@ -20,7 +20,8 @@ import asyncio
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["KILL_GRACE_SECONDS", "MAX_LINE_BYTES", "LineHandler", "run_in_own_group"]

@@ -11,9 +11,15 @@ in the same words in every category. The schema builders keep the manifests' sha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, TypeVar
+from typing import Final
+from typing import TypeVar
 
-from workflowdev.engine.plugin import DURATION_SCHEMA, JSON, TaskFailed, TaskTimeout, as_text, parse_timeout
+from workflowdev.engine.plugin import DURATION_SCHEMA
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import TaskTimeout
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_timeout
 
 __all__ = [
     "DURATION_SPELLINGS",

@@ -10,18 +10,17 @@ message. Writes from flows are not audited one by one; the task history shows th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Final
+from typing import ClassVar
+from typing import Final
 
-from workflowdev.engine.plugin import (
-    DURATION_TEXT_SCHEMA,
-    JSON,
-    Manifest,
-    Plugin,
-    TaskContext,
-    TaskFailed,
-    as_text,
-    parse_duration,
-)
+from workflowdev.engine.plugin import DURATION_TEXT_SCHEMA
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_duration
 from workflowdev.plugins._toolkit import object_schema
 
 __all__ = ["PLUGINS", "Delete", "Get", "Increment", "List", "Set"]

@@ -20,25 +20,31 @@ import base64
 import json
 import math
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import TypeVar
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
-from workflowdev.engine.plugin import (
-    DURATION_SCHEMA,
-    JSON,
-    Manifest,
-    Plugin,
-    TaskContext,
-    TaskFailed,
-    TaskTimeout,
-    as_text,
-    parse_duration,
-    parse_timeout,
-)
-from workflowdev.plugins._toolkit import object_schema, read_flag
+from workflowdev.engine.plugin import DURATION_SCHEMA
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import TaskTimeout
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_duration
+from workflowdev.engine.plugin import parse_timeout
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_flag
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -28,22 +28,24 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import ClassVar
+from typing import Final
 
-from workflowdev.engine.plugin import (
-    DURATION_SCHEMA,
-    JSON,
-    Manifest,
-    Plugin,
-    TaskContext,
-    TaskFailed,
-    as_text,
-    parse_duration,
-)
-from workflowdev.plugins._capture import CAPTURE_BYTES, Capture
+from workflowdev.engine.plugin import DURATION_SCHEMA
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_duration
+from workflowdev.plugins._capture import CAPTURE_BYTES
+from workflowdev.plugins._capture import Capture
 from workflowdev.plugins._paths import Confined
 from workflowdev.plugins._process import run_in_own_group
 from workflowdev.plugins._toolkit import object_schema

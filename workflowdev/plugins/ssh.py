@@ -17,22 +17,25 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+from typing import Final
 
-from workflowdev.engine.plugin import (
-    DURATION_SCHEMA,
-    JSON,
-    Manifest,
-    Plugin,
-    TaskContext,
-    TaskFailed,
-    TaskTimeout,
-    as_text,
-    parse_timeout,
-)
-from workflowdev.plugins._capture import CAPTURE_BYTES, Capture
+from workflowdev.engine.plugin import DURATION_SCHEMA
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import TaskTimeout
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_timeout
+from workflowdev.plugins._capture import CAPTURE_BYTES
+from workflowdev.plugins._capture import Capture
 from workflowdev.plugins._toolkit import read_flag
 
 if TYPE_CHECKING:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.store.models import Approval, Execution
+from workflowdev.store.models import Approval
+from workflowdev.store.models import Execution
 
 executions = Execution.__table__
 approvals = Approval.__table__

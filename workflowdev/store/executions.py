@@ -6,15 +6,27 @@ parameters, so the journal can merge many of them into one executemany.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row
+from sqlalchemy import and_
+from sqlalchemy import bindparam
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.store.models import Approval, Execution, LogLine, TaskRun
-from workflowdev.store.statuses import OPEN_TASK_RUNS, ExecutionStatus
+from workflowdev.store.models import Approval
+from workflowdev.store.models import Execution
+from workflowdev.store.models import LogLine
+from workflowdev.store.models import TaskRun
+from workflowdev.store.statuses import OPEN_TASK_RUNS
+from workflowdev.store.statuses import ExecutionStatus
 
 executions = Execution.__table__
 task_runs = TaskRun.__table__

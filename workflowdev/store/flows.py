@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.store.models import Execution, Flow, FlowRevision, Trigger
+from workflowdev.store.models import Execution
+from workflowdev.store.models import Flow
+from workflowdev.store.models import FlowRevision
+from workflowdev.store.models import Trigger
 
 flows = Flow.__table__
 revisions = FlowRevision.__table__

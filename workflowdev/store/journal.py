@@ -36,14 +36,21 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
-from sqlalchemy import Connection, Executable, create_engine, select
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Connection
+from sqlalchemy import Executable
+from sqlalchemy import create_engine
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import OperationalError
 
-from workflowdev.store.database import Database, configure_sqlite
+from workflowdev.store.database import Database
+from workflowdev.store.database import configure_sqlite
 from workflowdev.store.models import Execution
 from workflowdev.store.outage import Outage
 

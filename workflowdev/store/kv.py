@@ -10,8 +10,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, distinct, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row
+from sqlalchemy import delete
+from sqlalchemy import distinct
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.store.models import KVEntry

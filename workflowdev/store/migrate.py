@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection
+from sqlalchemy import inspect
+from sqlalchemy import text
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -10,10 +10,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.store.models import Execution, Node
+from workflowdev.store.models import Execution
+from workflowdev.store.models import Node
 from workflowdev.store.statuses import ExecutionStatus
 
 nodes = Node.__table__

@@ -10,19 +10,39 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator
+from collections.abc import Iterable
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
+from typing import cast
 
-from sqlalchemy import ColumnElement, Row, Select, Table, and_, create_engine, delete, false, func, or_, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import ColumnElement
+from sqlalchemy import Row
+from sqlalchemy import Select
+from sqlalchemy import Table
+from sqlalchemy import and_
+from sqlalchemy import create_engine
+from sqlalchemy import delete
+from sqlalchemy import false
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import NullPool
 
-from workflowdev.store.database import Database, configure_sqlite
-from workflowdev.store.models import Approval, AuditEntry, Execution, LogLine, TaskRun
+from workflowdev.store.database import Database
+from workflowdev.store.database import configure_sqlite
+from workflowdev.store.models import Approval
+from workflowdev.store.models import AuditEntry
+from workflowdev.store.models import Execution
+from workflowdev.store.models import LogLine
+from workflowdev.store.models import TaskRun
 from workflowdev.store.statuses import ENDED
 
 executions = Execution.__table__

@@ -7,11 +7,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, exists, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row
+from sqlalchemy import bindparam
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.store.models import Execution, Flow, Trigger, TriggerFiring
+from workflowdev.store.models import Execution
+from workflowdev.store.models import Flow
+from workflowdev.store.models import Trigger
+from workflowdev.store.models import TriggerFiring
 from workflowdev.store.statuses import UNRUN_SLOTS
 
 executions = Execution.__table__

@@ -13,30 +13,47 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
+from textual.binding import BindingType
 from textual.reactive import reactive
 from textual.signal import Signal
 
 from workflowdev.tui.access import role_allows
-from workflowdev.tui.client import ApiClient, ApiError, Disconnected, Unauthorized
+from workflowdev.tui.client import ApiClient
+from workflowdev.tui.client import ApiError
+from workflowdev.tui.client import Disconnected
+from workflowdev.tui.client import Unauthorized
 from workflowdev.tui.commands import FindProvider
-from workflowdev.tui.demo import demo_flows, load_demo
-from workflowdev.tui.dialogs.command_line import PANES, Command, CommandLine
+from workflowdev.tui.demo import demo_flows
+from workflowdev.tui.demo import load_demo
+from workflowdev.tui.dialogs.command_line import PANES
+from workflowdev.tui.dialogs.command_line import Command
+from workflowdev.tui.dialogs.command_line import CommandLine
 from workflowdev.tui.dialogs.execute_form import ExecuteForm
-from workflowdev.tui.dialogs.help import HelpScreen, keys_of
+from workflowdev.tui.dialogs.help import HelpScreen
+from workflowdev.tui.dialogs.help import keys_of
 from workflowdev.tui.dialogs.login import LoginScreen
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.dialogs.slots import SlotsScreen
-from workflowdev.tui.formatting import Clock, system_clock, use_monochrome
+from workflowdev.tui.formatting import Clock
+from workflowdev.tui.formatting import system_clock
+from workflowdev.tui.formatting import use_monochrome
 from workflowdev.tui.keymap_check import keymap_problems
-from workflowdev.tui.navigation import OpenApproval, OpenExecution, OpenFlow, OpenSlots, RunFlow
-from workflowdev.tui.panes.approvals import ApprovalModal, ApprovalsPane
+from workflowdev.tui.navigation import OpenApproval
+from workflowdev.tui.navigation import OpenExecution
+from workflowdev.tui.navigation import OpenFlow
+from workflowdev.tui.navigation import OpenSlots
+from workflowdev.tui.navigation import RunFlow
+from workflowdev.tui.panes.approvals import ApprovalModal
+from workflowdev.tui.panes.approvals import ApprovalsPane
 from workflowdev.tui.panes.audit import AuditPane
 from workflowdev.tui.panes.base import Pane
 from workflowdev.tui.panes.credentials import CredentialsPane
@@ -48,8 +65,11 @@ from workflowdev.tui.panes.kv import KvPane
 from workflowdev.tui.panes.nodes import NodesPane
 from workflowdev.tui.panes.plugins import PluginsPane
 from workflowdev.tui.panes.triggers import TriggersPane
-from workflowdev.tui.session import Session, reports_api_errors
-from workflowdev.tui.window_title import RESTORE_TITLE, SAVE_TITLE, set_title
+from workflowdev.tui.session import Session
+from workflowdev.tui.session import reports_api_errors
+from workflowdev.tui.window_title import RESTORE_TITLE
+from workflowdev.tui.window_title import SAVE_TITLE
+from workflowdev.tui.window_title import set_title
 
 Json = dict[str, Any]
 RECOUNT_DELAY = 0.3

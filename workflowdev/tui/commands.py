@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import DiscoveryHit
+from textual.command import Hit
+from textual.command import Hits
+from textual.command import Provider
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.formatting import short_id

@@ -18,9 +18,11 @@ import tempfile
 from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from textual.app import App, SuspendNotSupported
+from textual.app import App
+from textual.app import SuspendNotSupported
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.dialogs.flow_errors import FlowErrors

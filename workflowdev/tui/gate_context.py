@@ -12,7 +12,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from workflowdev.tui.flow_outline import Planned, outline
+from workflowdev.tui.flow_outline import Planned
+from workflowdev.tui.flow_outline import outline
 from workflowdev.tui.formatting import parse_time
 
 Json = dict[str, Any]

@@ -8,9 +8,11 @@ One such entry once took `x` from the flows pane, and Execute with it, without a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 
-from textual.binding import Binding, BindingsMap
+from textual.binding import Binding
+from textual.binding import BindingsMap
 from textual.dom import DOMNode
 
 

@@ -13,15 +13,21 @@ expired session, silence while the offline banner already says the link is down)
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any
+from typing import Concatenate
+from typing import ParamSpec
+from typing import Protocol
+from typing import TypeVar
 
 from textual.screen import Screen
 from textual.signal import Signal
 
 from workflowdev.tui.access import role_allows
-from workflowdev.tui.client import ApiClient, ApiError
+from workflowdev.tui.client import ApiClient
+from workflowdev.tui.client import ApiError
 from workflowdev.tui.formatting import Clock
 
 Json = dict[str, Any]

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from collections.abc import Mapping
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
 from workflowdev.engine.language import webhook_signature
-from workflowdev.store.statuses import ENDED, ExecutionStatus
+from workflowdev.store.statuses import ENDED
+from workflowdev.store.statuses import ExecutionStatus
 
 TRIGGER_TYPES = ("webhook", "schedule", "flow")
 TERMINAL_STATUSES = tuple(ENDED)

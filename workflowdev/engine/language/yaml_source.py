@@ -16,20 +16,21 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.events import (
-    AliasEvent,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    StreamEndEvent,
-)
+from yaml.constructor import ConstructorError
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent
+from yaml.events import MappingEndEvent
+from yaml.events import MappingStartEvent
+from yaml.events import ScalarEvent
+from yaml.events import SequenceEndEvent
+from yaml.events import StreamEndEvent
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 

@@ -27,25 +27,26 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
-from workflowdev.engine.events import (
-    APPROVAL_CREATED,
-    APPROVAL_DECIDED,
-    EXECUTION_UPDATED,
-    LOG,
-    TASK_UPDATED,
-    Event,
-    EventBus,
-)
+from workflowdev.engine.events import APPROVAL_CREATED
+from workflowdev.engine.events import APPROVAL_DECIDED
+from workflowdev.engine.events import EXECUTION_UPDATED
+from workflowdev.engine.events import LOG
+from workflowdev.engine.events import TASK_UPDATED
+from workflowdev.engine.events import Event
+from workflowdev.engine.events import EventBus
 from workflowdev.engine.run.gates import approval_json
 from workflowdev.engine.run.recorder import log_json
-from workflowdev.engine.services.executions import execution_json, task_run_json
+from workflowdev.engine.services.executions import execution_json
+from workflowdev.engine.services.executions import task_run_json
 from workflowdev.store import approvals as approvals_store
 from workflowdev.store import executions as executions_store
 from workflowdev.store.database import Database
-from workflowdev.store.notify import MAX_PAYLOAD, Channels
+from workflowdev.store.notify import MAX_PAYLOAD
+from workflowdev.store.notify import Channels
 
 log = logging.getLogger(__name__)
 

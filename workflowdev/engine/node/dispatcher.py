@@ -18,7 +18,8 @@ import contextlib
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import timedelta
 from typing import Any
 
@@ -26,9 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.engine.language.flow import Flow
 from workflowdev.engine.run.deps import EngineDeps
-from workflowdev.engine.run.lifecycle import ExecutionStatus, execution_updated, expect
+from workflowdev.engine.run.lifecycle import ExecutionStatus
+from workflowdev.engine.run.lifecycle import execution_updated
+from workflowdev.engine.run.lifecycle import expect
 from workflowdev.engine.run.runner import Runner
-from workflowdev.engine.services.executions import CompiledFlows, execution_json
+from workflowdev.engine.services.executions import CompiledFlows
+from workflowdev.engine.services.executions import execution_json
 from workflowdev.store import executions as store
 from workflowdev.store.database import Database
 from workflowdev.store.outage import Outage

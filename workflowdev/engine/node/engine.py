@@ -9,30 +9,39 @@ queues and streams events from the nodes that run it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import timedelta
 from pathlib import Path
 
-from workflowdev.engine.clock import Clock, utcnow
+from workflowdev.engine.clock import Clock
+from workflowdev.engine.clock import utcnow
 from workflowdev.engine.events import EventBus
 from workflowdev.engine.language.expressions import Renderer
 from workflowdev.engine.node.cluster import Cluster
-from workflowdev.engine.node.dispatcher import Dispatcher, DispatcherSettings
+from workflowdev.engine.node.dispatcher import Dispatcher
+from workflowdev.engine.node.dispatcher import DispatcherSettings
 from workflowdev.engine.node.metrics import EngineMetrics
 from workflowdev.engine.node.nodes import NodeRegistry
 from workflowdev.engine.node.retention import RetentionLoop
 from workflowdev.engine.node.roles import ROLES
 from workflowdev.engine.node.scheduler import Scheduler
-from workflowdev.engine.plugin import PluginRegistry, PluginSettings
-from workflowdev.engine.run.deps import EngineDeps, no_credentials
+from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.plugin import PluginSettings
+from workflowdev.engine.run.deps import EngineDeps
+from workflowdev.engine.run.deps import no_credentials
 from workflowdev.engine.run.limits import RunLimits
-from workflowdev.engine.run.tracing import NO_TRACER, Tracer
+from workflowdev.engine.run.tracing import NO_TRACER
+from workflowdev.engine.run.tracing import Tracer
 from workflowdev.engine.services.approvals import ApprovalService
-from workflowdev.engine.services.credentials import CredentialService, MasterKey
-from workflowdev.engine.services.executions import CompiledFlows, ExecutionService
+from workflowdev.engine.services.credentials import CredentialService
+from workflowdev.engine.services.credentials import MasterKey
+from workflowdev.engine.services.executions import CompiledFlows
+from workflowdev.engine.services.executions import ExecutionService
 from workflowdev.engine.services.flows import FlowService
 from workflowdev.engine.services.kv import KVService
-from workflowdev.engine.services.retention import BACKGROUND_PACE, Retention
+from workflowdev.engine.services.retention import BACKGROUND_PACE
+from workflowdev.engine.services.retention import Retention
 from workflowdev.engine.services.retention_policy import RetentionPolicy
 from workflowdev.engine.services.schedules import Schedules
 from workflowdev.engine.services.triggers import TriggerService

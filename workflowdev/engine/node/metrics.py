@@ -16,19 +16,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    GCCollector,
-    Histogram,
-    PlatformCollector,
-    ProcessCollector,
-)
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter
+from prometheus_client import Gauge
+from prometheus_client import GCCollector
+from prometheus_client import Histogram
+from prometheus_client import PlatformCollector
+from prometheus_client import ProcessCollector
 
-from workflowdev.engine.events import EXECUTION_UPDATED, TASK_UPDATED, Event, EventBus
-from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus, GateStatus, TaskStatus
-from workflowdev.engine.services.retention import KINDS, PurgeReport
+from workflowdev.engine.events import EXECUTION_UPDATED
+from workflowdev.engine.events import TASK_UPDATED
+from workflowdev.engine.events import Event
+from workflowdev.engine.events import EventBus
+from workflowdev.engine.run.lifecycle import ENDED
+from workflowdev.engine.run.lifecycle import ExecutionStatus
+from workflowdev.engine.run.lifecycle import GateStatus
+from workflowdev.engine.run.lifecycle import TaskStatus
+from workflowdev.engine.services.retention import KINDS
+from workflowdev.engine.services.retention import PurgeReport
 from workflowdev.store import backlog
 from workflowdev.store.database import Database
 

@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import timedelta
 from typing import Any
 
 import workflowdev
-from workflowdev.engine.clock import Clock, rfc3339
+from workflowdev.engine.clock import Clock
+from workflowdev.engine.clock import rfc3339
 from workflowdev.store import nodes as store
 from workflowdev.store.database import Database
 from workflowdev.store.outage import Outage

@@ -13,7 +13,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from workflowdev.engine.services.retention import PurgeReport, Retention
+from workflowdev.engine.services.retention import PurgeReport
+from workflowdev.engine.services.retention import Retention
 from workflowdev.engine.services.retention_policy import RetentionPolicy
 from workflowdev.store.outage import Outage
 from workflowdev.store.retention import exclusive_pass

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from workflowdev.engine.plugin import PluginSettings
-from workflowdev.engine.run.recorder import Recorder, TaskRunState
+from workflowdev.engine.run.recorder import Recorder
+from workflowdev.engine.run.recorder import TaskRunState
 from workflowdev.engine.run.task_kv import FlowKV
 
 log = logging.getLogger(__name__)

@@ -11,22 +11,40 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
+from datetime import datetime
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from typing import Any
 
 from workflowdev.engine.errors import Invalid
-from workflowdev.engine.events import APPROVAL_CREATED, Event
+from workflowdev.engine.events import APPROVAL_CREATED
+from workflowdev.engine.events import Event
 from workflowdev.engine.language.expressions import ExpressionError
 from workflowdev.engine.language.flow import Task
-from workflowdev.engine.plugin import TaskFailed, as_condition, as_text, parse_duration
-from workflowdev.engine.run.gates import approval_json, new_gate
-from workflowdev.engine.run.lifecycle import ExecutionStatus, GateStatus, TaskStatus
-from workflowdev.engine.run.walk import Frame, Outcome, Parked, TaskError, Walk, backoff, root_execution_id
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_condition
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_duration
+from workflowdev.engine.run.gates import approval_json
+from workflowdev.engine.run.gates import new_gate
+from workflowdev.engine.run.lifecycle import ExecutionStatus
+from workflowdev.engine.run.lifecycle import GateStatus
+from workflowdev.engine.run.lifecycle import TaskStatus
+from workflowdev.engine.run.walk import Frame
+from workflowdev.engine.run.walk import Outcome
+from workflowdev.engine.run.walk import Parked
+from workflowdev.engine.run.walk import TaskError
+from workflowdev.engine.run.walk import Walk
+from workflowdev.engine.run.walk import backoff
+from workflowdev.engine.run.walk import root_execution_id
 from workflowdev.store.approvals import INSERT_APPROVAL
 
 if TYPE_CHECKING:
-    from workflowdev.engine.run.recorder import Recorder, TaskRunState
+    from workflowdev.engine.run.recorder import Recorder
+    from workflowdev.engine.run.recorder import TaskRunState
 
 MAX_SUBFLOW_DEPTH = 10
 TURN_SECONDS = 0.002

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 from workflowdev.engine.clock import Clock
 from workflowdev.engine.events import EventBus
 from workflowdev.engine.language.expressions import Renderer
-from workflowdev.engine.plugin import PluginRegistry, PluginSettings
+from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.plugin import PluginSettings
 from workflowdev.engine.run.gates import Gates
 from workflowdev.engine.run.limits import RunLimits
 from workflowdev.engine.run.mocks import TaskMock
 from workflowdev.engine.run.task_kv import KeyValues
-from workflowdev.engine.run.tracing import NO_TRACER, Tracer
+from workflowdev.engine.run.tracing import NO_TRACER
+from workflowdev.engine.run.tracing import Tracer
 from workflowdev.engine.sealed_inputs import Sealer
 from workflowdev.engine.secrets import SecretMasker
-from workflowdev.store.journal import Guard, Journal
+from workflowdev.store.journal import Guard
+from workflowdev.store.journal import Journal
 
 CredentialLookup = Callable[[str], Awaitable[str | None]]
 

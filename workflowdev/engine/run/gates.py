@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 from workflowdev.engine.clock import rfc3339
 from workflowdev.store.statuses import GateStatus

@@ -21,8 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from workflowdev.engine.clock import rfc3339
-from workflowdev.engine.events import EXECUTION_UPDATED, Event
-from workflowdev.store.statuses import ENDED, OPEN_TASK_RUNS, ExecutionStatus, GateStatus, TaskStatus
+from workflowdev.engine.events import EXECUTION_UPDATED
+from workflowdev.engine.events import Event
+from workflowdev.store.statuses import ENDED
+from workflowdev.store.statuses import OPEN_TASK_RUNS
+from workflowdev.store.statuses import ExecutionStatus
+from workflowdev.store.statuses import GateStatus
+from workflowdev.store.statuses import TaskStatus
 
 __all__ = [
     "ENDED",

@@ -26,31 +26,43 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.resources import (
-    SERVICE_INSTANCE_ID,
-    SERVICE_NAME,
-    SERVICE_VERSION,
-    OTELResourceDetector,
-    Resource,
-)
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
-from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID
+from opentelemetry.sdk.resources import SERVICE_NAME
+from opentelemetry.sdk.resources import SERVICE_VERSION
+from opentelemetry.sdk.resources import OTELResourceDetector
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan
+from opentelemetry.trace import SpanContext
+from opentelemetry.trace import Status
+from opentelemetry.trace import StatusCode
+from opentelemetry.trace import TraceFlags
 from opentelemetry.util.types import AttributeValue
 
 import workflowdev
-from workflowdev.engine.run.lifecycle import ExecutionStatus, TaskStatus
+from workflowdev.engine.run.lifecycle import ExecutionStatus
+from workflowdev.engine.run.lifecycle import TaskStatus
 from workflowdev.engine.run.recorder import TaskRunState
-from workflowdev.engine.run.tracing import NO_TRACE, ExecutionTrace, TracingError
+from workflowdev.engine.run.tracing import NO_TRACE
+from workflowdev.engine.run.tracing import ExecutionTrace
+from workflowdev.engine.run.tracing import TracingError
 from workflowdev.engine.run.walk import root_execution_id
 from workflowdev.engine.secrets import SecretMasker
 

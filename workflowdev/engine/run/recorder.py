@@ -13,17 +13,25 @@ import json
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
-from workflowdev.engine.clock import Clock, rfc3339
-from workflowdev.engine.events import LOG, TASK_UPDATED, Event, EventBus
-from workflowdev.engine.run.lifecycle import TaskStatus, task_move
-from workflowdev.engine.run.tracing import NO_TRACE, ExecutionTrace
+from workflowdev.engine.clock import Clock
+from workflowdev.engine.clock import rfc3339
+from workflowdev.engine.events import LOG
+from workflowdev.engine.events import TASK_UPDATED
+from workflowdev.engine.events import Event
+from workflowdev.engine.events import EventBus
+from workflowdev.engine.run.lifecycle import TaskStatus
+from workflowdev.engine.run.lifecycle import task_move
+from workflowdev.engine.run.tracing import NO_TRACE
+from workflowdev.engine.run.tracing import ExecutionTrace
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.store import executions as store
-from workflowdev.store.journal import Guard, Journal
+from workflowdev.store.journal import Guard
+from workflowdev.store.journal import Journal
 
 LEVELS = ("debug", "info", "warning", "error")
 MAX_LOG_MESSAGE = 64 * 1024

@@ -18,12 +18,17 @@ task with the same type (a replay may run another revision).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
-from workflowdev.engine.language.flow import Flow, Task, TaskList
+from workflowdev.engine.language.flow import Flow
+from workflowdev.engine.language.flow import Task
+from workflowdev.engine.language.flow import TaskList
 from workflowdev.store.statuses import TaskStatus
 
 PARALLEL = "flow.parallel"

@@ -21,32 +21,41 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from collections.abc import Iterable
+from collections.abc import Sequence
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import Literal
 
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.events import Event
 from workflowdev.engine.language.expressions import ExpressionError
-from workflowdev.engine.language.flow import Flow, Task
+from workflowdev.engine.language.flow import Flow
+from workflowdev.engine.language.flow import Task
 from workflowdev.engine.plugin import TaskFailed
-from workflowdev.engine.run.context import Resources, RunContext, RunLogger
+from workflowdev.engine.run.context import Resources
+from workflowdev.engine.run.context import RunContext
+from workflowdev.engine.run.context import RunLogger
 from workflowdev.engine.run.control import run_control
 from workflowdev.engine.run.deps import EngineDeps
-from workflowdev.engine.run.lifecycle import ExecutionStatus, TaskStatus, execution_move, execution_updated
-from workflowdev.engine.run.recorder import Recorder, TaskRunState
+from workflowdev.engine.run.lifecycle import ExecutionStatus
+from workflowdev.engine.run.lifecycle import TaskStatus
+from workflowdev.engine.run.lifecycle import execution_move
+from workflowdev.engine.run.lifecycle import execution_updated
+from workflowdev.engine.run.recorder import Recorder
+from workflowdev.engine.run.recorder import TaskRunState
 from workflowdev.engine.run.task_kv import FlowKV
-from workflowdev.engine.run.walk import (
-    DONE,
-    RERUN,
-    Frame,
-    KeyState,
-    Outcome,
-    Parked,
-    TaskError,
-    backoff,
-)
-from workflowdev.engine.sealed_inputs import SealBroken, open_inputs
+from workflowdev.engine.run.walk import DONE
+from workflowdev.engine.run.walk import RERUN
+from workflowdev.engine.run.walk import Frame
+from workflowdev.engine.run.walk import KeyState
+from workflowdev.engine.run.walk import Outcome
+from workflowdev.engine.run.walk import Parked
+from workflowdev.engine.run.walk import TaskError
+from workflowdev.engine.run.walk import backoff
+from workflowdev.engine.sealed_inputs import SealBroken
+from workflowdev.engine.sealed_inputs import open_inputs
 from workflowdev.store import executions as store
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.plugin import TaskFailed

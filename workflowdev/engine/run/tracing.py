@@ -16,7 +16,9 @@ import logging
 import os
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Protocol
 
 if TYPE_CHECKING:
     from workflowdev.engine.run.recorder import TaskRunState

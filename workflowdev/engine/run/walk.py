@@ -4,17 +4,25 @@ the `Walk` protocol through which control reaches the runner."""
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Iterable, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from collections.abc import MutableMapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Literal
+from typing import Protocol
 
-from workflowdev.engine.language.flow import RetryPolicy, Task
+from workflowdev.engine.language.flow import RetryPolicy
+from workflowdev.engine.language.flow import Task
 from workflowdev.engine.run.lifecycle import TaskStatus
 
 if TYPE_CHECKING:
     from workflowdev.engine.run.deps import EngineDeps
-    from workflowdev.engine.run.recorder import Recorder, TaskRunState
+    from workflowdev.engine.run.recorder import Recorder
+    from workflowdev.engine.run.recorder import TaskRunState
 
 Outcome = Literal[TaskStatus.SUCCESS, TaskStatus.SKIPPED, "FAILED_ALLOWED"]
 DONE = (TaskStatus.SUCCESS, TaskStatus.SKIPPED)

@@ -9,18 +9,27 @@ Events go out after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row
 
 from workflowdev.engine.clock import Clock
-from workflowdev.engine.errors import Conflict, NotFound
-from workflowdev.engine.events import APPROVAL_DECIDED, Event, EventBus
+from workflowdev.engine.errors import Conflict
+from workflowdev.engine.errors import NotFound
+from workflowdev.engine.events import APPROVAL_DECIDED
+from workflowdev.engine.events import Event
+from workflowdev.engine.events import EventBus
 from workflowdev.engine.run.gates import approval_json
-from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus, GateStatus, execution_updated, expect
+from workflowdev.engine.run.lifecycle import ENDED
+from workflowdev.engine.run.lifecycle import ExecutionStatus
+from workflowdev.engine.run.lifecycle import GateStatus
+from workflowdev.engine.run.lifecycle import execution_updated
+from workflowdev.engine.run.lifecycle import expect
 from workflowdev.engine.services import audit_trail
-from workflowdev.engine.services.actor import SYSTEM, Actor
+from workflowdev.engine.services.actor import SYSTEM
+from workflowdev.engine.services.actor import Actor
 from workflowdev.store import approvals as store
 from workflowdev.store import executions as executions_store
 from workflowdev.store.database import Database

@@ -29,8 +29,10 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import MutableMapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import MutableMapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +43,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.engine.clock import Clock
-from workflowdev.engine.errors import Conflict, Invalid, NotFound, Unavailable
+from workflowdev.engine.errors import Conflict
+from workflowdev.engine.errors import Invalid
+from workflowdev.engine.errors import NotFound
+from workflowdev.engine.errors import Unavailable
 from workflowdev.engine.language.expressions import SafeResolverError
 from workflowdev.engine.sealed_inputs import sealed_inputs_label
 from workflowdev.engine.services import audit_trail
-from workflowdev.engine.services.actor import SYSTEM, Actor
+from workflowdev.engine.services.actor import SYSTEM
+from workflowdev.engine.services.actor import Actor
 from workflowdev.store import credentials as store
 from workflowdev.store import executions as executions_store
 from workflowdev.store.database import Database

@@ -9,32 +9,44 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 from sqlalchemy import Row
 
-from workflowdev.engine.clock import Clock, rfc3339
-from workflowdev.engine.errors import Conflict, Invalid, NotFound
-from workflowdev.engine.events import EXECUTION_UPDATED, EventBus
-from workflowdev.engine.language.flow import Flow, FlowInvalid, InputsInvalid, check_inputs, parse_flow
+from workflowdev.engine.clock import Clock
+from workflowdev.engine.clock import rfc3339
+from workflowdev.engine.errors import Conflict
+from workflowdev.engine.errors import Invalid
+from workflowdev.engine.errors import NotFound
+from workflowdev.engine.events import EXECUTION_UPDATED
+from workflowdev.engine.events import EventBus
+from workflowdev.engine.language.flow import Flow
+from workflowdev.engine.language.flow import FlowInvalid
+from workflowdev.engine.language.flow import InputsInvalid
+from workflowdev.engine.language.flow import check_inputs
+from workflowdev.engine.language.flow import parse_flow
 from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.engine.run import replay
-from workflowdev.engine.run.lifecycle import (
-    ENDED,
-    RETRYABLE,
-    ExecutionStatus,
-    GateStatus,
-    TaskStatus,
-    execution_move,
-    execution_updated,
-    expect,
-)
+from workflowdev.engine.run.lifecycle import ENDED
+from workflowdev.engine.run.lifecycle import RETRYABLE
+from workflowdev.engine.run.lifecycle import ExecutionStatus
+from workflowdev.engine.run.lifecycle import GateStatus
+from workflowdev.engine.run.lifecycle import TaskStatus
+from workflowdev.engine.run.lifecycle import execution_move
+from workflowdev.engine.run.lifecycle import execution_updated
+from workflowdev.engine.run.lifecycle import expect
 from workflowdev.engine.run.recorder import new_id as new_run_id
-from workflowdev.engine.sealed_inputs import SealBroken, Sealer, open_inputs, seal_inputs
+from workflowdev.engine.sealed_inputs import SealBroken
+from workflowdev.engine.sealed_inputs import Sealer
+from workflowdev.engine.sealed_inputs import open_inputs
+from workflowdev.engine.sealed_inputs import seal_inputs
 from workflowdev.engine.secrets import SecretMasker
 from workflowdev.engine.services import audit_trail
 from workflowdev.engine.services.actor import Actor

@@ -7,7 +7,11 @@ written in one transaction, so a request that fails leaves the database as it wa
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -16,14 +20,21 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine.clock import Clock, rfc3339, utcnow
-from workflowdev.engine.errors import Conflict, Invalid, NotFound
-from workflowdev.engine.language.flow import Flow, ValidationReport, validate_flow
+from workflowdev.engine.clock import Clock
+from workflowdev.engine.clock import rfc3339
+from workflowdev.engine.clock import utcnow
+from workflowdev.engine.errors import Conflict
+from workflowdev.engine.errors import Invalid
+from workflowdev.engine.errors import NotFound
+from workflowdev.engine.language.flow import Flow
+from workflowdev.engine.language.flow import ValidationReport
+from workflowdev.engine.language.flow import validate_flow
 from workflowdev.engine.language.trigger_config import TRIGGER_TYPES
 from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.engine.services import audit_trail
 from workflowdev.engine.services.actor import Actor
-from workflowdev.engine.services.triggers import TriggerService, sync_yaml_triggers
+from workflowdev.engine.services.triggers import TriggerService
+from workflowdev.engine.services.triggers import sync_yaml_triggers
 from workflowdev.store import flows as store
 from workflowdev.store import triggers as trigger_store
 from workflowdev.store.database import Database

@@ -12,13 +12,16 @@ line, fills the gap. For the same reason a quiet follow looks at the store every
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from workflowdev.engine.errors import NotFound
-from workflowdev.engine.events import EXECUTION_UPDATED, LOG, EventBus
+from workflowdev.engine.events import EXECUTION_UPDATED
+from workflowdev.engine.events import LOG
+from workflowdev.engine.events import EventBus
 from workflowdev.engine.run.lifecycle import ENDED
 from workflowdev.store import executions as store
 from workflowdev.store.database import Database

@@ -18,13 +18,16 @@ import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine.clock import Clock, rfc3339, utcnow
+from workflowdev.engine.clock import Clock
+from workflowdev.engine.clock import rfc3339
+from workflowdev.engine.clock import utcnow
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.services import audit_trail
 from workflowdev.engine.services.actor import Actor

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,10 +26,12 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.engine.clock import Clock
-from workflowdev.engine.services.retention_policy import Policy, RetentionPolicy
+from workflowdev.engine.services.retention_policy import Policy
+from workflowdev.engine.services.retention_policy import RetentionPolicy
 from workflowdev.store import retention as store
 from workflowdev.store.database import Database
-from workflowdev.store.retention import LogRule, Scope
+from workflowdev.store.retention import LogRule
+from workflowdev.store.retention import Scope
 from workflowdev.store.statuses import ENDED
 
 KINDS = ("executions", "logs", "audit")

@@ -15,20 +15,29 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from workflowdev.engine.clock import Clock, rfc3339
-from workflowdev.engine.errors import DomainError, Invalid
-from workflowdev.engine.language.trigger_config import MAX_CATCH_UP, instants_after, instants_due, next_instant
+from workflowdev.engine.clock import Clock
+from workflowdev.engine.clock import rfc3339
+from workflowdev.engine.errors import DomainError
+from workflowdev.engine.errors import Invalid
+from workflowdev.engine.language.trigger_config import MAX_CATCH_UP
+from workflowdev.engine.language.trigger_config import instants_after
+from workflowdev.engine.language.trigger_config import instants_due
+from workflowdev.engine.language.trigger_config import next_instant
 from workflowdev.engine.services import audit_trail
 from workflowdev.engine.services.actor import Actor
-from workflowdev.engine.services.executions import Batch, ExecutionService
+from workflowdev.engine.services.executions import Batch
+from workflowdev.engine.services.executions import ExecutionService
 from workflowdev.store import triggers as store
 from workflowdev.store.database import Database
-from workflowdev.store.statuses import UNRUN_SLOTS, SlotState
+from workflowdev.store.statuses import UNRUN_SLOTS
+from workflowdev.store.statuses import SlotState
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row
@@ -22,21 +24,30 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.engine import failpoints
-from workflowdev.engine.clock import Clock, rfc3339
-from workflowdev.engine.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
-from workflowdev.engine.events import EXECUTION_UPDATED, Event, EventBus
+from workflowdev.engine.clock import Clock
+from workflowdev.engine.clock import rfc3339
+from workflowdev.engine.errors import Conflict
+from workflowdev.engine.errors import DomainError
+from workflowdev.engine.errors import Invalid
+from workflowdev.engine.errors import NotFound
+from workflowdev.engine.errors import Unauthorized
+from workflowdev.engine.events import EXECUTION_UPDATED
+from workflowdev.engine.events import Event
+from workflowdev.engine.events import EventBus
 from workflowdev.engine.language import webhook_signature
-from workflowdev.engine.language.flow import InputsInvalid, TriggerSpec, check_inputs
-from workflowdev.engine.language.trigger_config import (
-    TRIGGER_TYPES,
-    check_config,
-    new_webhook_key,
-    next_instant,
-)
-from workflowdev.engine.run.lifecycle import ENDED, ExecutionStatus
+from workflowdev.engine.language.flow import InputsInvalid
+from workflowdev.engine.language.flow import TriggerSpec
+from workflowdev.engine.language.flow import check_inputs
+from workflowdev.engine.language.trigger_config import TRIGGER_TYPES
+from workflowdev.engine.language.trigger_config import check_config
+from workflowdev.engine.language.trigger_config import new_webhook_key
+from workflowdev.engine.language.trigger_config import next_instant
+from workflowdev.engine.run.lifecycle import ENDED
+from workflowdev.engine.run.lifecycle import ExecutionStatus
 from workflowdev.engine.services import audit_trail
 from workflowdev.engine.services.actor import Actor
-from workflowdev.engine.services.executions import CompiledFlows, ExecutionService
+from workflowdev.engine.services.executions import CompiledFlows
+from workflowdev.engine.services.executions import ExecutionService
 from workflowdev.engine.services.followed_flows import FollowedFlows
 from workflowdev.store import flows as flows_store
 from workflowdev.store import triggers as store

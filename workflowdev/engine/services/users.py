@@ -19,8 +19,10 @@ import os
 import secrets
 import time
 import uuid
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections import deque
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,8 +32,14 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine.clock import Clock, rfc3339
-from workflowdev.engine.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from workflowdev.engine.clock import Clock
+from workflowdev.engine.clock import rfc3339
+from workflowdev.engine.errors import Conflict
+from workflowdev.engine.errors import DomainError
+from workflowdev.engine.errors import Forbidden
+from workflowdev.engine.errors import Invalid
+from workflowdev.engine.errors import NotFound
+from workflowdev.engine.errors import Unauthorized
 from workflowdev.engine.services import audit_trail
 from workflowdev.engine.services.actor import Actor
 from workflowdev.engine.services.user_roles import ROLES

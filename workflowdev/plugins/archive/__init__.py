@@ -19,8 +19,10 @@ from __future__ import annotations
 from typing import Final
 
 from workflowdev.engine.plugin import Plugin
-from workflowdev.plugins.archive.tars import Tar, Untar
-from workflowdev.plugins.archive.zips import Unzip, Zip
+from workflowdev.plugins.archive.tars import Tar
+from workflowdev.plugins.archive.tars import Untar
+from workflowdev.plugins.archive.zips import Unzip
+from workflowdev.plugins.archive.zips import Zip
 
 __all__ = ["PLUGINS", "Tar", "Untar", "Unzip", "Zip"]
 

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from contextlib import contextmanager
-from typing import Final, TypeVar
+from typing import Final
+from typing import TypeVar
 
-from workflowdev.engine.plugin import JSON, TaskContext, TaskFailed
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import path_schema
 from workflowdev.plugins._toolkit import object_schema
 

@@ -10,14 +10,23 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
+from typing import Literal
 
-from workflowdev.engine.plugin import JSON, TaskFailed
-from workflowdev.plugins._paths import Confined, open_flags
-from workflowdev.plugins.archive._common import CHUNK, TAR_MODES, ZIP_EPOCH, Stopped, reported_as
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._paths import Confined
+from workflowdev.plugins._paths import open_flags
+from workflowdev.plugins.archive._common import CHUNK
+from workflowdev.plugins.archive._common import TAR_MODES
+from workflowdev.plugins.archive._common import ZIP_EPOCH
+from workflowdev.plugins.archive._common import Stopped
+from workflowdev.plugins.archive._common import reported_as
 
 
 @dataclass

@@ -8,22 +8,26 @@ import stat
 import tarfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import IO
 
-from workflowdev.engine.plugin import JSON, TaskFailed
-from workflowdev.plugins._paths import Confined, normalize_relative, open_flags
-from workflowdev.plugins.archive._common import (
-    CHUNK,
-    DEFAULT_MAX_FILES,
-    DEFAULT_MAX_SIZE,
-    MAX_LINK_TARGET,
-    Stopped,
-    read_limit,
-    reported_as,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._paths import Confined
+from workflowdev.plugins._paths import normalize_relative
+from workflowdev.plugins._paths import open_flags
+from workflowdev.plugins.archive._common import CHUNK
+from workflowdev.plugins.archive._common import DEFAULT_MAX_FILES
+from workflowdev.plugins.archive._common import DEFAULT_MAX_SIZE
+from workflowdev.plugins.archive._common import MAX_LINK_TARGET
+from workflowdev.plugins.archive._common import Stopped
+from workflowdev.plugins.archive._common import read_limit
+from workflowdev.plugins.archive._common import reported_as
 from workflowdev.plugins.archive._packing import Kind
 
 

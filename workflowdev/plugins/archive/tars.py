@@ -5,21 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
 from workflowdev.plugins._paths import confinement
 from workflowdev.plugins._toolkit import object_schema
-from workflowdev.plugins.archive._common import (
-    PACK_OUTPUT,
-    PACK_PROPERTIES,
-    REFUSALS,
-    TAR_MODES,
-    UNPACK_OUTPUT,
-    UNPACK_PROPERTIES,
-    in_stoppable_thread,
-    log_skipped,
-)
-from workflowdev.plugins.archive._packing import pack, tar_writer
-from workflowdev.plugins.archive._unpacking import read_tar, unpack
+from workflowdev.plugins.archive._common import PACK_OUTPUT
+from workflowdev.plugins.archive._common import PACK_PROPERTIES
+from workflowdev.plugins.archive._common import REFUSALS
+from workflowdev.plugins.archive._common import TAR_MODES
+from workflowdev.plugins.archive._common import UNPACK_OUTPUT
+from workflowdev.plugins.archive._common import UNPACK_PROPERTIES
+from workflowdev.plugins.archive._common import in_stoppable_thread
+from workflowdev.plugins.archive._common import log_skipped
+from workflowdev.plugins.archive._packing import pack
+from workflowdev.plugins.archive._packing import tar_writer
+from workflowdev.plugins.archive._unpacking import read_tar
+from workflowdev.plugins.archive._unpacking import unpack
 
 
 class Tar(Plugin):

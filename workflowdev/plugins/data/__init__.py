@@ -14,10 +14,18 @@ from __future__ import annotations
 from typing import Final
 
 from workflowdev.engine.plugin import Plugin
-from workflowdev.plugins.data.checks import Template, Validate
-from workflowdev.plugins.data.formats import CsvFormat, CsvParse, JsonParse, YamlParse
-from workflowdev.plugins.data.grouping import Aggregate, GroupBy
-from workflowdev.plugins.data.queries import Filter, Query, Sort, Transform
+from workflowdev.plugins.data.checks import Template
+from workflowdev.plugins.data.checks import Validate
+from workflowdev.plugins.data.formats import CsvFormat
+from workflowdev.plugins.data.formats import CsvParse
+from workflowdev.plugins.data.formats import JsonParse
+from workflowdev.plugins.data.formats import YamlParse
+from workflowdev.plugins.data.grouping import Aggregate
+from workflowdev.plugins.data.grouping import GroupBy
+from workflowdev.plugins.data.queries import Filter
+from workflowdev.plugins.data.queries import Query
+from workflowdev.plugins.data.queries import Sort
+from workflowdev.plugins.data.queries import Transform
 
 __all__ = [
     "PLUGINS",

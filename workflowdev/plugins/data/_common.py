@@ -5,14 +5,21 @@ property, ordering rules, and the work moved off the event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Final
 
 import jmespath
-from jmespath.exceptions import EmptyExpressionError, IncompleteExpressionError, JMESPathError, LexerError, ParseError
+from jmespath.exceptions import EmptyExpressionError
+from jmespath.exceptions import IncompleteExpressionError
+from jmespath.exceptions import JMESPathError
+from jmespath.exceptions import LexerError
+from jmespath.exceptions import ParseError
 from jmespath.parser import ParsedResult
 
-from workflowdev.engine.plugin import JSON, TaskFailed, as_text
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
 from workflowdev.plugins._data_formats import MAX_TEXT_BYTES
 from workflowdev.plugins._toolkit import type_name
 

@@ -11,10 +11,22 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 from referencing.exceptions import Unresolvable
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, as_text
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
 from workflowdev.plugins._data_formats import render_template
-from workflowdev.plugins._toolkit import object_schema, read_flag, read_required, read_text, type_name
-from workflowdev.plugins.data._common import DEFAULT_MAX_ERRORS, MAX_MESSAGE_CHARS, MIB, in_thread
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_required
+from workflowdev.plugins._toolkit import read_text
+from workflowdev.plugins._toolkit import type_name
+from workflowdev.plugins.data._common import DEFAULT_MAX_ERRORS
+from workflowdev.plugins.data._common import MAX_MESSAGE_CHARS
+from workflowdev.plugins.data._common import MIB
+from workflowdev.plugins.data._common import in_thread
 
 # -- checking and rendering ---------------------------------------------------------------------
 

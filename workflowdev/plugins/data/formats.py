@@ -7,10 +7,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, as_text
-from workflowdev.plugins._data_formats import MAX_ALIAS_NODES, MAX_DEPTH, format_csv, parse_csv, parse_json, parse_yaml
-from workflowdev.plugins._toolkit import object_schema, read_choice, read_flag, read_items, read_text
-from workflowdev.plugins.data._common import DELIMITER_SCHEMA, LINE_ENDINGS, MIB, RAGGED_MODES, in_thread
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._data_formats import MAX_ALIAS_NODES
+from workflowdev.plugins._data_formats import MAX_DEPTH
+from workflowdev.plugins._data_formats import format_csv
+from workflowdev.plugins._data_formats import parse_csv
+from workflowdev.plugins._data_formats import parse_json
+from workflowdev.plugins._data_formats import parse_yaml
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_choice
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_items
+from workflowdev.plugins._toolkit import read_text
+from workflowdev.plugins.data._common import DELIMITER_SCHEMA
+from workflowdev.plugins.data._common import LINE_ENDINGS
+from workflowdev.plugins.data._common import MIB
+from workflowdev.plugins.data._common import RAGGED_MODES
+from workflowdev.plugins.data._common import in_thread
 
 # -- reading properties (an expression may have rendered a value of another type) ---------------
 

@@ -9,17 +9,23 @@ from typing import ClassVar
 
 from jmespath.parser import ParsedResult
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed
-from workflowdev.plugins._toolkit import object_schema, read_choice, read_items, read_required, type_name
-from workflowdev.plugins.data._common import (
-    AGGREGATE_OPERATIONS,
-    compile_expression,
-    expression_schema,
-    group_key,
-    in_thread,
-    one_kind,
-    search,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_choice
+from workflowdev.plugins._toolkit import read_items
+from workflowdev.plugins._toolkit import read_required
+from workflowdev.plugins._toolkit import type_name
+from workflowdev.plugins.data._common import AGGREGATE_OPERATIONS
+from workflowdev.plugins.data._common import compile_expression
+from workflowdev.plugins.data._common import expression_schema
+from workflowdev.plugins.data._common import group_key
+from workflowdev.plugins.data._common import in_thread
+from workflowdev.plugins.data._common import one_kind
+from workflowdev.plugins.data._common import search
 
 
 class GroupBy(Plugin):

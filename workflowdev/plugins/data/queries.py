@@ -5,9 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, as_text
-from workflowdev.plugins._toolkit import object_schema, read_flag, read_items, read_required, type_name
-from workflowdev.plugins.data._common import compile_expression, expression_schema, in_thread, one_kind, search, truthy
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_items
+from workflowdev.plugins._toolkit import read_required
+from workflowdev.plugins._toolkit import type_name
+from workflowdev.plugins.data._common import compile_expression
+from workflowdev.plugins.data._common import expression_schema
+from workflowdev.plugins.data._common import in_thread
+from workflowdev.plugins.data._common import one_kind
+from workflowdev.plugins.data._common import search
+from workflowdev.plugins.data._common import truthy
 
 # -- queries over data --------------------------------------------------------------------------
 

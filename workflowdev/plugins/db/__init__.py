@@ -22,7 +22,9 @@ from typing import Final
 
 from workflowdev.engine.plugin import Plugin
 from workflowdev.plugins.db.insert_rows import InsertRows
-from workflowdev.plugins.db.statements import Execute, Query, Transaction
+from workflowdev.plugins.db.statements import Execute
+from workflowdev.plugins.db.statements import Query
+from workflowdev.plugins.db.statements import Transaction
 
 __all__ = ["PLUGINS", "Execute", "InsertRows", "Query", "Transaction"]
 

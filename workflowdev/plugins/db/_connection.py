@@ -7,18 +7,30 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError, StatementError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from workflowdev.engine.plugin import TaskContext, TaskFailed, TaskTimeout
-from workflowdev.plugins.db._target import CONNECTORS_HINT, KILL_TIMEOUT_SECONDS, MYSQL, Statement, T, Target
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import TaskTimeout
+from workflowdev.plugins.db._target import CONNECTORS_HINT
+from workflowdev.plugins.db._target import KILL_TIMEOUT_SECONDS
+from workflowdev.plugins.db._target import MYSQL
+from workflowdev.plugins.db._target import Statement
+from workflowdev.plugins.db._target import T
+from workflowdev.plugins.db._target import Target
 
 # -- errors ---------------------------------------------------------------------------------------
 

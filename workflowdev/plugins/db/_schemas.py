@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from workflowdev.engine.plugin import DURATION_SCHEMA, JSON
+from workflowdev.engine.plugin import DURATION_SCHEMA
+from workflowdev.engine.plugin import JSON
 from workflowdev.plugins._toolkit import object_schema
-from workflowdev.plugins.db._target import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, MAX_ROWS_LIMIT
+from workflowdev.plugins.db._target import DEFAULT_MAX_ROWS
+from workflowdev.plugins.db._target import DEFAULT_TIMEOUT
+from workflowdev.plugins.db._target import MAX_ROWS_LIMIT
 
 # -- schemas --------------------------------------------------------------------------------------
 

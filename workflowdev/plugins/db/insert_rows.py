@@ -8,32 +8,48 @@ import itertools
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Final
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from decimal import Decimal
+from decimal import InvalidOperation
+from typing import Any
+from typing import ClassVar
+from typing import Final
 
-from sqlalchemy import ARRAY, column, insert, inspect, table
+from sqlalchemy import ARRAY
 from sqlalchemy import JSON as SA_JSON
+from sqlalchemy import column
+from sqlalchemy import insert
+from sqlalchemy import inspect
+from sqlalchemy import table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
 
-from workflowdev.engine.plugin import (
-    JSON,
-    Manifest,
-    Plugin,
-    TaskContext,
-    TaskFailed,
-    as_text,
-    parse_duration,
-    parse_timeout,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_duration
+from workflowdev.engine.plugin import parse_timeout
 from workflowdev.plugins._toolkit import object_schema
-from workflowdev.plugins.db._connection import Phase, in_transaction
-from workflowdev.plugins.db._schemas import TIMEOUT_SCHEMA, URL_SCHEMA
-from workflowdev.plugins.db._target import COLUMN_PATTERN, DEFAULT_TIMEOUT, MAX_INSERT_ROWS, TABLE_PATTERN, find_target
+from workflowdev.plugins.db._connection import Phase
+from workflowdev.plugins.db._connection import in_transaction
+from workflowdev.plugins.db._schemas import TIMEOUT_SCHEMA
+from workflowdev.plugins.db._schemas import URL_SCHEMA
+from workflowdev.plugins.db._target import COLUMN_PATTERN
+from workflowdev.plugins.db._target import DEFAULT_TIMEOUT
+from workflowdev.plugins.db._target import MAX_INSERT_ROWS
+from workflowdev.plugins.db._target import TABLE_PATTERN
+from workflowdev.plugins.db._target import find_target
 
 # -- db.insert_rows -------------------------------------------------------------------------------
 

@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, parse_timeout
-from workflowdev.plugins._toolkit import object_schema, read_whole_number
-from workflowdev.plugins.db._connection import Phase, in_transaction
-from workflowdev.plugins.db._schemas import (
-    MAX_ROWS_SCHEMA,
-    PARAMS_SCHEMA,
-    ROWCOUNT_OUT,
-    ROWS_OUT,
-    SQL_SCHEMA,
-    TIMEOUT_SCHEMA,
-    URL_SCHEMA,
-)
-from workflowdev.plugins.db._target import (
-    DEFAULT_MAX_ROWS,
-    DEFAULT_TIMEOUT,
-    MAX_ROWS_LIMIT,
-    MAX_STATEMENTS,
-    find_target,
-    parse_statement,
-    rows_output,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import parse_timeout
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_whole_number
+from workflowdev.plugins.db._connection import Phase
+from workflowdev.plugins.db._connection import in_transaction
+from workflowdev.plugins.db._schemas import MAX_ROWS_SCHEMA
+from workflowdev.plugins.db._schemas import PARAMS_SCHEMA
+from workflowdev.plugins.db._schemas import ROWCOUNT_OUT
+from workflowdev.plugins.db._schemas import ROWS_OUT
+from workflowdev.plugins.db._schemas import SQL_SCHEMA
+from workflowdev.plugins.db._schemas import TIMEOUT_SCHEMA
+from workflowdev.plugins.db._schemas import URL_SCHEMA
+from workflowdev.plugins.db._target import DEFAULT_MAX_ROWS
+from workflowdev.plugins.db._target import DEFAULT_TIMEOUT
+from workflowdev.plugins.db._target import MAX_ROWS_LIMIT
+from workflowdev.plugins.db._target import MAX_STATEMENTS
+from workflowdev.plugins.db._target import find_target
+from workflowdev.plugins.db._target import parse_statement
+from workflowdev.plugins.db._target import rows_output
 
 # -- the task types -------------------------------------------------------------------------------
 

@@ -18,9 +18,14 @@ from __future__ import annotations
 from typing import Final
 
 from workflowdev.engine.plugin import Plugin
-from workflowdev.plugins.file.managing import Copy, Delete, Move, Stat
-from workflowdev.plugins.file.reading import List, Read
-from workflowdev.plugins.file.writing import Append, Write
+from workflowdev.plugins.file.managing import Copy
+from workflowdev.plugins.file.managing import Delete
+from workflowdev.plugins.file.managing import Move
+from workflowdev.plugins.file.managing import Stat
+from workflowdev.plugins.file.reading import List
+from workflowdev.plugins.file.reading import Read
+from workflowdev.plugins.file.writing import Append
+from workflowdev.plugins.file.writing import Write
 
 __all__ = ["PLUGINS", "Append", "Copy", "Delete", "List", "Move", "Read", "Stat", "Write"]
 

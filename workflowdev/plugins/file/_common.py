@@ -12,12 +12,15 @@ import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from workflowdev.engine.plugin import JSON, TaskFailed
-from workflowdev.plugins._paths import Confined, open_flags
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._paths import Confined
+from workflowdev.plugins._paths import open_flags
 from workflowdev.plugins._toolkit import object_schema
 
 DEFAULT_MAX_READ_BYTES: Final = 10 * 1024 * 1024

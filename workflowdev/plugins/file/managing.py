@@ -8,20 +8,25 @@ import shutil
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import ClassVar
+from typing import Final
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed
-from workflowdev.plugins._paths import Confined, confinement, path_schema
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._paths import Confined
+from workflowdev.plugins._paths import confinement
+from workflowdev.plugins._paths import path_schema
 from workflowdev.plugins._toolkit import object_schema
-from workflowdev.plugins.file._common import (
-    MAKE_DIRS_SCHEMA,
-    OVERWRITE_SCHEMA,
-    TYPE_SCHEMA,
-    entry_kind,
-    make_parent,
-    modified_at,
-    reported_as,
-)
+from workflowdev.plugins.file._common import MAKE_DIRS_SCHEMA
+from workflowdev.plugins.file._common import OVERWRITE_SCHEMA
+from workflowdev.plugins.file._common import TYPE_SCHEMA
+from workflowdev.plugins.file._common import entry_kind
+from workflowdev.plugins.file._common import make_parent
+from workflowdev.plugins.file._common import modified_at
+from workflowdev.plugins.file._common import reported_as
 
 
 def _entry(confined: Confined, raw: str, what: str) -> Path:

@@ -9,22 +9,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed
-from workflowdev.plugins._paths import Confined, confinement, path_schema
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._paths import Confined
+from workflowdev.plugins._paths import confinement
+from workflowdev.plugins._paths import path_schema
 from workflowdev.plugins._toolkit import object_schema
-from workflowdev.plugins.file._common import (
-    DEFAULT_MAX_ENTRIES,
-    DEFAULT_MAX_READ_BYTES,
-    ENCODING_SCHEMA,
-    MAX_ENTRIES,
-    MAX_READ_BYTES,
-    TYPE_SCHEMA,
-    decode_content,
-    entry_kind,
-    modified_at,
-    open_regular,
-    reported_as,
-)
+from workflowdev.plugins.file._common import DEFAULT_MAX_ENTRIES
+from workflowdev.plugins.file._common import DEFAULT_MAX_READ_BYTES
+from workflowdev.plugins.file._common import ENCODING_SCHEMA
+from workflowdev.plugins.file._common import MAX_ENTRIES
+from workflowdev.plugins.file._common import MAX_READ_BYTES
+from workflowdev.plugins.file._common import TYPE_SCHEMA
+from workflowdev.plugins.file._common import decode_content
+from workflowdev.plugins.file._common import entry_kind
+from workflowdev.plugins.file._common import modified_at
+from workflowdev.plugins.file._common import open_regular
+from workflowdev.plugins.file._common import reported_as
 
 
 def _read_file(confined: Confined, raw: str, max_bytes: int) -> bytes:

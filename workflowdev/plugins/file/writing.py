@@ -7,16 +7,18 @@ import os
 from collections.abc import Mapping
 from typing import ClassVar
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext
-from workflowdev.plugins._paths import confinement, path_schema
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.plugins._paths import confinement
+from workflowdev.plugins._paths import path_schema
 from workflowdev.plugins._toolkit import object_schema
-from workflowdev.plugins.file._common import (
-    ENCODING_SCHEMA,
-    MAKE_DIRS_SCHEMA,
-    WRITTEN_SCHEMA,
-    encode_content,
-    write_file,
-)
+from workflowdev.plugins.file._common import ENCODING_SCHEMA
+from workflowdev.plugins.file._common import MAKE_DIRS_SCHEMA
+from workflowdev.plugins.file._common import WRITTEN_SCHEMA
+from workflowdev.plugins.file._common import encode_content
+from workflowdev.plugins.file._common import write_file
 
 
 class Write(Plugin):

@@ -27,9 +27,14 @@ from __future__ import annotations
 from typing import Final
 
 from workflowdev.engine.plugin import Plugin
-from workflowdev.plugins.flow.branches import If, Switch
-from workflowdev.plugins.flow.gates import Approval, Fail, WaitUntil
-from workflowdev.plugins.flow.groups import Dag, Parallel, Sequential
+from workflowdev.plugins.flow.branches import If
+from workflowdev.plugins.flow.branches import Switch
+from workflowdev.plugins.flow.gates import Approval
+from workflowdev.plugins.flow.gates import Fail
+from workflowdev.plugins.flow.gates import WaitUntil
+from workflowdev.plugins.flow.groups import Dag
+from workflowdev.plugins.flow.groups import Parallel
+from workflowdev.plugins.flow.groups import Sequential
 from workflowdev.plugins.flow.loops import Foreach
 from workflowdev.plugins.flow.subflows import Subflow
 

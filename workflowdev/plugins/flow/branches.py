@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from workflowdev.engine.plugin import CONDITION_SCHEMA, Manifest, RunnerLevelPlugin, TaskListShape
+from workflowdev.engine.plugin import CONDITION_SCHEMA
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import RunnerLevelPlugin
+from workflowdev.engine.plugin import TaskListShape
 from workflowdev.plugins.flow._common import TASK_LIST
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from workflowdev.engine.plugin import (
-    CONDITION_SCHEMA,
-    DURATION_SCHEMA,
-    DURATION_TEXT_SCHEMA,
-    Manifest,
-    RunnerLevelPlugin,
-)
-from workflowdev.plugins.flow._common import DEFAULT_WAIT_INTERVAL, MIN_WAIT_INTERVAL_SECONDS, NO_OUTPUTS
+from workflowdev.engine.plugin import CONDITION_SCHEMA
+from workflowdev.engine.plugin import DURATION_SCHEMA
+from workflowdev.engine.plugin import DURATION_TEXT_SCHEMA
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import RunnerLevelPlugin
+from workflowdev.plugins.flow._common import DEFAULT_WAIT_INTERVAL
+from workflowdev.plugins.flow._common import MIN_WAIT_INTERVAL_SECONDS
+from workflowdev.plugins.flow._common import NO_OUTPUTS
 
 
 class Approval(RunnerLevelPlugin):

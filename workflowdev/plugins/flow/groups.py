@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from workflowdev.engine.plugin import Manifest, RunnerLevelPlugin, TaskListShape
-from workflowdev.plugins.flow._common import CONCURRENCY, NO_OUTPUTS, TASK_LIST
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import RunnerLevelPlugin
+from workflowdev.engine.plugin import TaskListShape
+from workflowdev.plugins.flow._common import CONCURRENCY
+from workflowdev.plugins.flow._common import NO_OUTPUTS
+from workflowdev.plugins.flow._common import TASK_LIST
 
 
 class Sequential(RunnerLevelPlugin):

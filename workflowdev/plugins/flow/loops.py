@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from workflowdev.engine.plugin import Manifest, RunnerLevelPlugin, TaskListShape
-from workflowdev.plugins.flow._common import CONCURRENCY, DEFAULT_FOREACH_CONCURRENCY, TASK_LIST
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import RunnerLevelPlugin
+from workflowdev.engine.plugin import TaskListShape
+from workflowdev.plugins.flow._common import CONCURRENCY
+from workflowdev.plugins.flow._common import DEFAULT_FOREACH_CONCURRENCY
+from workflowdev.plugins.flow._common import TASK_LIST
 
 
 class Foreach(RunnerLevelPlugin):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from workflowdev.engine.plugin import ExecutionStatus, Manifest, RunnerLevelPlugin
+from workflowdev.engine.plugin import ExecutionStatus
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import RunnerLevelPlugin
 from workflowdev.plugins.flow._common import DEFAULT_SUBFLOW_WAIT
 
 

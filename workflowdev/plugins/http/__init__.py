@@ -23,7 +23,8 @@ from workflowdev.engine.plugin import Plugin
 from workflowdev.plugins.http.check import Check
 from workflowdev.plugins.http.graphql import GraphQL
 from workflowdev.plugins.http.request import Request
-from workflowdev.plugins.http.transfer import Download, Upload
+from workflowdev.plugins.http.transfer import Download
+from workflowdev.plugins.http.transfer import Upload
 
 __all__ = ["PLUGINS", "Check", "Download", "GraphQL", "Request", "Upload"]
 

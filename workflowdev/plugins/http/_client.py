@@ -9,16 +9,27 @@ import base64
 import codecs
 import json
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any
+from typing import Final
+from typing import TypeVar
 
 import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from workflowdev.engine.plugin import JSON, TaskContext, TaskFailed, TaskLogger, TaskTimeout, as_text
-from workflowdev.plugins._netguard import AddressPolicy, BlockedAddress, GuardedResolver
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import TaskLogger
+from workflowdev.engine.plugin import TaskTimeout
+from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._netguard import AddressPolicy
+from workflowdev.plugins._netguard import BlockedAddress
+from workflowdev.plugins._netguard import GuardedResolver
 from workflowdev.plugins._toolkit import object_schema
 
 SESSION_KEY: Final = "http.session"

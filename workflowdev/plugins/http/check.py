@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import ClassVar, Final
+from typing import ClassVar
+from typing import Final
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, as_text, parse_timeout
-from workflowdev.plugins._toolkit import duration_schema, object_schema, read_choice, read_flag, read_text_map
-from workflowdev.plugins.http._client import (
-    DEFAULT_CHECK_TIMEOUT,
-    EXCHANGE_TIMEOUT,
-    FOLLOW_REDIRECTS_SCHEMA,
-    HEADERS_SCHEMA,
-    URL_SCHEMA,
-    VERIFY_TLS_SCHEMA,
-    Refused,
-    Reply,
-    fetch,
-    http_url,
-    shown_url,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_timeout
+from workflowdev.plugins._toolkit import duration_schema
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_choice
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_text_map
+from workflowdev.plugins.http._client import DEFAULT_CHECK_TIMEOUT
+from workflowdev.plugins.http._client import EXCHANGE_TIMEOUT
+from workflowdev.plugins.http._client import FOLLOW_REDIRECTS_SCHEMA
+from workflowdev.plugins.http._client import HEADERS_SCHEMA
+from workflowdev.plugins.http._client import URL_SCHEMA
+from workflowdev.plugins.http._client import VERIFY_TLS_SCHEMA
+from workflowdev.plugins.http._client import Refused
+from workflowdev.plugins.http._client import Reply
+from workflowdev.plugins.http._client import fetch
+from workflowdev.plugins.http._client import http_url
+from workflowdev.plugins.http._client import shown_url
 
 # -- http.check -----------------------------------------------------------------------------------
 

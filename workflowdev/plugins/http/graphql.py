@@ -6,20 +6,26 @@ import json
 from collections.abc import Mapping
 from typing import ClassVar
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, as_text, parse_timeout
-from workflowdev.plugins._toolkit import duration_schema, object_schema, read_flag
-from workflowdev.plugins.http._client import (
-    DEFAULT_TIMEOUT,
-    EXCHANGE_TIMEOUT,
-    HEADERS_SCHEMA,
-    IDEMPOTENCY_SCHEMA,
-    STATUS_OUT,
-    URL_SCHEMA,
-    VERIFY_TLS_SCHEMA,
-    fetch,
-    http_url,
-    shown_url,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_timeout
+from workflowdev.plugins._toolkit import duration_schema
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins.http._client import DEFAULT_TIMEOUT
+from workflowdev.plugins.http._client import EXCHANGE_TIMEOUT
+from workflowdev.plugins.http._client import HEADERS_SCHEMA
+from workflowdev.plugins.http._client import IDEMPOTENCY_SCHEMA
+from workflowdev.plugins.http._client import STATUS_OUT
+from workflowdev.plugins.http._client import URL_SCHEMA
+from workflowdev.plugins.http._client import VERIFY_TLS_SCHEMA
+from workflowdev.plugins.http._client import fetch
+from workflowdev.plugins.http._client import http_url
+from workflowdev.plugins.http._client import shown_url
 from workflowdev.plugins.http.request import request_headers
 
 # -- http.graphql ---------------------------------------------------------------------------------

@@ -4,40 +4,43 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import aiohttp
 from multidict import CIMultiDict
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, as_text, parse_timeout
-from workflowdev.plugins._toolkit import (
-    duration_schema,
-    object_schema,
-    read_choice,
-    read_flag,
-    read_text_map,
-    read_whole_number,
-)
-from workflowdev.plugins.http._client import (
-    DEFAULT_MAX_REDIRECTS,
-    DEFAULT_TIMEOUT,
-    EXCHANGE_TIMEOUT,
-    FAIL_ON_STATUS_SCHEMA,
-    FOLLOW_REDIRECTS_SCHEMA,
-    HEADERS_SCHEMA,
-    IDEMPOTENCY_SCHEMA,
-    MAX_REDIRECTS_LIMIT,
-    MAX_REDIRECTS_SCHEMA,
-    METHODS,
-    QUERY_SCHEMA,
-    RESPONSE_OUT,
-    SCALAR,
-    URL_SCHEMA,
-    VERIFY_TLS_SCHEMA,
-    fetch,
-    http_url,
-    query_pairs,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_timeout
+from workflowdev.plugins._toolkit import duration_schema
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_choice
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_text_map
+from workflowdev.plugins._toolkit import read_whole_number
+from workflowdev.plugins.http._client import DEFAULT_MAX_REDIRECTS
+from workflowdev.plugins.http._client import DEFAULT_TIMEOUT
+from workflowdev.plugins.http._client import EXCHANGE_TIMEOUT
+from workflowdev.plugins.http._client import FAIL_ON_STATUS_SCHEMA
+from workflowdev.plugins.http._client import FOLLOW_REDIRECTS_SCHEMA
+from workflowdev.plugins.http._client import HEADERS_SCHEMA
+from workflowdev.plugins.http._client import IDEMPOTENCY_SCHEMA
+from workflowdev.plugins.http._client import MAX_REDIRECTS_LIMIT
+from workflowdev.plugins.http._client import MAX_REDIRECTS_SCHEMA
+from workflowdev.plugins.http._client import METHODS
+from workflowdev.plugins.http._client import QUERY_SCHEMA
+from workflowdev.plugins.http._client import RESPONSE_OUT
+from workflowdev.plugins.http._client import SCALAR
+from workflowdev.plugins.http._client import URL_SCHEMA
+from workflowdev.plugins.http._client import VERIFY_TLS_SCHEMA
+from workflowdev.plugins.http._client import fetch
+from workflowdev.plugins.http._client import http_url
+from workflowdev.plugins.http._client import query_pairs
 
 # -- http.request ---------------------------------------------------------------------------------
 

@@ -10,45 +10,51 @@ import asyncio
 import mimetypes
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO
+from typing import Any
+from typing import ClassVar
 
 import aiohttp
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, as_text, parse_timeout
-from workflowdev.plugins._paths import confinement, open_flags
-from workflowdev.plugins._toolkit import (
-    duration_schema,
-    object_schema,
-    read_choice,
-    read_flag,
-    read_text_map,
-    read_whole_number,
-)
-from workflowdev.plugins.http._client import (
-    DEFAULT_DOWNLOAD_MAX_BYTES,
-    DEFAULT_TRANSFER_TIMEOUT,
-    EXCHANGE_TIMEOUT,
-    FAIL_ON_STATUS_SCHEMA,
-    FOLLOW_REDIRECTS_SCHEMA,
-    HEADERS_SCHEMA,
-    RESPONSE_OUT,
-    SCALAR,
-    SNIPPET_BYTES,
-    STATUS_OUT,
-    URL_SCHEMA,
-    VERIFY_TLS_SCHEMA,
-    WRITE_BUFFER_BYTES,
-    Reply,
-    T,
-    exchange,
-    fetch,
-    http_url,
-    shown_url,
-    too_large,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_timeout
+from workflowdev.plugins._paths import confinement
+from workflowdev.plugins._paths import open_flags
+from workflowdev.plugins._toolkit import duration_schema
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_choice
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_text_map
+from workflowdev.plugins._toolkit import read_whole_number
+from workflowdev.plugins.http._client import DEFAULT_DOWNLOAD_MAX_BYTES
+from workflowdev.plugins.http._client import DEFAULT_TRANSFER_TIMEOUT
+from workflowdev.plugins.http._client import EXCHANGE_TIMEOUT
+from workflowdev.plugins.http._client import FAIL_ON_STATUS_SCHEMA
+from workflowdev.plugins.http._client import FOLLOW_REDIRECTS_SCHEMA
+from workflowdev.plugins.http._client import HEADERS_SCHEMA
+from workflowdev.plugins.http._client import RESPONSE_OUT
+from workflowdev.plugins.http._client import SCALAR
+from workflowdev.plugins.http._client import SNIPPET_BYTES
+from workflowdev.plugins.http._client import STATUS_OUT
+from workflowdev.plugins.http._client import URL_SCHEMA
+from workflowdev.plugins.http._client import VERIFY_TLS_SCHEMA
+from workflowdev.plugins.http._client import WRITE_BUFFER_BYTES
+from workflowdev.plugins.http._client import Reply
+from workflowdev.plugins.http._client import T
+from workflowdev.plugins.http._client import exchange
+from workflowdev.plugins.http._client import fetch
+from workflowdev.plugins.http._client import http_url
+from workflowdev.plugins.http._client import shown_url
+from workflowdev.plugins.http._client import too_large
 
 # -- http.download --------------------------------------------------------------------------------
 

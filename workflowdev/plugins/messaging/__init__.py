@@ -25,9 +25,12 @@ from __future__ import annotations
 from typing import Final
 
 from workflowdev.engine.plugin import Plugin
-from workflowdev.plugins.messaging.amqp import AmqpPublish, AmqpReceive
-from workflowdev.plugins.messaging.mqtt import MqttPublish, MqttReceive
-from workflowdev.plugins.messaging.nats import NatsPublish, NatsRequest
+from workflowdev.plugins.messaging.amqp import AmqpPublish
+from workflowdev.plugins.messaging.amqp import AmqpReceive
+from workflowdev.plugins.messaging.mqtt import MqttPublish
+from workflowdev.plugins.messaging.mqtt import MqttReceive
+from workflowdev.plugins.messaging.nats import NatsPublish
+from workflowdev.plugins.messaging.nats import NatsRequest
 
 __all__ = ["PLUGINS", "AmqpPublish", "AmqpReceive", "MqttPublish", "MqttReceive", "NatsPublish", "NatsRequest"]
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Final
 
 from workflowdev.engine.plugin import JSON
-from workflowdev.plugins._brokers import DEFAULT_WAIT, MAX_MESSAGES
+from workflowdev.plugins._brokers import DEFAULT_WAIT
+from workflowdev.plugins._brokers import MAX_MESSAGES
 from workflowdev.plugins._toolkit import duration_schema
 
 DEFAULT_TIMEOUT: Final = "10s"

@@ -5,44 +5,52 @@ from __future__ import annotations
 import asyncio
 import errno
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import date
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
+from typing import ClassVar
 from urllib.parse import unquote
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, TaskTimeout, as_text
-from workflowdev.plugins._brokers import (
-    BrokerUrl,
-    Collection,
-    Step,
-    client_name,
-    close_within,
-    decode_payload,
-    encode_message,
-    import_client,
-)
-from workflowdev.plugins._toolkit import read_duration, read_flag, read_text
-from workflowdev.plugins.messaging._schemas import (
-    AMQP_EXAMPLE,
-    AMQP_PORTS,
-    AMQP_URL_SCHEMA,
-    CONNECT_TIMEOUT_SCHEMA,
-    DEFAULT_TIMEOUT,
-    ENCODING_SCHEMA,
-    FAIL_ON_EMPTY_SCHEMA,
-    MAX_MESSAGES_SCHEMA,
-    MESSAGE_SCHEMA,
-    PAYLOAD_SCHEMA,
-    PUBLISH_TIMEOUT_SCHEMA,
-    PUBLISHED_SCHEMA,
-    WAIT_SCHEMA,
-    received_schema,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import TaskTimeout
+from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._brokers import BrokerUrl
+from workflowdev.plugins._brokers import Collection
+from workflowdev.plugins._brokers import Step
+from workflowdev.plugins._brokers import client_name
+from workflowdev.plugins._brokers import close_within
+from workflowdev.plugins._brokers import decode_payload
+from workflowdev.plugins._brokers import encode_message
+from workflowdev.plugins._brokers import import_client
+from workflowdev.plugins._toolkit import read_duration
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_text
+from workflowdev.plugins.messaging._schemas import AMQP_EXAMPLE
+from workflowdev.plugins.messaging._schemas import AMQP_PORTS
+from workflowdev.plugins.messaging._schemas import AMQP_URL_SCHEMA
+from workflowdev.plugins.messaging._schemas import CONNECT_TIMEOUT_SCHEMA
+from workflowdev.plugins.messaging._schemas import DEFAULT_TIMEOUT
+from workflowdev.plugins.messaging._schemas import ENCODING_SCHEMA
+from workflowdev.plugins.messaging._schemas import FAIL_ON_EMPTY_SCHEMA
+from workflowdev.plugins.messaging._schemas import MAX_MESSAGES_SCHEMA
+from workflowdev.plugins.messaging._schemas import MESSAGE_SCHEMA
+from workflowdev.plugins.messaging._schemas import PAYLOAD_SCHEMA
+from workflowdev.plugins.messaging._schemas import PUBLISH_TIMEOUT_SCHEMA
+from workflowdev.plugins.messaging._schemas import PUBLISHED_SCHEMA
+from workflowdev.plugins.messaging._schemas import WAIT_SCHEMA
+from workflowdev.plugins.messaging._schemas import received_schema
 
 if TYPE_CHECKING:
-    from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+    from aio_pika.abc import AbstractConnection
+    from aio_pika.abc import AbstractIncomingMessage
 
 # -- AMQP -----------------------------------------------------------------------------------------
 

@@ -5,39 +5,46 @@ from __future__ import annotations
 import asyncio
 import secrets
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING
+from typing import ClassVar
+from typing import Final
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, TaskTimeout
-from workflowdev.plugins._brokers import (
-    BrokerUrl,
-    Collection,
-    Step,
-    close_within,
-    decode_payload,
-    encode_message,
-    import_client,
-)
-from workflowdev.plugins._toolkit import read_duration, read_flag, read_text, read_whole_number
-from workflowdev.plugins.messaging._schemas import (
-    CLIENT_ID_SCHEMA,
-    CONNECT_TIMEOUT_SCHEMA,
-    DEFAULT_TIMEOUT,
-    ENCODING_SCHEMA,
-    FAIL_ON_EMPTY_SCHEMA,
-    MAX_MESSAGES_SCHEMA,
-    MESSAGE_SCHEMA,
-    MQTT_EXAMPLE,
-    MQTT_PORTS,
-    MQTT_URL_SCHEMA,
-    PAYLOAD_SCHEMA,
-    PUBLISH_TIMEOUT_SCHEMA,
-    PUBLISHED_SCHEMA,
-    QOS_SCHEMA,
-    WAIT_SCHEMA,
-    received_schema,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import TaskTimeout
+from workflowdev.plugins._brokers import BrokerUrl
+from workflowdev.plugins._brokers import Collection
+from workflowdev.plugins._brokers import Step
+from workflowdev.plugins._brokers import close_within
+from workflowdev.plugins._brokers import decode_payload
+from workflowdev.plugins._brokers import encode_message
+from workflowdev.plugins._brokers import import_client
+from workflowdev.plugins._toolkit import read_duration
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_text
+from workflowdev.plugins._toolkit import read_whole_number
+from workflowdev.plugins.messaging._schemas import CLIENT_ID_SCHEMA
+from workflowdev.plugins.messaging._schemas import CONNECT_TIMEOUT_SCHEMA
+from workflowdev.plugins.messaging._schemas import DEFAULT_TIMEOUT
+from workflowdev.plugins.messaging._schemas import ENCODING_SCHEMA
+from workflowdev.plugins.messaging._schemas import FAIL_ON_EMPTY_SCHEMA
+from workflowdev.plugins.messaging._schemas import MAX_MESSAGES_SCHEMA
+from workflowdev.plugins.messaging._schemas import MESSAGE_SCHEMA
+from workflowdev.plugins.messaging._schemas import MQTT_EXAMPLE
+from workflowdev.plugins.messaging._schemas import MQTT_PORTS
+from workflowdev.plugins.messaging._schemas import MQTT_URL_SCHEMA
+from workflowdev.plugins.messaging._schemas import PAYLOAD_SCHEMA
+from workflowdev.plugins.messaging._schemas import PUBLISH_TIMEOUT_SCHEMA
+from workflowdev.plugins.messaging._schemas import PUBLISHED_SCHEMA
+from workflowdev.plugins.messaging._schemas import QOS_SCHEMA
+from workflowdev.plugins.messaging._schemas import WAIT_SCHEMA
+from workflowdev.plugins.messaging._schemas import received_schema
 
 if TYPE_CHECKING:
     from aiomqtt import Client as MqttClient

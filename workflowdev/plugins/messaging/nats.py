@@ -4,34 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
+from typing import ClassVar
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, TaskTimeout, as_text
-from workflowdev.plugins._brokers import (
-    BrokerUrl,
-    Step,
-    client_name,
-    close_within,
-    decode_payload,
-    encode_message,
-    import_client,
-)
-from workflowdev.plugins._toolkit import duration_schema, read_duration, read_text
-from workflowdev.plugins.messaging._schemas import (
-    DEFAULT_TIMEOUT,
-    ENCODING_SCHEMA,
-    MESSAGE_SCHEMA,
-    NATS_EXAMPLE,
-    NATS_HEADERS_SCHEMA,
-    NATS_PORTS,
-    NATS_SUBJECT_SCHEMA,
-    NATS_URL_SCHEMA,
-    PAYLOAD_SCHEMA,
-    PUBLISH_TIMEOUT_SCHEMA,
-    PUBLISHED_SCHEMA,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import TaskTimeout
+from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._brokers import BrokerUrl
+from workflowdev.plugins._brokers import Step
+from workflowdev.plugins._brokers import client_name
+from workflowdev.plugins._brokers import close_within
+from workflowdev.plugins._brokers import decode_payload
+from workflowdev.plugins._brokers import encode_message
+from workflowdev.plugins._brokers import import_client
+from workflowdev.plugins._toolkit import duration_schema
+from workflowdev.plugins._toolkit import read_duration
+from workflowdev.plugins._toolkit import read_text
+from workflowdev.plugins.messaging._schemas import DEFAULT_TIMEOUT
+from workflowdev.plugins.messaging._schemas import ENCODING_SCHEMA
+from workflowdev.plugins.messaging._schemas import MESSAGE_SCHEMA
+from workflowdev.plugins.messaging._schemas import NATS_EXAMPLE
+from workflowdev.plugins.messaging._schemas import NATS_HEADERS_SCHEMA
+from workflowdev.plugins.messaging._schemas import NATS_PORTS
+from workflowdev.plugins.messaging._schemas import NATS_SUBJECT_SCHEMA
+from workflowdev.plugins.messaging._schemas import NATS_URL_SCHEMA
+from workflowdev.plugins.messaging._schemas import PAYLOAD_SCHEMA
+from workflowdev.plugins.messaging._schemas import PUBLISH_TIMEOUT_SCHEMA
+from workflowdev.plugins.messaging._schemas import PUBLISHED_SCHEMA
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NatsClient

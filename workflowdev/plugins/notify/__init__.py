@@ -19,11 +19,16 @@ from __future__ import annotations
 from typing import Final
 
 from workflowdev.engine.plugin import Plugin
-from workflowdev.plugins.notify._common import DISCORD_CONTENT_LIMIT, TELEGRAM_API_URL, TELEGRAM_TEXT_LIMIT
-from workflowdev.plugins.notify.discord import Discord, split_message
+from workflowdev.plugins.notify._common import DISCORD_CONTENT_LIMIT
+from workflowdev.plugins.notify._common import TELEGRAM_API_URL
+from workflowdev.plugins.notify._common import TELEGRAM_TEXT_LIMIT
+from workflowdev.plugins.notify.discord import Discord
+from workflowdev.plugins.notify.discord import split_message
 from workflowdev.plugins.notify.email import Email
 from workflowdev.plugins.notify.slack import Slack
-from workflowdev.plugins.notify.teams import Teams, teams_card, teams_message
+from workflowdev.plugins.notify.teams import Teams
+from workflowdev.plugins.notify.teams import teams_card
+from workflowdev.plugins.notify.teams import teams_message
 from workflowdev.plugins.notify.telegram import Telegram
 from workflowdev.plugins.notify.webhook import Webhook
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from workflowdev.engine.plugin import JSON, TaskFailed, as_text
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
 from workflowdev.plugins._notify_http import Reply
 
 CONNECTORS_EXTRA: Final = "this task needs the `connectors` extra: pip install 'workflowdev[connectors]'"

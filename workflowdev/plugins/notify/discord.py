@@ -6,22 +6,32 @@ import asyncio
 from collections.abc import Mapping
 from typing import ClassVar
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, as_text
-from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT, TIMEOUT_SCHEMA, Endpoint, Reply, endpoint, send
-from workflowdev.plugins._toolkit import object_schema, read_flag, read_optional_text
-from workflowdev.plugins.notify._common import (
-    DISCORD_CONTENT_LIMIT,
-    DISCORD_MAX_EMBEDS,
-    DISCORD_MAX_RATE_LIMIT_WAIT,
-    DISCORD_RATE_LIMIT_RETRIES,
-    STATUS_OUT,
-    TEXT,
-    provider_reason,
-    put_if_given,
-    read_objects,
-    url_schema,
-    webhook_url_schema,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT
+from workflowdev.plugins._notify_http import TIMEOUT_SCHEMA
+from workflowdev.plugins._notify_http import Endpoint
+from workflowdev.plugins._notify_http import Reply
+from workflowdev.plugins._notify_http import endpoint
+from workflowdev.plugins._notify_http import send
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_optional_text
+from workflowdev.plugins.notify._common import DISCORD_CONTENT_LIMIT
+from workflowdev.plugins.notify._common import DISCORD_MAX_EMBEDS
+from workflowdev.plugins.notify._common import DISCORD_MAX_RATE_LIMIT_WAIT
+from workflowdev.plugins.notify._common import DISCORD_RATE_LIMIT_RETRIES
+from workflowdev.plugins.notify._common import STATUS_OUT
+from workflowdev.plugins.notify._common import TEXT
+from workflowdev.plugins.notify._common import provider_reason
+from workflowdev.plugins.notify._common import put_if_given
+from workflowdev.plugins.notify._common import read_objects
+from workflowdev.plugins.notify._common import url_schema
+from workflowdev.plugins.notify._common import webhook_url_schema
 
 # -- notify.discord -------------------------------------------------------------------------------
 

@@ -7,29 +7,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from workflowdev.engine.plugin import (
-    DURATION_SCHEMA,
-    JSON,
-    Manifest,
-    Plugin,
-    TaskContext,
-    TaskFailed,
-    as_text,
-    parse_timeout,
-)
+from workflowdev.engine.plugin import DURATION_SCHEMA
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_timeout
 from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT
-from workflowdev.plugins._notify_smtp import (
-    SECURITY_MODES,
-    Mailbox,
-    build_message,
-    deliver,
-    parse_addresses,
-    server_from,
-    tls_context,
-)
+from workflowdev.plugins._notify_smtp import SECURITY_MODES
+from workflowdev.plugins._notify_smtp import Mailbox
+from workflowdev.plugins._notify_smtp import build_message
+from workflowdev.plugins._notify_smtp import deliver
+from workflowdev.plugins._notify_smtp import parse_addresses
+from workflowdev.plugins._notify_smtp import server_from
+from workflowdev.plugins._notify_smtp import tls_context
 from workflowdev.plugins._paths import confinement
-from workflowdev.plugins._toolkit import object_schema, read_flag, read_optional_text
-from workflowdev.plugins.notify._common import CONNECTORS_EXTRA, TEXT, recipients_schema
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_optional_text
+from workflowdev.plugins.notify._common import CONNECTORS_EXTRA
+from workflowdev.plugins.notify._common import TEXT
+from workflowdev.plugins.notify._common import recipients_schema
 
 # -- notify.email ---------------------------------------------------------------------------------
 

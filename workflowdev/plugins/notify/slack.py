@@ -5,18 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed
-from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT, TIMEOUT_SCHEMA, endpoint, send
-from workflowdev.plugins._toolkit import object_schema, read_optional_text
-from workflowdev.plugins.notify._common import (
-    SLACK_MAX_BLOCKS,
-    STATUS_OUT,
-    TEXT,
-    put_if_given,
-    read_objects,
-    url_schema,
-    webhook_url_schema,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT
+from workflowdev.plugins._notify_http import TIMEOUT_SCHEMA
+from workflowdev.plugins._notify_http import endpoint
+from workflowdev.plugins._notify_http import send
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_optional_text
+from workflowdev.plugins.notify._common import SLACK_MAX_BLOCKS
+from workflowdev.plugins.notify._common import STATUS_OUT
+from workflowdev.plugins.notify._common import TEXT
+from workflowdev.plugins.notify._common import put_if_given
+from workflowdev.plugins.notify._common import read_objects
+from workflowdev.plugins.notify._common import url_schema
+from workflowdev.plugins.notify._common import webhook_url_schema
 
 # -- notify.slack ---------------------------------------------------------------------------------
 

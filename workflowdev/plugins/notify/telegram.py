@@ -7,18 +7,27 @@ from typing import ClassVar
 
 from yarl import URL
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, as_text
-from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT, TIMEOUT_SCHEMA, Endpoint, endpoint, send
-from workflowdev.plugins._toolkit import object_schema, read_flag, read_optional_text
-from workflowdev.plugins.notify._common import (
-    STATUS_OUT,
-    TELEGRAM_API_URL,
-    TELEGRAM_TEXT_LIMIT,
-    TEXT,
-    provider_reason,
-    put_if_given,
-    url_schema,
-)
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT
+from workflowdev.plugins._notify_http import TIMEOUT_SCHEMA
+from workflowdev.plugins._notify_http import Endpoint
+from workflowdev.plugins._notify_http import endpoint
+from workflowdev.plugins._notify_http import send
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_optional_text
+from workflowdev.plugins.notify._common import STATUS_OUT
+from workflowdev.plugins.notify._common import TELEGRAM_API_URL
+from workflowdev.plugins.notify._common import TELEGRAM_TEXT_LIMIT
+from workflowdev.plugins.notify._common import TEXT
+from workflowdev.plugins.notify._common import provider_reason
+from workflowdev.plugins.notify._common import put_if_given
+from workflowdev.plugins.notify._common import url_schema
 
 # -- notify.telegram ------------------------------------------------------------------------------
 

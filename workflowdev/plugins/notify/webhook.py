@@ -5,10 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, as_text
-from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT, TIMEOUT_SCHEMA, endpoint, send
-from workflowdev.plugins._toolkit import object_schema, read_flag, read_text_map
-from workflowdev.plugins.notify._common import WEBHOOK_METHODS, url_schema
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT
+from workflowdev.plugins._notify_http import TIMEOUT_SCHEMA
+from workflowdev.plugins._notify_http import endpoint
+from workflowdev.plugins._notify_http import send
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import read_text_map
+from workflowdev.plugins.notify._common import WEBHOOK_METHODS
+from workflowdev.plugins.notify._common import url_schema
 
 # -- notify.webhook -------------------------------------------------------------------------------
 

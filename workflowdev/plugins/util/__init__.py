@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import Final
 
 from workflowdev.engine.plugin import Plugin
-from workflowdev.plugins.util.basics import MAX_SLEEP_SECONDS, Assert, Echo, Log, Noop, Sleep
+from workflowdev.plugins.util.basics import MAX_SLEEP_SECONDS
+from workflowdev.plugins.util.basics import Assert
+from workflowdev.plugins.util.basics import Echo
+from workflowdev.plugins.util.basics import Log
+from workflowdev.plugins.util.basics import Noop
+from workflowdev.plugins.util.basics import Sleep
 from workflowdev.plugins.util.dates import DateTime
 from workflowdev.plugins.util.ids import Uuid
 from workflowdev.plugins.util.random_values import RandomValue

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import ClassVar, Final
+from typing import ClassVar
+from typing import Final
 
-from workflowdev.engine.plugin import (
-    CONDITION_SCHEMA,
-    DURATION_TEXT_SCHEMA,
-    JSON,
-    Manifest,
-    Plugin,
-    TaskContext,
-    TaskFailed,
-    as_condition,
-    as_text,
-    parse_duration,
-)
+from workflowdev.engine.plugin import CONDITION_SCHEMA
+from workflowdev.engine.plugin import DURATION_TEXT_SCHEMA
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_condition
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_duration
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 DEFAULT_LOG_LEVEL: Final = "info"

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
-from typing import ClassVar, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import ClassVar
+from typing import Final
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
-from workflowdev.engine.plugin import (
-    DURATION_SCHEMA,
-    JSON,
-    Manifest,
-    Plugin,
-    TaskContext,
-    TaskFailed,
-    as_text,
-    parse_duration,
-)
-from workflowdev.plugins._toolkit import read_choice, read_optional_text
+from workflowdev.engine.plugin import DURATION_SCHEMA
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.engine.plugin import parse_duration
+from workflowdev.plugins._toolkit import read_choice
+from workflowdev.plugins._toolkit import read_optional_text
 
 DATETIME_ACTIONS: Final = ("now", "parse", "format", "add", "subtract")
 STRFTIME_DIRECTIVES: Final = frozenset("aAwdbBmyYHIpMSfzZjUWcxXGuV%")

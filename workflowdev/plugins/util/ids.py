@@ -6,10 +6,17 @@ import secrets
 import time
 import uuid
 from collections.abc import Mapping
-from typing import ClassVar, Final
+from typing import ClassVar
+from typing import Final
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed
-from workflowdev.plugins._toolkit import read_choice, read_optional_text, read_whole_number
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._toolkit import read_choice
+from workflowdev.plugins._toolkit import read_optional_text
+from workflowdev.plugins._toolkit import read_whole_number
 
 UUID_VERSIONS: Final = (4, 5, 7)
 MAX_UUIDS: Final = 1000

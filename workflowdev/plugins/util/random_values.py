@@ -8,10 +8,18 @@ import random
 import secrets
 import string
 from collections.abc import Mapping
-from typing import ClassVar, Final
+from typing import ClassVar
+from typing import Final
 
-from workflowdev.engine.plugin import JSON, Manifest, Plugin, TaskContext, TaskFailed, as_text
-from workflowdev.plugins._toolkit import read_choice, read_optional_text, read_whole_number
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import Manifest
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._toolkit import read_choice
+from workflowdev.plugins._toolkit import read_optional_text
+from workflowdev.plugins._toolkit import read_whole_number
 
 RANDOM_KINDS: Final = ("integer", "number", "choice", "string", "bytes")
 RANDOM_KIND_PROPERTIES: Final = {

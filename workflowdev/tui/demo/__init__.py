@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from importlib import resources
 
-from workflowdev.tui.client import ApiClient, ApiError
+from workflowdev.tui.client import ApiClient
+from workflowdev.tui.client import ApiError
 
 DEMO_NAMESPACE = "demo"
 

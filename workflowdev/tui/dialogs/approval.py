@@ -9,21 +9,34 @@ the prompt says who decided what instead of pretending the operator's decision c
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Group
+from rich.console import RenderableType
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.binding import Binding
+from textual.binding import BindingType
+from textual.containers import Horizontal
+from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button
+from textual.widgets import Input
+from textual.widgets import Static
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.dialogs.prompts import Confirm
-from workflowdev.tui.formatting import format_duration, format_time, pretty_json, status_glyph, status_text
-from workflowdev.tui.gate_context import one_line_json, ran_before, runs_after
+from workflowdev.tui.formatting import format_duration
+from workflowdev.tui.formatting import format_time
+from workflowdev.tui.formatting import pretty_json
+from workflowdev.tui.formatting import status_glyph
+from workflowdev.tui.formatting import status_text
+from workflowdev.tui.gate_context import one_line_json
+from workflowdev.tui.gate_context import ran_before
+from workflowdev.tui.gate_context import runs_after
 from workflowdev.tui.session import Session
 
 Json = dict[str, Any]

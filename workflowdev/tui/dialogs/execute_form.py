@@ -13,13 +13,23 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal
+from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Static, Switch
+from textual.widgets import Button
+from textual.widgets import Input
+from textual.widgets import Label
+from textual.widgets import Static
+from textual.widgets import Switch
 
-from workflowdev.tui.client import ApiError, Unauthorized
-from workflowdev.tui.flow_inputs import BadValue, InputSpec, input_specs, parse_value
+from workflowdev.tui.client import ApiError
+from workflowdev.tui.client import Unauthorized
+from workflowdev.tui.flow_inputs import BadValue
+from workflowdev.tui.flow_inputs import InputSpec
+from workflowdev.tui.flow_inputs import input_specs
+from workflowdev.tui.flow_inputs import parse_value
 from workflowdev.tui.session import Session
 
 Json = dict[str, Any]

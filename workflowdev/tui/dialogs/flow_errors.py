@@ -12,9 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
+from textual.widgets import Static
 
-from workflowdev.tui.widgets.yaml_view import Problem, problem_lines, yaml_text
+from workflowdev.tui.widgets.yaml_view import Problem
+from workflowdev.tui.widgets.yaml_view import problem_lines
+from workflowdev.tui.widgets.yaml_view import yaml_text
 
 
 class FlowErrors(Screen[bool]):

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Static
+from textual.screen import ModalScreen
+from textual.screen import Screen
+from textual.widgets import DataTable
+from textual.widgets import Static
 
 
 @dataclass(frozen=True)

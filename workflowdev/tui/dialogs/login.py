@@ -7,9 +7,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button
+from textual.widgets import Input
+from textual.widgets import Label
+from textual.widgets import Static
 
-from workflowdev.tui.client import ApiClient, ApiError
+from workflowdev.tui.client import ApiClient
+from workflowdev.tui.client import ApiError
 
 
 class LoginScreen(ModalScreen[bool]):

@@ -9,20 +9,24 @@ operator confirms, and each is run once even if someone else backfills at the sa
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable
+from textual.widgets import Footer
+from textual.widgets import Static
 
 from workflowdev.tui.client import Json
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.formatting import format_time
 from workflowdev.tui.navigation import OpenExecution
-from workflowdev.tui.session import Session, reports_api_errors
+from workflowdev.tui.session import Session
+from workflowdev.tui.session import reports_api_errors
 
 STATE_STYLES = {
     "fired": "green",

@@ -7,26 +7,37 @@ message, context and execution inputs below the table; enter opens the decision 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Group
+from rich.console import RenderableType
 from rich.text import Text
 from textual import work
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
+from textual.widgets import Static
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.dialogs.approval import ApprovalModal
-from workflowdev.tui.formatting import format_duration, format_time, parse_time, short_id, status_glyph
+from workflowdev.tui.formatting import format_duration
+from workflowdev.tui.formatting import format_time
+from workflowdev.tui.formatting import parse_time
+from workflowdev.tui.formatting import short_id
+from workflowdev.tui.formatting import status_glyph
 from workflowdev.tui.gate_context import one_line_json
 from workflowdev.tui.navigation import OpenApproval
 from workflowdev.tui.panes.base import Pane
-from workflowdev.tui.session import Session, reports_api_errors
-from workflowdev.tui.widgets.live_table import Cells, LiveTable
+from workflowdev.tui.session import Session
+from workflowdev.tui.session import reports_api_errors
+from workflowdev.tui.widgets.live_table import Cells
+from workflowdev.tui.widgets.live_table import LiveTable
 
 __all__ = ["ApprovalModal", "ApprovalsPane"]
 

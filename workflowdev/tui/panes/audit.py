@@ -12,12 +12,17 @@ import re
 from collections.abc import Iterable
 from typing import ClassVar
 
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
+from textual.binding import BindingType
 
 from workflowdev.tui.client import ApiError
-from workflowdev.tui.formatting import format_time, short_id
+from workflowdev.tui.formatting import format_time
+from workflowdev.tui.formatting import short_id
 from workflowdev.tui.panes.base import Json
-from workflowdev.tui.panes.table_pane import Cells, Column, TablePane, table_bindings
+from workflowdev.tui.panes.table_pane import Cells
+from workflowdev.tui.panes.table_pane import Column
+from workflowdev.tui.panes.table_pane import TablePane
+from workflowdev.tui.panes.table_pane import table_bindings
 
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 NEEDS_ADMIN = "The audit log needs the admin role."

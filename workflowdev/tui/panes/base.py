@@ -10,7 +10,8 @@ through nothing else: it asks to go elsewhere by posting a navigation message.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 from textual import events
 from textual.app import ComposeResult

@@ -8,19 +8,28 @@ The server never returns one, so the table could not show one even by mistake.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Group
+from rich.console import RenderableType
 from rich.text import Text
 from textual import work
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
+from textual.binding import BindingType
 
 from workflowdev.tui.client import ApiError
-from workflowdev.tui.dialogs.prompts import AskText, Confirm
+from workflowdev.tui.dialogs.prompts import AskText
+from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.formatting import format_time
 from workflowdev.tui.panes.base import Json
-from workflowdev.tui.panes.table_pane import Cells, Column, TablePane, heading, json_view, table_bindings
+from workflowdev.tui.panes.table_pane import Cells
+from workflowdev.tui.panes.table_pane import Column
+from workflowdev.tui.panes.table_pane import TablePane
+from workflowdev.tui.panes.table_pane import heading
+from workflowdev.tui.panes.table_pane import json_view
+from workflowdev.tui.panes.table_pane import table_bindings
 from workflowdev.tui.session import reports_api_errors
 
 NAME_PATTERN = re.compile(r"[A-Z][A-Z0-9_]*")

@@ -14,33 +14,39 @@ import json
 from collections.abc import Iterable
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Group
+from rich.console import RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import work
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.binding import Binding
+from textual.binding import BindingType
+from textual.containers import Horizontal
+from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Static, Tree
+from textual.widgets import Static
+from textual.widgets import Tree
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.dialogs.prompts import Confirm
-from workflowdev.tui.flow_outline import Planned, outline
-from workflowdev.tui.formatting import (
-    TERMINAL_STATUSES,
-    elapsed_ms,
-    format_duration,
-    format_time,
-    pretty_json,
-    short_id,
-    status_text,
-)
+from workflowdev.tui.flow_outline import Planned
+from workflowdev.tui.flow_outline import outline
+from workflowdev.tui.formatting import TERMINAL_STATUSES
+from workflowdev.tui.formatting import elapsed_ms
+from workflowdev.tui.formatting import format_duration
+from workflowdev.tui.formatting import format_time
+from workflowdev.tui.formatting import pretty_json
+from workflowdev.tui.formatting import short_id
+from workflowdev.tui.formatting import status_text
 from workflowdev.tui.navigation import OpenExecution
 from workflowdev.tui.panes.base import Json
-from workflowdev.tui.panes.execution_state import ExecutionActionsPane, merge_update
-from workflowdev.tui.session import Session, reports_api_errors
+from workflowdev.tui.panes.execution_state import ExecutionActionsPane
+from workflowdev.tui.panes.execution_state import merge_update
+from workflowdev.tui.session import Session
+from workflowdev.tui.session import reports_api_errors
 from workflowdev.tui.widgets.log_tail import LogTail
-from workflowdev.tui.widgets.task_tree import NodeRef, TaskTree
+from workflowdev.tui.widgets.task_tree import NodeRef
+from workflowdev.tui.widgets.task_tree import TaskTree
 
 LOG_BATCH = 1000
 """Log lines handed to the tail at once while history pours in; live lines go in as they come."""

@@ -14,8 +14,10 @@ from textual import work
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.dialogs.prompts import Confirm
-from workflowdev.tui.formatting import TERMINAL_STATUSES, short_id
-from workflowdev.tui.panes.base import Json, Pane
+from workflowdev.tui.formatting import TERMINAL_STATUSES
+from workflowdev.tui.formatting import short_id
+from workflowdev.tui.panes.base import Json
+from workflowdev.tui.panes.base import Pane
 from workflowdev.tui.session import Session
 
 CANCELLABLE = frozenset({"QUEUED", "RUNNING", "PAUSED"})

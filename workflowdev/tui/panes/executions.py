@@ -11,23 +11,34 @@ so ten thousand executions never load at once.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from dataclasses import replace
+from typing import Any
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
+from textual.binding import BindingType
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable
+from textual.widgets import Input
+from textual.widgets import Static
 from textual.widgets.data_table import RowDoesNotExist
 
 from workflowdev.tui.client import ApiError
-from workflowdev.tui.formatting import elapsed_ms, format_duration, format_time, short_id, status_text
+from workflowdev.tui.formatting import elapsed_ms
+from workflowdev.tui.formatting import format_duration
+from workflowdev.tui.formatting import format_time
+from workflowdev.tui.formatting import short_id
+from workflowdev.tui.formatting import status_text
 from workflowdev.tui.navigation import OpenExecution
 from workflowdev.tui.panes.base import Json
-from workflowdev.tui.panes.execution_state import ExecutionActionsPane, merge_update
-from workflowdev.tui.session import Session, reports_api_errors
+from workflowdev.tui.panes.execution_state import ExecutionActionsPane
+from workflowdev.tui.panes.execution_state import merge_update
+from workflowdev.tui.session import Session
+from workflowdev.tui.session import reports_api_errors
 from workflowdev.tui.widgets.list_table import ListTable
 
 PAGE_SIZE = 200

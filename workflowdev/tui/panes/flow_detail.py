@@ -8,21 +8,32 @@ Restoring never rewrites history: the old YAML is saved as a new revision, as AP
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import DataTable, Static, TabbedContent, TabPane
+from textual.widgets import DataTable
+from textual.widgets import Static
+from textual.widgets import TabbedContent
+from textual.widgets import TabPane
 
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.editing import edit_flow
-from workflowdev.tui.formatting import elapsed_ms, format_duration, format_time, short_id, status_text
-from workflowdev.tui.navigation import OpenExecution, RunFlow
+from workflowdev.tui.formatting import elapsed_ms
+from workflowdev.tui.formatting import format_duration
+from workflowdev.tui.formatting import format_time
+from workflowdev.tui.formatting import short_id
+from workflowdev.tui.formatting import status_text
+from workflowdev.tui.navigation import OpenExecution
+from workflowdev.tui.navigation import RunFlow
 from workflowdev.tui.panes.base import Pane
-from workflowdev.tui.session import Session, reports_api_errors
+from workflowdev.tui.session import Session
+from workflowdev.tui.session import reports_api_errors
 from workflowdev.tui.widgets.diff_text import diff_text
 from workflowdev.tui.widgets.list_table import ListTable
 from workflowdev.tui.widgets.yaml_view import yaml_text

@@ -9,22 +9,31 @@ reconnection) rebuilds the table; filtering shows and hides rows locally without
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
+from textual.binding import BindingType
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable
+from textual.widgets import Input
+from textual.widgets import Static
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.dialogs.prompts import Confirm
 from workflowdev.tui.editing import edit_flow
-from workflowdev.tui.formatting import format_time, parse_time, status_text
-from workflowdev.tui.navigation import OpenFlow, RunFlow
+from workflowdev.tui.formatting import format_time
+from workflowdev.tui.formatting import parse_time
+from workflowdev.tui.formatting import status_text
+from workflowdev.tui.navigation import OpenFlow
+from workflowdev.tui.navigation import RunFlow
 from workflowdev.tui.panes.base import Pane
-from workflowdev.tui.session import Session, reports_api_errors
-from workflowdev.tui.widgets.live_table import Cells, LiveTable
+from workflowdev.tui.session import Session
+from workflowdev.tui.session import reports_api_errors
+from workflowdev.tui.widgets.live_table import Cells
+from workflowdev.tui.widgets.live_table import LiveTable
 
 Json = dict[str, Any]
 COLUMNS = (

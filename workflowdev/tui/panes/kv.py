@@ -10,25 +10,39 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Group
+from rich.console import RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import work
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.binding import Binding
+from textual.binding import BindingType
+from textual.containers import Horizontal
+from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, OptionList, Static
+from textual.widgets import DataTable
+from textual.widgets import Input
+from textual.widgets import OptionList
+from textual.widgets import Static
 from textual.widgets.option_list import Option
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.dialogs.json_editor import JsonEditor
-from workflowdev.tui.dialogs.prompts import AskText, Check, Confirm
-from workflowdev.tui.formatting import format_duration, format_time, parse_time
+from workflowdev.tui.dialogs.prompts import AskText
+from workflowdev.tui.dialogs.prompts import Check
+from workflowdev.tui.dialogs.prompts import Confirm
+from workflowdev.tui.formatting import format_duration
+from workflowdev.tui.formatting import format_time
+from workflowdev.tui.formatting import parse_time
 from workflowdev.tui.panes.base import Pane
-from workflowdev.tui.session import Session, reports_api_errors
-from workflowdev.tui.widgets.live_table import Cells, LiveTable
+from workflowdev.tui.session import Session
+from workflowdev.tui.session import reports_api_errors
+from workflowdev.tui.widgets.live_table import Cells
+from workflowdev.tui.widgets.live_table import LiveTable
 
 Json = dict[str, Any]
 WRITER = "editor"

@@ -12,12 +12,18 @@ from datetime import datetime
 from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
+from textual.binding import BindingType
 
 from workflowdev.tui.client import ApiError
-from workflowdev.tui.formatting import format_duration, format_time, parse_time
+from workflowdev.tui.formatting import format_duration
+from workflowdev.tui.formatting import format_time
+from workflowdev.tui.formatting import parse_time
 from workflowdev.tui.panes.base import Json
-from workflowdev.tui.panes.table_pane import Cells, Column, TablePane, table_bindings
+from workflowdev.tui.panes.table_pane import Cells
+from workflowdev.tui.panes.table_pane import Column
+from workflowdev.tui.panes.table_pane import TablePane
+from workflowdev.tui.panes.table_pane import table_bindings
 from workflowdev.tui.session import Session
 
 RELOAD_DELAY = 2.0

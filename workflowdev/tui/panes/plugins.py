@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Group
+from rich.console import RenderableType
 from rich.text import Text
 from textual.binding import BindingType
 
 from workflowdev.tui.panes.base import Json
-from workflowdev.tui.panes.table_pane import Cells, Column, TablePane, code_view, heading, json_view, table_bindings
+from workflowdev.tui.panes.table_pane import Cells
+from workflowdev.tui.panes.table_pane import Column
+from workflowdev.tui.panes.table_pane import TablePane
+from workflowdev.tui.panes.table_pane import code_view
+from workflowdev.tui.panes.table_pane import heading
+from workflowdev.tui.panes.table_pane import json_view
+from workflowdev.tui.panes.table_pane import table_bindings
 
 
 def relevance(plugin: Json, words: list[str]) -> int | None:

@@ -13,24 +13,32 @@ failure of an action.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 from rich.console import RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
-from textual import on, work
+from textual import on
+from textual import work
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable
+from textual.widgets import Input
+from textual.widgets import Static
 
 from workflowdev.tui.client import ApiError
 from workflowdev.tui.formatting import pretty_json
-from workflowdev.tui.panes.base import Json, Pane
+from workflowdev.tui.panes.base import Json
+from workflowdev.tui.panes.base import Pane
 from workflowdev.tui.session import Session
-from workflowdev.tui.widgets.live_table import Cells, LiveTable
+from workflowdev.tui.widgets.live_table import Cells
+from workflowdev.tui.widgets.live_table import LiveTable
 
 MASK = "****"
 SECRET_WORDS = ("secret", "password", "token")

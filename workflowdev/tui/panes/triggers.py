@@ -12,16 +12,25 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Group
+from rich.console import RenderableType
 from rich.text import Text
 from textual import work
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
+from textual.binding import BindingType
 
 from workflowdev.tui.formatting import format_time
 from workflowdev.tui.navigation import OpenSlots
 from workflowdev.tui.panes.base import Json
-from workflowdev.tui.panes.table_pane import Cells, Column, TablePane, heading, json_view, masked, table_bindings
-from workflowdev.tui.session import Session, reports_api_errors
+from workflowdev.tui.panes.table_pane import Cells
+from workflowdev.tui.panes.table_pane import Column
+from workflowdev.tui.panes.table_pane import TablePane
+from workflowdev.tui.panes.table_pane import heading
+from workflowdev.tui.panes.table_pane import json_view
+from workflowdev.tui.panes.table_pane import masked
+from workflowdev.tui.panes.table_pane import table_bindings
+from workflowdev.tui.session import Session
+from workflowdev.tui.session import reports_api_errors
 
 RELOAD_DELAY = 2.0
 """Seconds to gather executions queued by triggers before re-reading when they last fired."""

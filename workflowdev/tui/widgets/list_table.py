@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from typing import ClassVar
+from typing import TypeVar
 
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
+from textual.binding import BindingType
 from textual.widgets import DataTable
 
 CellType = TypeVar("CellType")

@@ -14,9 +14,12 @@ of them), `table.remove(key)` when an item goes, and `table.sync(rows)` after a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from contextlib import contextmanager
-from typing import Any, Self
+from typing import Any
+from typing import Self
 
 from rich.console import RenderableType
 from textual.coordinate import Coordinate

@@ -12,11 +12,14 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
+from typing import NamedTuple
 
-from rich.cells import cell_len, chop_cells
+from rich.cells import cell_len
+from rich.cells import chop_cells
 
 MAX_LINES = 200_000
 """Log lines kept; older ones are dropped (and counted) so a chatty execution cannot eat the memory."""

@@ -18,22 +18,31 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable
-from datetime import UTC, tzinfo
-from typing import Any, ClassVar
+from datetime import UTC
+from datetime import tzinfo
+from typing import Any
+from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
+from textual.binding import BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from workflowdev.tui.formatting import LEVEL_STYLES, Clock, parse_time
-from workflowdev.tui.widgets.log_store import NOTHING_ADDED, PART_BITS, Line, LogStore, task_label
+from workflowdev.tui.formatting import LEVEL_STYLES
+from workflowdev.tui.formatting import Clock
+from workflowdev.tui.formatting import parse_time
+from workflowdev.tui.widgets.log_store import NOTHING_ADDED
+from workflowdev.tui.widgets.log_store import PART_BITS
+from workflowdev.tui.widgets.log_store import Line
+from workflowdev.tui.widgets.log_store import LogStore
+from workflowdev.tui.widgets.log_store import task_label
 
 CACHE_SIZE = 2_000
 """Rendered rows kept: a few screens' worth, so scrolling back and forth never re-renders."""

@@ -21,8 +21,10 @@ finished task keeps it there; moving it back onto a running task resumes followi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +33,9 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from workflowdev.tui.flow_outline import Planned
-from workflowdev.tui.formatting import elapsed_ms, format_duration, status_glyph
+from workflowdev.tui.formatting import elapsed_ms
+from workflowdev.tui.formatting import format_duration
+from workflowdev.tui.formatting import status_glyph
 
 Json = dict[str, Any]
 FOREACH = "flow.foreach"

@@ -6,7 +6,8 @@ line carries a `✖` in its gutter as well as colour, so problems still stand ou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 from rich.syntax import Syntax

@@ -61,9 +61,11 @@ uses its whole time budget holds the loop for `max_seconds`.
 from __future__ import annotations
 
 from workflowdev.engine.language.expressions.budget import Limits
-from workflowdev.engine.language.expressions.errors import ExpressionError, SafeResolverError
+from workflowdev.engine.language.expressions.errors import ExpressionError
+from workflowdev.engine.language.expressions.errors import SafeResolverError
 from workflowdev.engine.language.expressions.renderer import Renderer
-from workflowdev.engine.language.expressions.session import CredentialResolver, KVReader
+from workflowdev.engine.language.expressions.session import CredentialResolver
+from workflowdev.engine.language.expressions.session import KVReader
 from workflowdev.engine.language.expressions.templates import is_template
 
 __all__ = [

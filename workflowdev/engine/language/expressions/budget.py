@@ -14,8 +14,14 @@ import math
 import operator
 import threading
 import time
-from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, ValuesView
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from collections.abc import ItemsView
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import KeysView
+from collections.abc import ValuesView
+from dataclasses import dataclass
+from dataclasses import fields
 from typing import Any
 
 from jinja2.runtime import StrictUndefined

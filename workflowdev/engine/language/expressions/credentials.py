@@ -6,12 +6,14 @@ Text without `{{`/`{%` needs no Jinja at all: `CredentialText` fills its referen
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.ext import Extension
-from jinja2.lexer import Token, TokenStream
+from jinja2.lexer import Token
+from jinja2.lexer import TokenStream
 
 _CREDENTIAL = re.compile(r"\$(\$?)\{([A-Z][A-Z0-9_]*)\}")
 CREDENTIALS_NAME = "_wd_credentials"

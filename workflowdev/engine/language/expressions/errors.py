@@ -6,7 +6,8 @@ errors without importing Jinja2's sandbox, and so every module of the package re
 
 from __future__ import annotations
 
-from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.exceptions import SecurityError
+from jinja2.exceptions import TemplateError
 
 
 class SafeResolverError(Exception):

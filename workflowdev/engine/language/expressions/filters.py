@@ -6,28 +6,31 @@ run, plus `tojson` and `fromjson`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from functools import update_wrapper
 from typing import Any
 
-from jinja2 import pass_environment, pass_eval_context
+from jinja2 import pass_environment
+from jinja2 import pass_eval_context
 from jinja2.environment import Environment
-from jinja2.filters import (
-    do_batch,
-    do_center,
-    do_format,
-    do_indent,
-    do_replace,
-    do_wordwrap,
-    make_attrgetter,
-    sync_do_join,
-    sync_do_slice,
-)
+from jinja2.filters import do_batch
+from jinja2.filters import do_center
+from jinja2.filters import do_format
+from jinja2.filters import do_indent
+from jinja2.filters import do_replace
+from jinja2.filters import do_wordwrap
+from jinja2.filters import make_attrgetter
+from jinja2.filters import sync_do_join
+from jinja2.filters import sync_do_slice
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Undefined
 from markupsafe import soft_str
 
-from workflowdev.engine.language.expressions.budget import LAZY, active
+from workflowdev.engine.language.expressions.budget import LAZY
+from workflowdev.engine.language.expressions.budget import active
 from workflowdev.engine.language.expressions.errors import Refused
 from workflowdev.engine.language.expressions.sizes import percent_size
 

@@ -6,7 +6,8 @@ as any operator.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 from workflowdev.engine.language.expressions.budget import active

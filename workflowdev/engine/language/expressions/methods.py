@@ -4,12 +4,14 @@ from their arguments (padding, `replace`, `join`, `expandtabs`) measured before 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
 from workflowdev.engine.language.expressions.budget import active
-from workflowdev.engine.language.expressions.filters import expect_join, expect_replace
+from workflowdev.engine.language.expressions.filters import expect_join
+from workflowdev.engine.language.expressions.filters import expect_replace
 
 
 def _padded(name: str) -> Callable[..., str]:

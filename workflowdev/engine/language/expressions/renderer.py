@@ -6,24 +6,31 @@ source, so the cost of a task's properties after the first is one or more synchr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import datetime
-from functools import lru_cache, partial
+from functools import lru_cache
+from functools import partial
 from typing import Any
 
-from workflowdev.engine.language.expressions.budget import ACTIVE, Limits, render_clock
+from workflowdev.engine.language.expressions.budget import ACTIVE
+from workflowdev.engine.language.expressions.budget import Limits
+from workflowdev.engine.language.expressions.budget import render_clock
 from workflowdev.engine.language.expressions.credentials import CredentialText
-from workflowdev.engine.language.expressions.errors import ExpressionError, quoted, reason
+from workflowdev.engine.language.expressions.errors import ExpressionError
+from workflowdev.engine.language.expressions.errors import quoted
+from workflowdev.engine.language.expressions.errors import reason
 from workflowdev.engine.language.expressions.functions import utc_now
-from workflowdev.engine.language.expressions.results import joined, native
+from workflowdev.engine.language.expressions.results import joined
+from workflowdev.engine.language.expressions.results import native
 from workflowdev.engine.language.expressions.sandbox import Sandbox
-from workflowdev.engine.language.expressions.session import CredentialResolver, KVReader, Session
-from workflowdev.engine.language.expressions.templates import (
-    RESULT,
-    Compiled,
-    compile_template,
-    is_template,
-)
+from workflowdev.engine.language.expressions.session import CredentialResolver
+from workflowdev.engine.language.expressions.session import KVReader
+from workflowdev.engine.language.expressions.session import Session
+from workflowdev.engine.language.expressions.templates import RESULT
+from workflowdev.engine.language.expressions.templates import Compiled
+from workflowdev.engine.language.expressions.templates import compile_template
+from workflowdev.engine.language.expressions.templates import is_template
 from workflowdev.engine.secrets import SecretMasker
 
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})

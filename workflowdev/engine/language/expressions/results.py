@@ -7,16 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from jinja2.runtime import StrictUndefined, Undefined
+from jinja2.runtime import StrictUndefined
+from jinja2.runtime import Undefined
 from markupsafe import Markup
 
-from workflowdev.engine.language.expressions.budget import (
-    CHECK_EVERY,
-    CONTAINERS,
-    FUNCTION_VALUE,
-    LAZY,
-    Pass,
-)
+from workflowdev.engine.language.expressions.budget import CHECK_EVERY
+from workflowdev.engine.language.expressions.budget import CONTAINERS
+from workflowdev.engine.language.expressions.budget import FUNCTION_VALUE
+from workflowdev.engine.language.expressions.budget import LAZY
+from workflowdev.engine.language.expressions.budget import Pass
 from workflowdev.engine.language.expressions.errors import Refused
 
 

@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import itertools
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from functools import update_wrapper
 from typing import Any
 
-from jinja2 import nodes, pass_context
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2 import nodes
+from jinja2 import pass_context
+from jinja2.compiler import CodeGenerator
+from jinja2.compiler import Frame
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context, LoopContext, StrictUndefined, Undefined
+from jinja2.runtime import Context
+from jinja2.runtime import LoopContext
+from jinja2.runtime import StrictUndefined
+from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-from workflowdev.engine.language.expressions.budget import BINOPS, FUNCTION_VALUE, LAZY, active
+from workflowdev.engine.language.expressions.budget import BINOPS
+from workflowdev.engine.language.expressions.budget import FUNCTION_VALUE
+from workflowdev.engine.language.expressions.budget import LAZY
+from workflowdev.engine.language.expressions.budget import active
 from workflowdev.engine.language.expressions.credentials import CredentialTokens
 from workflowdev.engine.language.expressions.errors import Refused
 from workflowdev.engine.language.expressions.filters import metered_filters
-from workflowdev.engine.language.expressions.methods import BUILTIN_VALUES, allowed_method
+from workflowdev.engine.language.expressions.methods import BUILTIN_VALUES
+from workflowdev.engine.language.expressions.methods import allowed_method
 from workflowdev.engine.language.expressions.sizes import format_size
 
 

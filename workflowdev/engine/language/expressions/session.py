@@ -6,25 +6,28 @@ the session's own `kv` method and a cycle left to the garbage collector stalls t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from workflowdev.engine.language.expressions.budget import Limits, Pass, render_clock
+from workflowdev.engine.language.expressions.budget import Limits
+from workflowdev.engine.language.expressions.budget import Pass
+from workflowdev.engine.language.expressions.budget import render_clock
 from workflowdev.engine.language.expressions.credentials import CREDENTIALS_NAME
-from workflowdev.engine.language.expressions.errors import (
-    ExpressionError,
-    Refused,
-    SafeResolverError,
-    reason,
-)
-from workflowdev.engine.language.expressions.functions import (
-    bounded_range,
-    measured_dict,
-    random_uuid,
-)
+from workflowdev.engine.language.expressions.errors import ExpressionError
+from workflowdev.engine.language.expressions.errors import Refused
+from workflowdev.engine.language.expressions.errors import SafeResolverError
+from workflowdev.engine.language.expressions.errors import reason
+from workflowdev.engine.language.expressions.functions import bounded_range
+from workflowdev.engine.language.expressions.functions import measured_dict
+from workflowdev.engine.language.expressions.functions import random_uuid
 from workflowdev.engine.secrets import SecretMasker
 
 CredentialResolver = Callable[[str], Awaitable[str | None]]

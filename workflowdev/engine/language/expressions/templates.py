@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jinja2 import Template, nodes
+from jinja2 import Template
+from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from workflowdev.engine.language.expressions.credentials import (
-    CREDENTIALS_NAME,
-    CredentialRef,
-    CredentialText,
-    split_credentials,
-)
-from workflowdev.engine.language.expressions.errors import ExpressionError, Refused, quoted
-from workflowdev.engine.language.expressions.sandbox import InsertGuards, Sandbox
+from workflowdev.engine.language.expressions.credentials import CREDENTIALS_NAME
+from workflowdev.engine.language.expressions.credentials import CredentialRef
+from workflowdev.engine.language.expressions.credentials import CredentialText
+from workflowdev.engine.language.expressions.credentials import split_credentials
+from workflowdev.engine.language.expressions.errors import ExpressionError
+from workflowdev.engine.language.expressions.errors import Refused
+from workflowdev.engine.language.expressions.errors import quoted
+from workflowdev.engine.language.expressions.sandbox import InsertGuards
+from workflowdev.engine.language.expressions.sandbox import Sandbox
 
 
 def is_template(text: str) -> bool:

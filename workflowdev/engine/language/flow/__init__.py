@@ -16,20 +16,20 @@ points), `tasks` (task declarations and their expressions), `graph` (`depends_on
 
 from __future__ import annotations
 
-from workflowdev.engine.language.flow.inputs import InputsInvalid, check_inputs
-from workflowdev.engine.language.flow.model import (
-    Concurrency,
-    Flow,
-    FlowError,
-    FlowInvalid,
-    InputSpec,
-    RetryPolicy,
-    Task,
-    TaskList,
-    TriggerSpec,
-    ValidationReport,
-)
-from workflowdev.engine.language.flow.reader import parse_flow, validate_flow
+from workflowdev.engine.language.flow.inputs import InputsInvalid
+from workflowdev.engine.language.flow.inputs import check_inputs
+from workflowdev.engine.language.flow.model import Concurrency
+from workflowdev.engine.language.flow.model import Flow
+from workflowdev.engine.language.flow.model import FlowError
+from workflowdev.engine.language.flow.model import FlowInvalid
+from workflowdev.engine.language.flow.model import InputSpec
+from workflowdev.engine.language.flow.model import RetryPolicy
+from workflowdev.engine.language.flow.model import Task
+from workflowdev.engine.language.flow.model import TaskList
+from workflowdev.engine.language.flow.model import TriggerSpec
+from workflowdev.engine.language.flow.model import ValidationReport
+from workflowdev.engine.language.flow.reader import parse_flow
+from workflowdev.engine.language.flow.reader import validate_flow
 from workflowdev.engine.language.flow.tasks import MAX_TASKS
 
 __all__ = [

@@ -6,14 +6,19 @@ walk goes on and every other problem is found in the same pass.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from workflowdev.engine.durations import parse_duration
-from workflowdev.engine.language.flow.messages import describe, did_you_mean
+from workflowdev.engine.language.flow.messages import describe
+from workflowdev.engine.language.flow.messages import did_you_mean
 from workflowdev.engine.language.flow.model import FlowError
-from workflowdev.engine.language.yaml_source import Path, SourceDocument, format_path
+from workflowdev.engine.language.yaml_source import Path
+from workflowdev.engine.language.yaml_source import SourceDocument
+from workflowdev.engine.language.yaml_source import format_path
 
 FLOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 TASK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")

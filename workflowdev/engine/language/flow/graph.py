@@ -6,7 +6,8 @@ first, so an operator sees one error per loop to break rather than one per task 
 from __future__ import annotations
 
 import graphlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 
 from workflowdev.engine.language.flow.messages import did_you_mean

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workflowdev.engine.language.flow.messages import describe, did_you_mean
+from workflowdev.engine.language.flow.messages import describe
+from workflowdev.engine.language.flow.messages import did_you_mean
 from workflowdev.engine.language.flow.model import Flow
 
 INPUT_TYPES = ("string", "integer", "number", "boolean", "object", "array")

@@ -4,11 +4,16 @@ and the errors it reports. Plain frozen data, so a parsed flow can be shared by 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
-from workflowdev.engine.language.yaml_source import Path, Position, SourceProblem, format_path
+from workflowdev.engine.language.yaml_source import Path
+from workflowdev.engine.language.yaml_source import Position
+from workflowdev.engine.language.yaml_source import SourceProblem
+from workflowdev.engine.language.yaml_source import format_path
 
 
 @dataclass(frozen=True)

@@ -9,21 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from workflowdev.engine.language.flow.fields import FLOW_NAME, TASK_NAME
-from workflowdev.engine.language.flow.inputs import ARTICLE, INPUT_TYPES, matches_input_type
+from workflowdev.engine.language.flow.fields import FLOW_NAME
+from workflowdev.engine.language.flow.fields import TASK_NAME
+from workflowdev.engine.language.flow.inputs import ARTICLE
+from workflowdev.engine.language.flow.inputs import INPUT_TYPES
+from workflowdev.engine.language.flow.inputs import matches_input_type
 from workflowdev.engine.language.flow.messages import describe
-from workflowdev.engine.language.flow.model import (
-    Concurrency,
-    Flow,
-    FlowError,
-    FlowInvalid,
-    InputSpec,
-    TriggerSpec,
-    ValidationReport,
-)
-from workflowdev.engine.language.flow.tasks import TaskReader, TaskScope
-from workflowdev.engine.language.trigger_config import TRIGGER_TYPES, check_config
-from workflowdev.engine.language.yaml_source import Path, SourceError, load_yaml
+from workflowdev.engine.language.flow.model import Concurrency
+from workflowdev.engine.language.flow.model import Flow
+from workflowdev.engine.language.flow.model import FlowError
+from workflowdev.engine.language.flow.model import FlowInvalid
+from workflowdev.engine.language.flow.model import InputSpec
+from workflowdev.engine.language.flow.model import TriggerSpec
+from workflowdev.engine.language.flow.model import ValidationReport
+from workflowdev.engine.language.flow.tasks import TaskReader
+from workflowdev.engine.language.flow.tasks import TaskScope
+from workflowdev.engine.language.trigger_config import TRIGGER_TYPES
+from workflowdev.engine.language.trigger_config import check_config
+from workflowdev.engine.language.yaml_source import Path
+from workflowdev.engine.language.yaml_source import SourceError
+from workflowdev.engine.language.yaml_source import load_yaml
 from workflowdev.engine.plugin import PluginRegistry
 
 CONCURRENCY_BEHAVIORS = ("queue", "cancel", "fail")

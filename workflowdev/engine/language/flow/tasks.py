@@ -7,20 +7,33 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import TemplateSyntaxError
+from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jsonschema import Draft202012Validator, SchemaError, ValidationError
+from jsonschema import Draft202012Validator
+from jsonschema import SchemaError
+from jsonschema import ValidationError
 
-from workflowdev.engine.language.flow.fields import TASK_NAME, FieldReader
+from workflowdev.engine.language.flow.fields import TASK_NAME
+from workflowdev.engine.language.flow.fields import FieldReader
 from workflowdev.engine.language.flow.graph import dependency_problems
-from workflowdev.engine.language.flow.messages import describe, did_you_mean
-from workflowdev.engine.language.flow.model import FlowError, RetryPolicy, Task, TaskList
-from workflowdev.engine.language.yaml_source import Path, format_path
-from workflowdev.engine.plugin import Plugin, PluginRegistry, UnknownPlugin
+from workflowdev.engine.language.flow.messages import describe
+from workflowdev.engine.language.flow.messages import did_you_mean
+from workflowdev.engine.language.flow.model import FlowError
+from workflowdev.engine.language.flow.model import RetryPolicy
+from workflowdev.engine.language.flow.model import Task
+from workflowdev.engine.language.flow.model import TaskList
+from workflowdev.engine.language.yaml_source import Path
+from workflowdev.engine.language.yaml_source import format_path
+from workflowdev.engine.plugin import Plugin
+from workflowdev.engine.plugin import PluginRegistry
+from workflowdev.engine.plugin import UnknownPlugin
 
 MAX_TASKS = 10_000
 """Task declarations per flow (all lists, nested included), so one flow cannot hog the server."""
