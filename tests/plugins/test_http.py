@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from jsonschema import Draft202012Validator
 
-import workflowdev.plugins.http._client as http_client
+import workflowdev.plugins._netguard as netguard
 from tests.conftest import Api
 from tests.engine.flows_helpers import eventually
 from tests.engine.flows_helpers import outputs
@@ -883,13 +883,13 @@ async def test_flow_tasks_share_one_session_that_closes_with_the_execution(
     api: Api, server: TestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     closed: list[aiohttp.ClientSession] = []
-    close_session = http_client._close_session
+    close_session = netguard._close_session
 
     async def recording_close(session: aiohttp.ClientSession) -> None:
         closed.append(session)
         await close_session(session)
 
-    monkeypatch.setattr(http_client, "_close_session", recording_close)
+    monkeypatch.setattr(netguard, "_close_session", recording_close)
     base = url(server, "")
     yaml = (
         "name: http-flow\n"

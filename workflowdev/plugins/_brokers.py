@@ -63,7 +63,11 @@ Message = TypeVar("Message")
 
 
 def import_client(module: str) -> ModuleType:
-    """The broker client, imported when a task first needs it: the extra is optional."""
+    """A client library of the optional `connectors` extra, imported when a task first needs it.
+
+    Not only the brokers' clients: ssh.command (asyncssh) and notify.email (aiosmtplib) use it too,
+    so that every task missing the extra fails with the same hint.
+    """
     try:
         return importlib.import_module(module)
     except ImportError:

@@ -11,6 +11,9 @@ connects to those.
 
 Loopback stays reachable by default (a local server talking to itself is the common case);
 operators who need more protection add ranges with `http_deny`.
+
+`guarded_session` is the one place the http.* and notify.* tasks get their session from, so
+neither can open a connection the guard has not judged.
 """
 
 from __future__ import annotations
@@ -22,11 +25,24 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Final
 
+import aiohttp
 from aiohttp.abc import AbstractResolver
 from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
+from yarl import URL
 
-__all__ = ["DEFAULT_BLOCKED", "AddressPolicy", "BlockedAddress", "GuardedResolver"]
+from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskContext
+from workflowdev.engine.plugin import TaskFailed
+
+__all__ = [
+    "DEFAULT_BLOCKED",
+    "AddressPolicy",
+    "BlockedAddress",
+    "GuardedResolver",
+    "absolute_http_url",
+    "guarded_session",
+]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -132,3 +148,46 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+def absolute_http_url(value: JSON) -> URL | None:
+    """`value` as an absolute http:// or https:// URL with a host, or None: the only kind of URL
+    a task may give the guarded session. Each caller words its own refusal, because some URLs
+    are secrets that a message must not repeat."""
+    try:
+        url = URL(value) if isinstance(value, str) else None
+    except (TypeError, ValueError):
+        return None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        return None
+    return url
+
+
+async def _close_session(session: aiohttp.ClientSession) -> None:
+    await session.close()
+
+
+async def guarded_session(ctx: TaskContext, key: str, *, filter_dns: bool) -> aiohttp.ClientSession:
+    """The execution's shared session kept under `key`, created on first use with the operator's policy.
+
+    Every connection it opens passes `AddressPolicy.open_socket`; with `filter_dns` the DNS
+    answers are filtered first as well (`GuardedResolver`). The session takes no proxy from the
+    environment, keeps no cookies and has no timeout of its own: each task bounds its exchange.
+    """
+    try:
+        policy = AddressPolicy.from_settings(ctx.settings.http_allow, ctx.settings.http_deny)
+    except ValueError as exc:
+        raise TaskFailed(str(exc)) from None
+
+    async def create() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                socket_factory=policy.open_socket, resolver=GuardedResolver(policy) if filter_dns else None
+            ),
+            timeout=aiohttp.ClientTimeout(),  # each task bounds its own exchange
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,  # a proxy from the environment would hide the real target from the guard
+        )
+
+    session: aiohttp.ClientSession = await ctx.resources.get(key, create, _close_session)
+    return session

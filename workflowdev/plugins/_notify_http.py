@@ -29,8 +29,9 @@ from workflowdev.engine.plugin import JSON
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import parse_timeout
-from workflowdev.plugins._netguard import AddressPolicy
 from workflowdev.plugins._netguard import BlockedAddress
+from workflowdev.plugins._netguard import absolute_http_url
+from workflowdev.plugins._netguard import guarded_session
 from workflowdev.plugins._toolkit import duration_schema
 
 __all__ = [
@@ -65,11 +66,8 @@ class Endpoint:
 
 def endpoint(value: JSON, what: str, service: str) -> Endpoint:
     """An absolute http(s) URL from property `what`, labelled `service` for messages."""
-    try:
-        url = URL(value) if isinstance(value, str) else None
-    except (TypeError, ValueError):
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
+    url = absolute_http_url(value)
+    if url is None:
         # The value is likely a credential: say what is wrong with it, not what it is.
         raise TaskFailed(f"{what} must be an absolute http:// or https:// URL")
     return Endpoint(url, f"{service} at {url.origin()}")
@@ -107,28 +105,6 @@ class Reply:
         message = f"{target.label} answered HTTP {self.status} {self.reason}".rstrip()
         shown = self.snippet() if detail is None else detail
         return TaskFailed(f"{message}: {shown}" if shown else message)
-
-
-async def _close_session(session: aiohttp.ClientSession) -> None:
-    await session.close()
-
-
-async def _session(ctx: TaskContext) -> aiohttp.ClientSession:
-    try:
-        policy = AddressPolicy.from_settings(ctx.settings.http_allow, ctx.settings.http_deny)
-    except ValueError as exc:
-        raise TaskFailed(str(exc)) from None
-
-    async def create() -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(socket_factory=policy.open_socket),
-            timeout=aiohttp.ClientTimeout(),  # each task bounds its own exchange
-            cookie_jar=aiohttp.DummyCookieJar(),
-            trust_env=False,  # a proxy from the environment would hide the real target from the guard
-        )
-
-    session: aiohttp.ClientSession = await ctx.resources.get(SESSION_KEY, create, _close_session)
-    return session
 
 
 def _os_reason(error: OSError) -> str:
@@ -186,7 +162,7 @@ async def send(
     request_headers = {"Content-Type": "application/json"} if has_payload else {}
     request_headers.update(headers or {})
     data = json.dumps(payload, ensure_ascii=False).encode() if has_payload else None
-    session = await _session(ctx)
+    session = await guarded_session(ctx, SESSION_KEY, filter_dns=False)
     limit = ctx.settings.http_max_response_bytes
     loop = asyncio.get_running_loop()
     started = loop.time()

@@ -25,12 +25,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Final
 
 from yarl import URL
 
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import TaskLogger
+
+if TYPE_CHECKING:
+    import aiosmtplib
 
 __all__ = [
     "SECURITY_MODES",
@@ -270,6 +274,20 @@ def _certificate_failure(server: Server, error: ssl.SSLCertVerificationError) ->
     )
 
 
+def _refusal(exc: aiosmtplib.SMTPResponseException, server: Server) -> str:
+    """What an error reply turned down, then the reply itself: `refused the sender a@b: 550 …`."""
+    import aiosmtplib
+
+    reply = f"{exc.code} {exc.message}"
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return f"refused the login of {server.username}: {reply}"
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        return f"refused the sender {exc.sender}: {reply}"
+    if isinstance(exc, aiosmtplib.SMTPDataError):
+        return f"refused the message: {reply}"
+    return f"answered {reply}"
+
+
 def _failure(exc: Exception, server: Server, shown_timeout: str) -> TaskFailed:
     """What went wrong, for the operator; never the password."""
     import aiosmtplib
@@ -283,19 +301,13 @@ def _failure(exc: Exception, server: Server, shown_timeout: str) -> TaskFailed:
         return TaskFailed(
             f"{server.label}: TLS failed ({cause.reason}); is security: {server.security} right for port {server.port}?"
         )
-    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        return TaskFailed(f"{server.label} refused the login of {server.username}: {exc.code} {exc.message}")
-    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
-        return TaskFailed(f"{server.label} refused the sender {exc.sender}: {exc.code} {exc.message}")
-    if isinstance(exc, aiosmtplib.SMTPDataError):
-        return TaskFailed(f"{server.label} refused the message: {exc.code} {exc.message}")
     if isinstance(exc, aiosmtplib.SMTPConnectError):
         reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else exc.message
         return TaskFailed(f"could not connect to {server.label}: {reason}")
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
         return TaskFailed(f"{server.label} closed the connection unexpectedly")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return TaskFailed(f"{server.label} answered {exc.code} {exc.message}")
+        return TaskFailed(f"{server.label} {_refusal(exc, server)}")
     if isinstance(exc, aiosmtplib.SMTPException):
         return TaskFailed(f"{server.label}: {exc.message}")
     reason = exc.strerror if isinstance(exc, OSError) else None

@@ -5,11 +5,13 @@ property can still arrive at `run` as something else: an expression renders at r
 whatever its value is (`${{ inputs.count }}` may be text). So a task reads each property through
 one of these readers, which fail the task with a message naming the property and what it got,
 in the same words in every category. The schema builders keep the manifests' shapes alike
-(closed objects, enums with defaults, durations with the accepted spellings).
+(closed objects, enums with defaults, durations with the accepted spellings), and
+`task_example` writes a manifest's examples as the YAML tasks they are.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from typing import Final
 from typing import TypeVar
@@ -35,6 +37,8 @@ __all__ = [
     "read_text",
     "read_text_map",
     "read_whole_number",
+    "single_value",
+    "task_example",
     "type_name",
 ]
 
@@ -51,6 +55,11 @@ def object_schema(properties: dict[str, JSON], required: list[str], **extra: JSO
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False, **extra}
 
 
+def single_value(name: str, schema: dict[str, JSON]) -> dict[str, JSON]:
+    """A closed object of one required property: what most tasks answer (and a few take)."""
+    return object_schema({name: schema}, [name])
+
+
 def enum_schema(values: tuple[str, ...], default: str, description: str) -> dict[str, JSON]:
     return {"type": "string", "enum": list(values), "default": default, "description": description}
 
@@ -58,6 +67,20 @@ def enum_schema(values: tuple[str, ...], default: str, description: str) -> dict
 def duration_schema(default: str, description: str) -> dict[str, JSON]:
     """A duration with its default; `description` is completed with the spellings accepted."""
     return {**DURATION_SCHEMA, "default": default, "description": f"{description} {DURATION_SPELLINGS}"}
+
+
+def task_example(name: str, task_type: str, properties: str = "") -> str:
+    """One task of a flow, as a manifest's `examples` show it: `- name`, `type`, `properties`.
+
+    `properties` is the YAML that goes under `properties:`, written as a block indented like the
+    code around it (the common indentation is removed). So an example is read, and edited, as the
+    YAML a flow's author writes, without a quoted line and a `\\n` for every line of it.
+    """
+    example = f"- name: {name}\n  type: {task_type}\n"
+    block = textwrap.dedent(properties).strip("\n")
+    if block:
+        example += "  properties:\n" + textwrap.indent(block, "    ") + "\n"
+    return example
 
 
 # -- reading properties ---------------------------------------------------------------------------

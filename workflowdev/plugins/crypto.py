@@ -20,6 +20,7 @@ import math
 import os
 import re
 import time
+from collections.abc import Callable
 from collections.abc import Mapping
 from typing import ClassVar
 from typing import Final
@@ -46,6 +47,8 @@ from workflowdev.plugins._toolkit import enum_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_text
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 
 __all__ = ["PLUGINS", "Base64", "Decrypt", "Encrypt", "Hash", "Hmac", "JwtSign"]
 
@@ -77,6 +80,8 @@ MIN_RSA_BITS: Final = 2048
 
 EXAMPLE_AES_KEY: Final = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 """Bytes 0..31 in base64: an EXAMPLE key for the manifests, never one to protect data with."""
+PLAIN_ENCODINGS: Final = ("utf-8", "base64")
+"""How the plain side of crypto.encrypt and crypto.decrypt is written: text, or base64 for bytes."""
 
 
 def _b64decode(text: str) -> bytes:
@@ -121,7 +126,16 @@ def _matches(ctx: TaskContext, digest: bytes, expected: str, encoding: str, algo
     return hmac.compare_digest(digest, candidate)
 
 
-def _digest_outputs(ctx: TaskContext, properties: Mapping[str, JSON], digest: bytes, algorithm: str) -> dict[str, JSON]:
+def _digest_value(
+    ctx: TaskContext, properties: Mapping[str, JSON], algorithm: str, digest_of: Callable[[bytes], bytes]
+) -> dict[str, JSON]:
+    """crypto.hash and crypto.hmac: `value` decoded, digested, written and maybe compared alike."""
+    input_encoding = read_choice(properties, "input_encoding", BYTE_ENCODINGS, "utf-8")
+    data = _decode(read_text(properties, "value"), input_encoding, "value")
+    try:
+        digest = digest_of(data)
+    except ValueError:
+        raise TaskFailed(f"hash algorithm {algorithm} is not available in this Python build") from None
     encoding = read_choice(properties, "encoding", DIGEST_ENCODINGS, "hex")
     outputs: dict[str, JSON] = {"digest": _encode_digest(digest, encoding)}
     if properties.get("expected") is not None:
@@ -200,25 +214,29 @@ class Hash(Plugin):
         ),
         output_schema=DIGEST_OUTPUT_SCHEMA,
         examples=(
-            "- name: fingerprint\n  type: crypto.hash\n  properties:\n    value: hello world\n    algorithm: sha256\n",
-            "- name: verify_checksum\n"
-            "  type: crypto.hash\n"
-            "  properties:\n"
-            "    value: aGVsbG8gd29ybGQ=\n"
-            "    input_encoding: base64\n"
-            "    expected: b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9\n",
+            task_example(
+                "fingerprint",
+                "crypto.hash",
+                """
+                value: hello world
+                algorithm: sha256
+                """,
+            ),
+            task_example(
+                "verify_checksum",
+                "crypto.hash",
+                """
+                value: aGVsbG8gd29ybGQ=
+                input_encoding: base64
+                expected: b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
         algorithm = read_choice(properties, "algorithm", HASH_ALGORITHMS, "sha256")
-        input_encoding = read_choice(properties, "input_encoding", BYTE_ENCODINGS, "utf-8")
-        data = _decode(read_text(properties, "value"), input_encoding, "value")
-        try:
-            digest = hashlib.new(algorithm, data).digest()
-        except ValueError:
-            raise TaskFailed(f"hash algorithm {algorithm} is not available in this Python build") from None
-        return _digest_outputs(ctx, properties, digest, algorithm)
+        return _digest_value(ctx, properties, algorithm, lambda data: hashlib.new(algorithm, data).digest())
 
 
 class Hmac(Plugin):
@@ -253,13 +271,16 @@ class Hmac(Plugin):
         ),
         output_schema=DIGEST_OUTPUT_SCHEMA,
         examples=(
-            "- name: verify_signature\n"
-            "  type: crypto.hmac\n"
-            "  properties:\n"
-            '    value: \'{"event":"ping"}\'\n'
-            "    key: example-webhook-secret  # an example; use ${WEBHOOK_SECRET}\n"
-            "    algorithm: sha256\n"
-            "    expected: sha256=0a8a628dc1ff267cca16d4556bb217a4c7e51f2c35b7ae9e784be56f1dc21c9f\n",
+            task_example(
+                "verify_signature",
+                "crypto.hmac",
+                """
+                value: '{"event":"ping"}'
+                key: example-webhook-secret  # an example; use ${WEBHOOK_SECRET}
+                algorithm: sha256
+                expected: sha256=0a8a628dc1ff267cca16d4556bb217a4c7e51f2c35b7ae9e784be56f1dc21c9f
+                """,
+            ),
         ),
     )
 
@@ -270,13 +291,7 @@ class Hmac(Plugin):
         )
         if not key:
             raise TaskFailed("key is empty")
-        input_encoding = read_choice(properties, "input_encoding", BYTE_ENCODINGS, "utf-8")
-        data = _decode(read_text(properties, "value"), input_encoding, "value")
-        try:
-            digest = hmac.new(key, data, algorithm).digest()
-        except ValueError:
-            raise TaskFailed(f"hash algorithm {algorithm} is not available in this Python build") from None
-        return _digest_outputs(ctx, properties, digest, algorithm)
+        return _digest_value(ctx, properties, algorithm, lambda data: hmac.new(key, data, algorithm).digest())
 
 
 class Base64(Plugin):
@@ -314,17 +329,19 @@ class Base64(Plugin):
             },
             ["value"],
         ),
-        output_schema=object_schema(
-            {"value": {"type": "string", "description": "The base64 text, or the decoded text (or hex)."}},
-            ["value"],
+        output_schema=single_value(
+            "value", {"type": "string", "description": "The base64 text, or the decoded text (or hex)."}
         ),
         examples=(
-            "- name: basic_auth\n  type: crypto.base64\n  properties:\n    value: 'user:example-password'\n",
-            "- name: read_payload\n"
-            "  type: crypto.base64\n"
-            "  properties:\n"
-            "    action: decode\n"
-            "    value: eyJvayI6dHJ1ZX0\n",
+            task_example("basic_auth", "crypto.base64", "value: 'user:example-password'"),
+            task_example(
+                "read_payload",
+                "crypto.base64",
+                """
+                action: decode
+                value: eyJvayI6dHJ1ZX0
+                """,
+            ),
         ),
     )
 
@@ -362,6 +379,34 @@ ASSOCIATED_DATA_SCHEMA: Final = {
 }
 
 
+def _aes_input_schema(value: str, encoding: str, encoding_description: str) -> dict[str, JSON]:
+    """crypto.encrypt and crypto.decrypt take the same properties: the value, the key and the
+    associated data, and how the plain side is written (`input_encoding` or `encoding`)."""
+    return object_schema(
+        {
+            "value": {"type": "string", "description": value},
+            "key": AES_KEY_SCHEMA,
+            "associated_data": ASSOCIATED_DATA_SCHEMA,
+            encoding: enum_schema(PLAIN_ENCODINGS, "utf-8", encoding_description),
+        },
+        ["value", "key"],
+    )
+
+
+def _aes_example(name: str, task_type: str, value: str) -> str:
+    """The encrypt and decrypt examples are one round trip: decrypt's value is a token that
+    encrypt's example makes, under the same example key and associated data."""
+    return task_example(
+        name,
+        task_type,
+        f"""
+        value: {value}
+        key: {EXAMPLE_AES_KEY}  # an EXAMPLE key; use ${{DATA_KEY}}
+        associated_data: customer-42
+        """,
+    )
+
+
 class Encrypt(Plugin):
     """Seal a value with AES-256-GCM into one self-contained text token."""
 
@@ -375,33 +420,19 @@ class Encrypt(Plugin):
             "version byte (1), the nonce, then the ciphertext and its 16-byte tag; crypto.decrypt "
             "reads it back, and any change to it is detected."
         ),
-        input_schema=object_schema(
-            {
-                "value": {"type": "string", "description": "What to encrypt."},
-                "key": AES_KEY_SCHEMA,
-                "associated_data": ASSOCIATED_DATA_SCHEMA,
-                "input_encoding": enum_schema(
-                    ("utf-8", "base64"), "utf-8", "How `value` stands for bytes: UTF-8 text, or base64 for binary data."
-                ),
-            },
-            ["value", "key"],
+        input_schema=_aes_input_schema(
+            "What to encrypt.",
+            "input_encoding",
+            "How `value` stands for bytes: UTF-8 text, or base64 for binary data.",
         ),
-        output_schema=object_schema(
-            {"ciphertext": {"type": "string", "description": "The token, URL-safe base64 without padding."}},
-            ["ciphertext"],
+        output_schema=single_value(
+            "ciphertext", {"type": "string", "description": "The token, URL-safe base64 without padding."}
         ),
-        examples=(
-            "- name: seal\n"
-            "  type: crypto.encrypt\n"
-            "  properties:\n"
-            "    value: account 12345678\n"
-            f"    key: {EXAMPLE_AES_KEY}  # an EXAMPLE key; use ${{DATA_KEY}}\n"
-            "    associated_data: customer-42\n",
-        ),
+        examples=(_aes_example("seal", "crypto.encrypt", "account 12345678"),),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        input_encoding = read_choice(properties, "input_encoding", ("utf-8", "base64"), "utf-8")
+        input_encoding = read_choice(properties, "input_encoding", PLAIN_ENCODINGS, "utf-8")
         data = _decode(read_text(properties, "value"), input_encoding, "value")
         cipher = _aes_key(properties)
         nonce = os.urandom(NONCE_BYTES)
@@ -422,33 +453,21 @@ class Decrypt(Plugin):
             "`associated_data`, if one was given). A wrong key or a token changed in any way fails "
             "the task with 'decryption failed: wrong key or altered data'."
         ),
-        input_schema=object_schema(
-            {
-                "value": {"type": "string", "description": "The token from crypto.encrypt's `ciphertext`."},
-                "key": AES_KEY_SCHEMA,
-                "associated_data": ASSOCIATED_DATA_SCHEMA,
-                "encoding": enum_schema(
-                    ("utf-8", "base64"), "utf-8", "How to return the plaintext: UTF-8 text, or base64 for binary data."
-                ),
-            },
-            ["value", "key"],
+        input_schema=_aes_input_schema(
+            "The token from crypto.encrypt's `ciphertext`.",
+            "encoding",
+            "How to return the plaintext: UTF-8 text, or base64 for binary data.",
         ),
-        output_schema=object_schema(
-            {"plaintext": {"type": "string", "description": "The decrypted value, in `encoding`."}},
-            ["plaintext"],
+        output_schema=single_value(
+            "plaintext", {"type": "string", "description": "The decrypted value, in `encoding`."}
         ),
         examples=(
-            "- name: unseal\n"
-            "  type: crypto.decrypt\n"
-            "  properties:\n"
-            "    value: AcF_INWmMC8gO4udP3fF-JZbC20IjP6Nih_pW_wgd1B9Lqj8f5YTLpNcI77A\n"
-            f"    key: {EXAMPLE_AES_KEY}  # an EXAMPLE key; use ${{DATA_KEY}}\n"
-            "    associated_data: customer-42\n",
+            _aes_example("unseal", "crypto.decrypt", "AcF_INWmMC8gO4udP3fF-JZbC20IjP6Nih_pW_wgd1B9Lqj8f5YTLpNcI77A"),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        encoding = read_choice(properties, "encoding", ("utf-8", "base64"), "utf-8")
+        encoding = read_choice(properties, "encoding", PLAIN_ENCODINGS, "utf-8")
         try:
             token = _b64decode(read_text(properties, "value"))
         except ValueError as exc:
@@ -585,21 +604,23 @@ class JwtSign(Plugin):
             },
             ["key"],
         ),
-        output_schema=object_schema(
-            {"token": {"type": "string", "description": "The signed JWT (header.payload.signature)."}},
-            ["token"],
+        output_schema=single_value(
+            "token", {"type": "string", "description": "The signed JWT (header.payload.signature)."}
         ),
         examples=(
-            "- name: service_token\n"
-            "  type: crypto.jwt_sign\n"
-            "  properties:\n"
-            "    key: example-signing-key-of-32-bytes!  # an EXAMPLE key; use ${JWT_KEY}\n"
-            "    algorithm: HS256\n"
-            "    issuer: workflowdev\n"
-            "    audience: billing-api\n"
-            "    expires_in: 5m\n"
-            "    claims: {scope: invoices.read}\n"
-            "    headers: {kid: example-2024}\n",
+            task_example(
+                "service_token",
+                "crypto.jwt_sign",
+                """
+                key: example-signing-key-of-32-bytes!  # an EXAMPLE key; use ${JWT_KEY}
+                algorithm: HS256
+                issuer: workflowdev
+                audience: billing-api
+                expires_in: 5m
+                claims: {scope: invoices.read}
+                headers: {kid: example-2024}
+                """,
+            ),
         ),
     )
 

@@ -22,6 +22,8 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_duration
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 
 __all__ = ["PLUGINS", "Delete", "Get", "Increment", "List", "Set"]
 
@@ -73,7 +75,16 @@ class Get(Plugin):
             },
             ["value", "found"],
         ),
-        examples=("- name: last_import\n  type: kv.get\n  properties:\n    key: orders.last_id\n    default: 0\n",),
+        examples=(
+            task_example(
+                "last_import",
+                "kv.get",
+                """
+                key: orders.last_id
+                default: 0
+                """,
+            ),
+        ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
@@ -111,13 +122,23 @@ class Set(Plugin):
         ),
         output_schema=object_schema({}, []),
         examples=(
-            "- name: remember_cursor\n  type: kv.set\n  properties:\n    key: orders.last_id\n    value: 1042\n",
-            "- name: cache_token\n"
-            "  type: kv.set\n"
-            "  properties:\n"
-            "    key: api.token\n"
-            "    value: {token: abc123, scope: read}\n"
-            "    ttl: 1h\n",
+            task_example(
+                "remember_cursor",
+                "kv.set",
+                """
+                key: orders.last_id
+                value: 1042
+                """,
+            ),
+            task_example(
+                "cache_token",
+                "kv.set",
+                """
+                key: api.token
+                value: {token: abc123, scope: read}
+                ttl: 1h
+                """,
+            ),
         ),
     )
 
@@ -147,11 +168,10 @@ class Delete(Plugin):
             "tells whether there was anything to remove."
         ),
         input_schema=object_schema({"key": KEY_SCHEMA, "namespace": NAMESPACE_SCHEMA}, ["key"]),
-        output_schema=object_schema(
-            {"deleted": {"type": "boolean", "description": "True when a live entry was removed."}},
-            ["deleted"],
+        output_schema=single_value(
+            "deleted", {"type": "boolean", "description": "True when a live entry was removed."}
         ),
-        examples=("- name: forget_cursor\n  type: kv.delete\n  properties:\n    key: orders.last_id\n",),
+        examples=(task_example("forget_cursor", "kv.delete", "key: orders.last_id"),),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
@@ -177,18 +197,16 @@ class List(Plugin):
             },
             [],
         ),
-        output_schema=object_schema(
+        output_schema=single_value(
+            "keys",
             {
-                "keys": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "maxItems": MAX_LISTED_KEYS,
-                    "description": "The matching keys, in key order.",
-                }
+                "type": "array",
+                "items": {"type": "string"},
+                "maxItems": MAX_LISTED_KEYS,
+                "description": "The matching keys, in key order.",
             },
-            ["keys"],
         ),
-        examples=("- name: pending_jobs\n  type: kv.list\n  properties:\n    prefix: job.\n",),
+        examples=(task_example("pending_jobs", "kv.list", "prefix: job."),),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
@@ -216,13 +234,17 @@ class Increment(Plugin):
             },
             ["key"],
         ),
-        output_schema=object_schema(
-            {"value": {"type": "number", "description": "The value after the increment."}},
-            ["value"],
-        ),
+        output_schema=single_value("value", {"type": "number", "description": "The value after the increment."}),
         examples=(
-            "- name: count_run\n  type: kv.increment\n  properties:\n    key: runs.total\n",
-            "- name: take_stock\n  type: kv.increment\n  properties:\n    key: stock.widgets\n    by: -3\n",
+            task_example("count_run", "kv.increment", "key: runs.total"),
+            task_example(
+                "take_stock",
+                "kv.increment",
+                """
+                key: stock.widgets
+                by: -3
+                """,
+            ),
         ),
     )
 

@@ -42,9 +42,11 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import TaskTimeout
 from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_duration
-from workflowdev.engine.plugin import parse_timeout
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -220,7 +222,7 @@ def _failure(exc: Exception, target: _Target, timeout: TaskTimeout) -> TaskFaile
 async def _with_client(properties: Mapping[str, JSON], use: Callable[[Redis], Awaitable[T]]) -> T:
     """Open a client for `url`, hand it to `use`, and close it whatever happens, within `timeout`."""
     target = _target(properties["url"])
-    timeout = parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT))
+    timeout = read_duration(properties, "timeout", DEFAULT_TIMEOUT)
     redis_asyncio = _client_library()
     try:
         client = redis_asyncio.Redis.from_url(
@@ -303,12 +305,15 @@ class Get(Plugin):
             ["value", "found"],
         ),
         examples=(
-            "- name: last_run\n"
-            "  type: redis.get\n"
-            "  properties:\n"
-            "    url: ${REDIS_URL}\n"
-            "    key: workflowdev:example:last_run\n"
-            "    json: true\n",
+            task_example(
+                "last_run",
+                "redis.get",
+                """
+                url: ${REDIS_URL}
+                key: workflowdev:example:last_run
+                json: true
+                """,
+            ),
         ),
     )
 
@@ -372,26 +377,31 @@ class Set(Plugin):
             },
             ["url", "key", "value"],
         ),
-        output_schema=object_schema(
-            {"set": {"type": "boolean", "description": "True when written; false when nx or xx stopped it."}},
-            ["set"],
+        output_schema=single_value(
+            "set", {"type": "boolean", "description": "True when written; false when nx or xx stopped it."}
         ),
         examples=(
-            "- name: remember_run\n"
-            "  type: redis.set\n"
-            "  properties:\n"
-            "    url: ${REDIS_URL}\n"
-            "    key: workflowdev:example:last_run\n"
-            "    value: {status: ok, rows: 42}\n"
-            "    ttl: 1d\n",
-            "- name: take_lock\n"
-            "  type: redis.set\n"
-            "  properties:\n"
-            "    url: ${REDIS_URL}\n"
-            "    key: workflowdev:example:lock\n"
-            "    value: locked\n"
-            "    nx: true\n"
-            "    ttl: 30s\n",
+            task_example(
+                "remember_run",
+                "redis.set",
+                """
+                url: ${REDIS_URL}
+                key: workflowdev:example:last_run
+                value: {status: ok, rows: 42}
+                ttl: 1d
+                """,
+            ),
+            task_example(
+                "take_lock",
+                "redis.set",
+                """
+                url: ${REDIS_URL}
+                key: workflowdev:example:lock
+                value: locked
+                nx: true
+                ttl: 30s
+                """,
+            ),
         ),
     )
 
@@ -448,16 +458,18 @@ class Delete(Plugin):
             },
             ["url", "keys"],
         ),
-        output_schema=object_schema(
-            {"deleted": {"type": "integer", "minimum": 0, "description": "How many of the keys existed."}},
-            ["deleted"],
+        output_schema=single_value(
+            "deleted", {"type": "integer", "minimum": 0, "description": "How many of the keys existed."}
         ),
         examples=(
-            "- name: release_lock\n"
-            "  type: redis.delete\n"
-            "  properties:\n"
-            "    url: ${REDIS_URL}\n"
-            "    keys: [workflowdev:example:lock, workflowdev:example:last_run]\n",
+            task_example(
+                "release_lock",
+                "redis.delete",
+                """
+                url: ${REDIS_URL}
+                keys: [workflowdev:example:lock, workflowdev:example:last_run]
+                """,
+            ),
         ),
     )
 
@@ -503,23 +515,24 @@ class Publish(Plugin):
             },
             ["url", "channel", "message"],
         ),
-        output_schema=object_schema(
+        output_schema=single_value(
+            "receivers",
             {
-                "receivers": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "description": "How many subscribers received the message.",
-                },
+                "type": "integer",
+                "minimum": 0,
+                "description": "How many subscribers received the message.",
             },
-            ["receivers"],
         ),
         examples=(
-            "- name: announce\n"
-            "  type: redis.publish\n"
-            "  properties:\n"
-            "    url: ${REDIS_URL}\n"
-            "    channel: workflowdev:example:events\n"
-            "    message: {event: import_finished, rows: 42}\n",
+            task_example(
+                "announce",
+                "redis.publish",
+                """
+                url: ${REDIS_URL}
+                channel: workflowdev:example:events
+                message: {event: import_finished, rows: 42}
+                """,
+            ),
         ),
     )
 
@@ -569,28 +582,32 @@ class Command(Plugin):
             },
             ["url", "command"],
         ),
-        output_schema=object_schema(
+        output_schema=single_value(
+            "result",
             {
-                "result": {
-                    "description": (
-                        "The reply: numbers, text, lists, null, true for OK, and objects for "
-                        f"replies redis-py reads as such (HGETALL, INFO). {REPLY_TEXT}"
-                    ),
-                },
+                "description": (
+                    "The reply: numbers, text, lists, null, true for OK, and objects for "
+                    f"replies redis-py reads as such (HGETALL, INFO). {REPLY_TEXT}"
+                ),
             },
-            ["result"],
         ),
         examples=(
-            "- name: count_visit\n"
-            "  type: redis.command\n"
-            "  properties:\n"
-            "    url: ${REDIS_URL}\n"
-            "    command: [INCRBY, workflowdev:example:visits, 5]\n",
-            "- name: profile\n"
-            "  type: redis.command\n"
-            "  properties:\n"
-            "    url: ${REDIS_URL}\n"
-            "    command: [HGETALL, workflowdev:example:profile]\n",
+            task_example(
+                "count_visit",
+                "redis.command",
+                """
+                url: ${REDIS_URL}
+                command: [INCRBY, workflowdev:example:visits, 5]
+                """,
+            ),
+            task_example(
+                "profile",
+                "redis.command",
+                """
+                url: ${REDIS_URL}
+                command: [HGETALL, workflowdev:example:profile]
+                """,
+            ),
         ),
     )
 

@@ -100,9 +100,8 @@ COMMON_PROPERTIES: Final[dict[str, JSON]] = {
         "description": "Fail the task when the exit code is not 0. False: succeed and report exit_code.",
     },
 }
-OUTPUT_SCHEMA: Final[dict[str, JSON]] = {
-    "type": "object",
-    "properties": {
+OUTPUT_SCHEMA: Final[dict[str, JSON]] = object_schema(
+    {
         "exit_code": {
             "type": "integer",
             "description": "The exit code; negative when a signal ended the process (-9: SIGKILL).",
@@ -119,9 +118,8 @@ OUTPUT_SCHEMA: Final[dict[str, JSON]] = {
             ),
         },
     },
-    "required": ["exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated", "outputs"],
-    "additionalProperties": False,
-}
+    ["exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated", "outputs"],
+)
 
 
 def _input_schema(own: dict[str, JSON], required: list[str]) -> dict[str, JSON]:

@@ -34,8 +34,10 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import TaskTimeout
 from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_timeout
+from workflowdev.plugins._brokers import import_client
 from workflowdev.plugins._capture import CAPTURE_BYTES
 from workflowdev.plugins._capture import Capture
+from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 
 if TYPE_CHECKING:
@@ -43,7 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CAPTURE_BYTES", "PLUGINS", "Command"]
 
-CONNECTORS_EXTRA: Final = "this task needs the `connectors` extra: pip install 'workflowdev[connectors]'"
 MAX_LINE_BYTES: Final = 64 * 1024
 """A longer line reaches the log in pieces of this size, so one endless line cannot exhaust memory."""
 DEFAULT_TIMEOUT: Final = "1h"
@@ -225,9 +226,8 @@ class Command(Plugin):
             "requests, which servers only honour for names they accept (OpenSSH: AcceptEnv). "
             "Nothing is read from the server's ~/.ssh. Needs the `connectors` extra."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "host": {**_TEXT, "description": "The host name or address to connect to."},
                 "port": {
                     "anyOf": [
@@ -292,12 +292,10 @@ class Command(Plugin):
                     "description": "Fail the task when the command exits non-zero or is killed by a signal.",
                 },
             },
-            "required": ["host", "username", "command"],
-            "additionalProperties": False,
-        },
-        output_schema={
-            "type": "object",
-            "properties": {
+            ["host", "username", "command"],
+        ),
+        output_schema=object_schema(
+            {
                 "exit_code": {
                     "type": "integer",
                     "description": "The command's exit status; -1 when it was killed by a signal or gave none.",
@@ -307,9 +305,8 @@ class Command(Plugin):
                 "stdout_truncated": {"type": "boolean", "description": "True when stdout was longer than 1 MiB."},
                 "stderr_truncated": {"type": "boolean", "description": "True when stderr was longer than 1 MiB."},
             },
-            "required": ["exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated"],
-            "additionalProperties": False,
-        },
+            ["exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated"],
+        ),
         examples=(
             "- name: disk_space\n"
             "  type: ssh.command\n"
@@ -325,10 +322,7 @@ class Command(Plugin):
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        try:
-            import asyncssh
-        except ImportError:
-            raise TaskFailed(CONNECTORS_EXTRA) from None
+        asyncssh = import_client("asyncssh")
         host, username = _text(properties, "host"), _text(properties, "username")
         if host is None or username is None:
             raise TaskFailed("give host and username")

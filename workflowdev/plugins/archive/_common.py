@@ -14,7 +14,6 @@ from typing import Final
 from typing import TypeVar
 
 from workflowdev.engine.plugin import JSON
-from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import path_schema
 from workflowdev.plugins._toolkit import object_schema
@@ -113,15 +112,10 @@ UNPACK_PROPERTIES: Final[dict[str, JSON]] = {
         "description": f"Most members the archive may have (at most {MAX_FILES}).",
     },
 }
+UNPACK_INPUT: Final = object_schema(UNPACK_PROPERTIES, ["path"])
 REFUSALS = (
     "Archives with members named absolutely or with '..', links pointing outside the destination, "
     "device files, or more members or declared bytes than max_files/max_size are refused before "
     "anything is written; one that expands beyond max_size anyway is stopped there and what it "
     "wrote is removed."
 )
-
-
-def log_skipped(ctx: TaskContext, skipped: list[str]) -> None:
-    if skipped:
-        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        ctx.log.warning(f"skipped {len(skipped)} symlinks or special files: {shown}")

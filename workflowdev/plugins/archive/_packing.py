@@ -19,13 +19,16 @@ from typing import IO
 from typing import Literal
 
 from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import Confined
+from workflowdev.plugins._paths import confinement
 from workflowdev.plugins._paths import open_flags
 from workflowdev.plugins.archive._common import CHUNK
 from workflowdev.plugins.archive._common import TAR_MODES
 from workflowdev.plugins.archive._common import ZIP_EPOCH
 from workflowdev.plugins.archive._common import Stopped
+from workflowdev.plugins.archive._common import in_stoppable_thread
 from workflowdev.plugins.archive._common import reported_as
 
 
@@ -89,11 +92,26 @@ def _archive_destination(confined: Confined, raw: str, overwrite: bool) -> Path:
     return destination
 
 
+Writer = Callable[[Path, _Sources, threading.Event], None]
+"""Writes the collected sources to the part file in one archive format (`write_zip`, `tar_writer`)."""
+
+
+async def pack_for_task(ctx: TaskContext, properties: Mapping[str, JSON], write: Writer) -> dict[str, JSON]:
+    """archive.zip and archive.tar: pack in a stoppable worker thread inside the task's root,
+    then say in the task's log what was left out."""
+    confined = confinement(ctx)
+    outputs, skipped = await in_stoppable_thread(lambda stop: pack(confined, properties, stop, write))
+    if skipped:
+        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        ctx.log.warning(f"skipped {len(skipped)} symlinks or special files: {shown}")
+    return outputs
+
+
 def pack(
     confined: Confined,
     properties: Mapping[str, JSON],
     stop: threading.Event,
-    write: Callable[[Path, _Sources, threading.Event], None],
+    write: Writer,
 ) -> tuple[dict[str, JSON], list[str]]:
     """Collect, write to a hidden part file beside the destination, then move it into place.
 
@@ -136,7 +154,7 @@ def write_zip(part: Path, sources: _Sources, stop: threading.Event) -> None:
                     _copy(source, target, stop)
 
 
-def tar_writer(compression: str) -> Callable[[Path, _Sources, threading.Event], None]:
+def tar_writer(compression: str) -> Writer:
     def write(part: Path, sources: _Sources, stop: threading.Event) -> None:
         with tarfile.open(part, TAR_MODES[compression], format=tarfile.PAX_FORMAT) as archive:
             for path, member, is_dir in sources.items:

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import IO
 
 from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import Confined
+from workflowdev.plugins._paths import confinement
 from workflowdev.plugins._paths import normalize_relative
 from workflowdev.plugins._paths import open_flags
 from workflowdev.plugins.archive._common import CHUNK
@@ -26,6 +28,7 @@ from workflowdev.plugins.archive._common import DEFAULT_MAX_FILES
 from workflowdev.plugins.archive._common import DEFAULT_MAX_SIZE
 from workflowdev.plugins.archive._common import MAX_LINK_TARGET
 from workflowdev.plugins.archive._common import Stopped
+from workflowdev.plugins.archive._common import in_stoppable_thread
 from workflowdev.plugins.archive._common import read_limit
 from workflowdev.plugins.archive._common import reported_as
 from workflowdev.plugins.archive._packing import Kind
@@ -292,11 +295,21 @@ def _open_archive(confined: Confined, raw: str) -> IO[bytes]:
     return os.fdopen(fd, "rb")
 
 
+Reader = Callable[[IO[bytes], _Plan, Callable[[Iterable[_Member]], None]], None]
+"""Plans an archive's members and extracts them, in one archive format (`read_zip`, `read_tar`)."""
+
+
+async def unpack_for_task(ctx: TaskContext, properties: Mapping[str, JSON], read: Reader) -> dict[str, JSON]:
+    """archive.unzip and archive.untar: extract in a stoppable worker thread inside the task's root."""
+    confined = confinement(ctx)
+    return await in_stoppable_thread(lambda stop: unpack(confined, properties, stop, read))
+
+
 def unpack(
     confined: Confined,
     properties: Mapping[str, JSON],
     stop: threading.Event,
-    read: Callable[[IO[bytes], _Plan, Callable[[Iterable[_Member]], None]], None],
+    read: Reader,
 ) -> dict[str, JSON]:
     limits = _limits(properties)
     raw = properties["path"]

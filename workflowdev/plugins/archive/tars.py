@@ -9,20 +9,18 @@ from workflowdev.engine.plugin import JSON
 from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
-from workflowdev.plugins._paths import confinement
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.archive._common import PACK_OUTPUT
 from workflowdev.plugins.archive._common import PACK_PROPERTIES
 from workflowdev.plugins.archive._common import REFUSALS
 from workflowdev.plugins.archive._common import TAR_MODES
+from workflowdev.plugins.archive._common import UNPACK_INPUT
 from workflowdev.plugins.archive._common import UNPACK_OUTPUT
-from workflowdev.plugins.archive._common import UNPACK_PROPERTIES
-from workflowdev.plugins.archive._common import in_stoppable_thread
-from workflowdev.plugins.archive._common import log_skipped
-from workflowdev.plugins.archive._packing import pack
+from workflowdev.plugins.archive._packing import pack_for_task
 from workflowdev.plugins.archive._packing import tar_writer
 from workflowdev.plugins.archive._unpacking import read_tar
-from workflowdev.plugins.archive._unpacking import unpack
+from workflowdev.plugins.archive._unpacking import unpack_for_task
 
 
 class Tar(Plugin):
@@ -51,21 +49,20 @@ class Tar(Plugin):
         ),
         output_schema=PACK_OUTPUT,
         examples=(
-            "- name: bundle\n"
-            "  type: archive.tar\n"
-            "  properties:\n"
-            "    source: example_dir\n"
-            "    destination: bundle.tar.gz\n"
-            "    compression: gz\n",
+            task_example(
+                "bundle",
+                "archive.tar",
+                """
+                source: example_dir
+                destination: bundle.tar.gz
+                compression: gz
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
-        writer = tar_writer(properties.get("compression", "gz"))
-        outputs, skipped = await in_stoppable_thread(lambda stop: pack(confined, properties, stop, writer))
-        log_skipped(ctx, skipped)
-        return outputs
+        return await pack_for_task(ctx, properties, tar_writer(properties.get("compression", "gz")))
 
 
 class Untar(Plugin):
@@ -80,17 +77,19 @@ class Untar(Plugin):
             f"content) into `destination`. {REFUSALS} Files get mode 0644, or 0755 when executable "
             "in the archive; ownership is not restored."
         ),
-        input_schema=object_schema(UNPACK_PROPERTIES, ["path"]),
+        input_schema=UNPACK_INPUT,
         output_schema=UNPACK_OUTPUT,
         examples=(
-            "- name: unpack\n"
-            "  type: archive.untar\n"
-            "  properties:\n"
-            "    path: example.tar.gz\n"
-            "    destination: unpacked\n",
+            task_example(
+                "unpack",
+                "archive.untar",
+                """
+                path: example.tar.gz
+                destination: unpacked
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
-        return await in_stoppable_thread(lambda stop: unpack(confined, properties, stop, read_tar))
+        return await unpack_for_task(ctx, properties, read_tar)

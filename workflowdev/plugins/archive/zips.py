@@ -9,19 +9,17 @@ from workflowdev.engine.plugin import JSON
 from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
-from workflowdev.plugins._paths import confinement
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.archive._common import PACK_OUTPUT
 from workflowdev.plugins.archive._common import PACK_PROPERTIES
 from workflowdev.plugins.archive._common import REFUSALS
+from workflowdev.plugins.archive._common import UNPACK_INPUT
 from workflowdev.plugins.archive._common import UNPACK_OUTPUT
-from workflowdev.plugins.archive._common import UNPACK_PROPERTIES
-from workflowdev.plugins.archive._common import in_stoppable_thread
-from workflowdev.plugins.archive._common import log_skipped
-from workflowdev.plugins.archive._packing import pack
+from workflowdev.plugins.archive._packing import pack_for_task
 from workflowdev.plugins.archive._packing import write_zip
 from workflowdev.plugins.archive._unpacking import read_zip
-from workflowdev.plugins.archive._unpacking import unpack
+from workflowdev.plugins.archive._unpacking import unpack_for_task
 
 
 class Zip(Plugin):
@@ -40,19 +38,19 @@ class Zip(Plugin):
         input_schema=object_schema(PACK_PROPERTIES, ["source", "destination"]),
         output_schema=PACK_OUTPUT,
         examples=(
-            "- name: bundle\n"
-            "  type: archive.zip\n"
-            "  properties:\n"
-            "    source: example_dir\n"
-            "    destination: bundle.zip\n",
+            task_example(
+                "bundle",
+                "archive.zip",
+                """
+                source: example_dir
+                destination: bundle.zip
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
-        outputs, skipped = await in_stoppable_thread(lambda stop: pack(confined, properties, stop, write_zip))
-        log_skipped(ctx, skipped)
-        return outputs
+        return await pack_for_task(ctx, properties, write_zip)
 
 
 class Unzip(Plugin):
@@ -63,13 +61,19 @@ class Unzip(Plugin):
         name="Extract a zip archive",
         category="archive",
         description=f"Extracts the zip archive at `path` into `destination`. {REFUSALS}",
-        input_schema=object_schema(UNPACK_PROPERTIES, ["path"]),
+        input_schema=UNPACK_INPUT,
         output_schema=UNPACK_OUTPUT,
         examples=(
-            "- name: unpack\n  type: archive.unzip\n  properties:\n    path: example.zip\n    destination: unpacked\n",
+            task_example(
+                "unpack",
+                "archive.unzip",
+                """
+                path: example.zip
+                destination: unpacked
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
-        return await in_stoppable_thread(lambda stop: unpack(confined, properties, stop, read_zip))
+        return await unpack_for_task(ctx, properties, read_zip)

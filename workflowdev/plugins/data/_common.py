@@ -21,6 +21,7 @@ from workflowdev.engine.plugin import JSON
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
 from workflowdev.plugins._data_formats import MAX_TEXT_BYTES
+from workflowdev.plugins._toolkit import read_required
 from workflowdev.plugins._toolkit import type_name
 
 AGGREGATE_OPERATIONS: Final = ("count", "sum", "avg", "min", "max", "count_distinct")
@@ -74,6 +75,11 @@ def compile_expression(expression: JSON, where: str) -> ParsedResult:
         ) from None
 
 
+def read_expression(properties: Mapping[str, JSON], name: str) -> ParsedResult:
+    """The required property `name`, a JMESPath expression, compiled."""
+    return compile_expression(read_required(properties, name), name)
+
+
 def search(parsed: ParsedResult, value: JSON, where: str, item: str | None = None) -> JSON:
     """Evaluate, turning the library's runtime errors (wrong argument types, unknown functions,
     `<` between text and a number) into a message naming the expression and the item."""
@@ -94,15 +100,16 @@ def group_key(value: JSON) -> str:
     return value if isinstance(value, str) else as_text(value)
 
 
+_ORDERED_KINDS: Final = ("a boolean", "a number", "text")
+"""The type names (`type_name`) of values that order sensibly among themselves (false first)."""
+
+
 def _ordering_kind(value: JSON, what: str) -> str:
-    """Values that order sensibly among themselves: numbers, text, or booleans (false first)."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    raise TaskFailed(f"{what} is {type_name(value)}; only numbers, text and booleans can be ordered")
+    """`value`'s type name, when values of that type can be ordered among themselves."""
+    kind = type_name(value)
+    if kind not in _ORDERED_KINDS:
+        raise TaskFailed(f"{what} is {kind}; only numbers, text and booleans can be ordered")
+    return kind
 
 
 def one_kind(values: list[tuple[int, JSON]], label: str) -> None:

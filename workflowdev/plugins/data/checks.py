@@ -22,6 +22,8 @@ from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_required
 from workflowdev.plugins._toolkit import read_text
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins._toolkit import type_name
 from workflowdev.plugins.data._common import DEFAULT_MAX_ERRORS
 from workflowdev.plugins.data._common import MAX_MESSAGE_CHARS
@@ -74,34 +76,35 @@ class Validate(Plugin):
                 "valid": {"type": "boolean", "description": "Whether the data matches the schema."},
                 "errors": {
                     "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
+                    "items": object_schema(
+                        {
                             "path": {"type": "string", "description": "JSON path of the offending value."},
                             "message": {"type": "string", "description": "What is wrong with it."},
                         },
-                        "required": ["path", "message"],
-                        "additionalProperties": False,
-                    },
+                        ["path", "message"],
+                    ),
                     "description": "The first `max_errors` errors; empty when valid.",
                 },
             },
             ["valid", "errors"],
         ),
         examples=(
-            "- name: check_order\n"
-            "  type: data.validate\n"
-            "  properties:\n"
-            "    data: {id: 7, email: ada@example.test, lines: [{sku: A1, qty: 0}]}\n"
-            "    schema:\n"
-            "      type: object\n"
-            "      required: [id, lines]\n"
-            "      properties:\n"
-            "        id: {type: integer}\n"
-            "        lines:\n"
-            "          type: array\n"
-            "          items: {type: object, properties: {qty: {type: integer, minimum: 1}}}\n"
-            "    fail: false\n",
+            task_example(
+                "check_order",
+                "data.validate",
+                """
+                data: {id: 7, email: ada@example.test, lines: [{sku: A1, qty: 0}]}
+                schema:
+                  type: object
+                  required: [id, lines]
+                  properties:
+                    id: {type: integer}
+                    lines:
+                      type: array
+                      items: {type: object, properties: {qty: {type: integer, minimum: 1}}}
+                fail: false
+                """,
+            ),
         ),
     )
 
@@ -184,16 +187,18 @@ class Template(Plugin):
             },
             ["template"],
         ),
-        output_schema=object_schema(
-            {"text": {"type": "string", "description": "The template with its placeholders filled in."}},
-            ["text"],
+        output_schema=single_value(
+            "text", {"type": "string", "description": "The template with its placeholders filled in."}
         ),
         examples=(
-            "- name: greeting\n"
-            "  type: data.template\n"
-            "  properties:\n"
-            '    template: "Hello $name, order ${order.id} ships ${order.lines.0.sku} for $$${order.total}."\n'
-            "    values: {name: Ada, order: {id: 7, total: 12.5, lines: [{sku: A1}]}}\n",
+            task_example(
+                "greeting",
+                "data.template",
+                """
+                template: "Hello $name, order ${order.id} ships ${order.lines.0.sku} for $$${order.total}."
+                values: {name: Ada, order: {id: 7, total: 12.5, lines: [{sku: A1}]}}
+                """,
+            ),
         ),
     )
 

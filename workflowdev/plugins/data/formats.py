@@ -24,6 +24,8 @@ from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_items
 from workflowdev.plugins._toolkit import read_text
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.data._common import DELIMITER_SCHEMA
 from workflowdev.plugins.data._common import LINE_ENDINGS
 from workflowdev.plugins.data._common import MIB
@@ -107,21 +109,27 @@ class CsvParse(Plugin):
             ["rows", "count", "columns"],
         ),
         examples=(
-            "- name: read_prices\n"
-            "  type: data.csv_parse\n"
-            "  properties:\n"
-            "    text: |\n"
-            "      sku,name,price\n"
-            '      A1,"Pen, blue",2.50\n'
-            "      B7,Lamp,40\n"
-            "    infer_types: true\n",
-            "- name: read_semicolons\n"
-            "  type: data.csv_parse\n"
-            "  properties:\n"
-            '    text: "1;ok\\n2;late;retry\\n"\n'
-            "    delimiter: ';'\n"
-            "    header: false\n"
-            "    ragged: pad\n",
+            task_example(
+                "read_prices",
+                "data.csv_parse",
+                """
+                text: |
+                  sku,name,price
+                  A1,"Pen, blue",2.50
+                  B7,Lamp,40
+                infer_types: true
+                """,
+            ),
+            task_example(
+                "read_semicolons",
+                "data.csv_parse",
+                r"""
+                text: "1;ok\n2;late;retry\n"
+                delimiter: ';'
+                header: false
+                ragged: pad
+                """,
+            ),
         ),
     )
 
@@ -191,18 +199,20 @@ class CsvFormat(Plugin):
             },
             ["rows"],
         ),
-        output_schema=object_schema(
-            {"text": {"type": "string", "description": "The CSV text, ending with a line break unless empty."}},
-            ["text"],
+        output_schema=single_value(
+            "text", {"type": "string", "description": "The CSV text, ending with a line break unless empty."}
         ),
         examples=(
-            "- name: report_csv\n"
-            "  type: data.csv_format\n"
-            "  properties:\n"
-            "    rows:\n"
-            "      - {sku: A1, name: 'Pen, blue', price: 2.5}\n"
-            "      - {sku: B7, name: '=HYPERLINK(\"http://evil.test\")', price: 40}\n"
-            "    columns: [sku, price, name]\n",
+            task_example(
+                "report_csv",
+                "data.csv_format",
+                """
+                rows:
+                  - {sku: A1, name: 'Pen, blue', price: 2.5}
+                  - {sku: B7, name: '=HYPERLINK("http://evil.test")', price: 40}
+                columns: [sku, price, name]
+                """,
+            ),
         ),
     )
 
@@ -238,19 +248,18 @@ class JsonParse(Plugin):
             "fault; NaN and Infinity are refused. At most "
             f"{MIB} MiB of text and {MAX_DEPTH} levels of nesting."
         ),
-        input_schema=object_schema(
-            {"text": {"type": "string", "description": "The JSON text."}},
-            ["text"],
-        ),
-        output_schema=object_schema(
-            {"value": {"description": "The decoded value: object, list, text, number, boolean or null."}},
-            ["value"],
+        input_schema=single_value("text", {"type": "string", "description": "The JSON text."}),
+        output_schema=single_value(
+            "value", {"description": "The decoded value: object, list, text, number, boolean or null."}
         ),
         examples=(
-            "- name: decode\n"
-            "  type: data.json_parse\n"
-            "  properties:\n"
-            '    text: \'{"id": 42, "tags": ["a", "b"], "paid": true}\'\n',
+            task_example(
+                "decode",
+                "data.json_parse",
+                """
+                text: '{"id": 42, "tags": ["a", "b"], "paid": true}'
+                """,
+            ),
         ),
     )
 
@@ -290,24 +299,29 @@ class YamlParse(Plugin):
             },
             ["text"],
         ),
-        output_schema=object_schema(
-            {"value": {"description": "The document's value, or the list of documents with `all`."}},
-            ["value"],
+        output_schema=single_value(
+            "value", {"description": "The document's value, or the list of documents with `all`."}
         ),
         examples=(
-            "- name: read_config\n"
-            "  type: data.yaml_parse\n"
-            "  properties:\n"
-            "    text: |\n"
-            "      defaults: &defaults {retries: 3, timeout: 30}\n"
-            "      services:\n"
-            "        api: {<<: *defaults, timeout: 10}\n"
-            "        worker: *defaults\n",
-            "- name: read_documents\n"
-            "  type: data.yaml_parse\n"
-            "  properties:\n"
-            '    text: "---\\nname: a\\n---\\nname: b\\n"\n'
-            "    all: true\n",
+            task_example(
+                "read_config",
+                "data.yaml_parse",
+                """
+                text: |
+                  defaults: &defaults {retries: 3, timeout: 30}
+                  services:
+                    api: {<<: *defaults, timeout: 10}
+                    worker: *defaults
+                """,
+            ),
+            task_example(
+                "read_documents",
+                "data.yaml_parse",
+                r"""
+                text: "---\nname: a\n---\nname: b\n"
+                all: true
+                """,
+            ),
         ),
     )
 

@@ -17,7 +17,8 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_items
-from workflowdev.plugins._toolkit import read_required
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins._toolkit import type_name
 from workflowdev.plugins.data._common import AGGREGATE_OPERATIONS
 from workflowdev.plugins.data._common import compile_expression
@@ -25,6 +26,7 @@ from workflowdev.plugins.data._common import expression_schema
 from workflowdev.plugins.data._common import group_key
 from workflowdev.plugins.data._common import in_thread
 from workflowdev.plugins.data._common import one_kind
+from workflowdev.plugins.data._common import read_expression
 from workflowdev.plugins.data._common import search
 
 
@@ -65,14 +67,17 @@ class GroupBy(Plugin):
             ["groups", "counts"],
         ),
         examples=(
-            "- name: by_team\n"
-            "  type: data.group_by\n"
-            "  properties:\n"
-            "    items:\n"
-            "      - {user: ada, team: core}\n"
-            "      - {user: linus, team: kernel}\n"
-            "      - {user: grace, team: core}\n"
-            "    by: team\n",
+            task_example(
+                "by_team",
+                "data.group_by",
+                """
+                items:
+                  - {user: ada, team: core}
+                  - {user: linus, team: kernel}
+                  - {user: grace, team: core}
+                by: team
+                """,
+            ),
         ),
     )
 
@@ -89,7 +94,7 @@ def _grouped(items: list[JSON], parsed: ParsedResult, where: str) -> dict[str, l
 
 
 def _group_by(properties: Mapping[str, JSON]) -> dict[str, JSON]:
-    parsed = compile_expression(read_required(properties, "by"), "by")
+    parsed = read_expression(properties, "by")
     groups = _grouped(read_items(properties, "items"), parsed, "by")
     return {
         "groups": {key: [item for _, item in members] for key, members in groups.items()},
@@ -133,32 +138,36 @@ class Aggregate(Plugin):
                 "then": {"required": ["field"]},
             },
         ),
-        output_schema=object_schema(
+        output_schema=single_value(
+            "result",
             {
-                "result": {
-                    "type": ["number", "string", "boolean", "null", "object"],
-                    "description": "The value; with group_by, an object of group key → value.",
-                }
+                "type": ["number", "string", "boolean", "null", "object"],
+                "description": "The value; with group_by, an object of group key → value.",
             },
-            ["result"],
         ),
         examples=(
-            "- name: revenue_per_region\n"
-            "  type: data.aggregate\n"
-            "  properties:\n"
-            "    items:\n"
-            "      - {region: eu, amount: 120}\n"
-            "      - {region: us, amount: 80.5}\n"
-            "      - {region: eu, amount: 30}\n"
-            "    operation: sum\n"
-            "    field: amount\n"
-            "    group_by: region\n",
-            "- name: distinct_customers\n"
-            "  type: data.aggregate\n"
-            "  properties:\n"
-            "    items: [{customer: ada}, {customer: linus}, {customer: ada}, {}]\n"
-            "    operation: count_distinct\n"
-            "    field: customer\n",
+            task_example(
+                "revenue_per_region",
+                "data.aggregate",
+                """
+                items:
+                  - {region: eu, amount: 120}
+                  - {region: us, amount: 80.5}
+                  - {region: eu, amount: 30}
+                operation: sum
+                field: amount
+                group_by: region
+                """,
+            ),
+            task_example(
+                "distinct_customers",
+                "data.aggregate",
+                """
+                items: [{customer: ada}, {customer: linus}, {customer: ada}, {}]
+                operation: count_distinct
+                field: customer
+                """,
+            ),
         ),
     )
 

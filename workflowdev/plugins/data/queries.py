@@ -15,11 +15,14 @@ from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_items
 from workflowdev.plugins._toolkit import read_required
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins._toolkit import type_name
 from workflowdev.plugins.data._common import compile_expression
 from workflowdev.plugins.data._common import expression_schema
 from workflowdev.plugins.data._common import in_thread
 from workflowdev.plugins.data._common import one_kind
+from workflowdev.plugins.data._common import read_expression
 from workflowdev.plugins.data._common import search
 from workflowdev.plugins.data._common import truthy
 
@@ -48,16 +51,18 @@ class Query(Plugin):
             },
             ["data", "expression"],
         ),
-        output_schema=object_schema(
-            {"result": {"description": "What the expression evaluates to; null when nothing matches."}},
-            ["result"],
+        output_schema=single_value(
+            "result", {"description": "What the expression evaluates to; null when nothing matches."}
         ),
         examples=(
-            "- name: expensive_names\n"
-            "  type: data.jmespath\n"
-            "  properties:\n"
-            "    data: {items: [{name: pen, price: 2}, {name: lamp, price: 40}, {name: desk, price: 150}]}\n"
-            '    expression: "items[?price > `10`].name"\n',
+            task_example(
+                "expensive_names",
+                "data.jmespath",
+                """
+                data: {items: [{name: pen, price: 2}, {name: lamp, price: 40}, {name: desk, price: 150}]}
+                expression: "items[?price > `10`].name"
+                """,
+            ),
         ),
     )
 
@@ -66,7 +71,7 @@ class Query(Plugin):
 
 
 def _query(properties: Mapping[str, JSON]) -> dict[str, JSON]:
-    parsed = compile_expression(read_required(properties, "expression"), "expression")
+    parsed = read_expression(properties, "expression")
     return {"result": search(parsed, read_required(properties, "data"), "expression")}
 
 
@@ -105,26 +110,27 @@ class Transform(Plugin):
             },
             ["data", "fields"],
         ),
-        output_schema=object_schema(
+        output_schema=single_value(
+            "result",
             {
-                "result": {
-                    "type": ["array", "object"],
-                    "description": "The transformed list (same order) or object, as `data` was.",
-                }
+                "type": ["array", "object"],
+                "description": "The transformed list (same order) or object, as `data` was.",
             },
-            ["result"],
         ),
         examples=(
-            "- name: order_summaries\n"
-            "  type: data.transform\n"
-            "  properties:\n"
-            "    data:\n"
-            "      - {id: 7, customer: {name: Ada}, lines: [{amount: 5}, {amount: 7.5}]}\n"
-            "      - {id: 8, customer: {name: Linus}, lines: [{amount: 20}]}\n"
-            "    fields:\n"
-            "      order: id\n"
-            "      who: customer.name\n"
-            "      total: sum(lines[*].amount)\n",
+            task_example(
+                "order_summaries",
+                "data.transform",
+                """
+                data:
+                  - {id: 7, customer: {name: Ada}, lines: [{amount: 5}, {amount: 7.5}]}
+                  - {id: 8, customer: {name: Linus}, lines: [{amount: 20}]}
+                fields:
+                  order: id
+                  who: customer.name
+                  total: sum(lines[*].amount)
+                """,
+            ),
         ),
     )
 
@@ -185,14 +191,17 @@ class Filter(Plugin):
             ["result", "count"],
         ),
         examples=(
-            "- name: big_open_orders\n"
-            "  type: data.filter\n"
-            "  properties:\n"
-            "    items:\n"
-            "      - {id: 1, status: open, total: 120}\n"
-            "      - {id: 2, status: closed, total: 300}\n"
-            "      - {id: 3, status: open, total: 15}\n"
-            "    where: \"status == 'open' && total > `100`\"\n",
+            task_example(
+                "big_open_orders",
+                "data.filter",
+                """
+                items:
+                  - {id: 1, status: open, total: 120}
+                  - {id: 2, status: closed, total: 300}
+                  - {id: 3, status: open, total: 15}
+                where: "status == 'open' && total > `100`"
+                """,
+            ),
         ),
     )
 
@@ -201,7 +210,7 @@ class Filter(Plugin):
 
 
 def _filter(properties: Mapping[str, JSON]) -> dict[str, JSON]:
-    parsed = compile_expression(read_required(properties, "where"), "where")
+    parsed = read_expression(properties, "where")
     kept = [
         item
         for index, item in enumerate(read_items(properties, "items"))
@@ -240,21 +249,21 @@ class Sort(Plugin):
             },
             ["items"],
         ),
-        output_schema=object_schema(
-            {"result": {"type": "array", "description": "The same items, sorted."}},
-            ["result"],
-        ),
+        output_schema=single_value("result", {"type": "array", "description": "The same items, sorted."}),
         examples=(
-            "- name: newest_first\n"
-            "  type: data.sort\n"
-            "  properties:\n"
-            "    items:\n"
-            "      - {name: b.txt, modified: '2024-05-02', size: 10}\n"
-            "      - {name: a.txt, modified: '2024-05-03', size: 7}\n"
-            "      - {name: c.txt, size: 1}\n"
-            "      - {name: d.txt, modified: '2024-05-02', size: 99}\n"
-            "    by: [modified, size]\n"
-            "    reverse: true\n",
+            task_example(
+                "newest_first",
+                "data.sort",
+                """
+                items:
+                  - {name: b.txt, modified: '2024-05-02', size: 10}
+                  - {name: a.txt, modified: '2024-05-03', size: 7}
+                  - {name: c.txt, size: 1}
+                  - {name: d.txt, modified: '2024-05-02', size: 99}
+                by: [modified, size]
+                reverse: true
+                """,
+            ),
         ),
     )
 

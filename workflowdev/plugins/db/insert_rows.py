@@ -39,8 +39,10 @@ from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_duration
-from workflowdev.engine.plugin import parse_timeout
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_duration
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.db._connection import Phase
 from workflowdev.plugins.db._connection import in_transaction
 from workflowdev.plugins.db._schemas import TIMEOUT_SCHEMA
@@ -231,19 +233,21 @@ class InsertRows(Plugin):
             },
             ["url", "table", "rows"],
         ),
-        output_schema=object_schema(
-            {"inserted": {"type": "integer", "minimum": 0, "description": "How many rows were inserted."}},
-            ["inserted"],
+        output_schema=single_value(
+            "inserted", {"type": "integer", "minimum": 0, "description": "How many rows were inserted."}
         ),
         examples=(
-            "- name: load_orders\n"
-            "  type: db.insert_rows\n"
-            "  properties:\n"
-            "    url: ${PG_URL}\n"
-            "    table: workflowdev_example_orders\n"
-            "    rows:\n"
-            "      - {customer: acme, amount: '120.50', created_at: '2024-05-01T09:30:00Z'}\n"
-            "      - {customer: globex, amount: 99}\n",
+            task_example(
+                "load_orders",
+                "db.insert_rows",
+                """
+                url: ${PG_URL}
+                table: workflowdev_example_orders
+                rows:
+                  - {customer: acme, amount: '120.50', created_at: '2024-05-01T09:30:00Z'}
+                  - {customer: globex, amount: 99}
+                """,
+            ),
         ),
     )
 
@@ -259,7 +263,7 @@ class InsertRows(Plugin):
             ctx.log.info("no rows to insert")
             return {"inserted": 0}
         wanted = _column_names(rows, properties.get("columns"))
-        timeout = parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT))
+        timeout = read_duration(properties, "timeout", DEFAULT_TIMEOUT)
         shown = properties["table"]
 
         async def work(conn: AsyncConnection, phase: Phase) -> dict[str, JSON]:

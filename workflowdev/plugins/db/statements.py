@@ -14,9 +14,11 @@ from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
-from workflowdev.engine.plugin import parse_timeout
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_whole_number
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.db._connection import Phase
 from workflowdev.plugins.db._connection import in_transaction
 from workflowdev.plugins.db._schemas import MAX_ROWS_SCHEMA
@@ -63,27 +65,36 @@ class Query(Plugin):
         ),
         output_schema=ROWS_OUT,
         examples=(
-            "- name: greet\n"
-            "  type: db.query\n"
-            "  properties:\n"
-            "    url: 'sqlite:///:memory:'\n"
-            "    sql: SELECT :name AS greeting, 6 * 7 AS answer\n"
-            "    params: {name: hello}\n",
-            "- name: big_orders\n"
-            "  type: db.query\n"
-            "  properties:\n"
-            "    url: ${PG_URL}\n"
-            "    sql: >-\n"
-            "      SELECT id, customer, amount FROM workflowdev_example_orders\n"
-            "      WHERE amount >= :minimum ORDER BY id\n"
-            "    params: {minimum: 100}\n"
-            "    max_rows: 50\n",
-            "- name: server_version\n"
-            "  type: db.query\n"
-            "  properties:\n"
-            "    url: ${MYSQL_URL}\n"
-            "    sql: SELECT VERSION() AS version\n"
-            "    timeout: 10s\n",
+            task_example(
+                "greet",
+                "db.query",
+                """
+                url: 'sqlite:///:memory:'
+                sql: SELECT :name AS greeting, 6 * 7 AS answer
+                params: {name: hello}
+                """,
+            ),
+            task_example(
+                "big_orders",
+                "db.query",
+                """
+                url: ${PG_URL}
+                sql: >-
+                  SELECT id, customer, amount FROM workflowdev_example_orders
+                  WHERE amount >= :minimum ORDER BY id
+                params: {minimum: 100}
+                max_rows: 50
+                """,
+            ),
+            task_example(
+                "server_version",
+                "db.query",
+                """
+                url: ${MYSQL_URL}
+                sql: SELECT VERSION() AS version
+                timeout: 10s
+                """,
+            ),
         ),
     )
 
@@ -91,7 +102,7 @@ class Query(Plugin):
         target = find_target(ctx, properties["url"])
         statement = parse_statement(properties["sql"], properties.get("params"))
         max_rows = read_whole_number(properties, "max_rows", DEFAULT_MAX_ROWS, 1, MAX_ROWS_LIMIT)
-        timeout = parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT))
+        timeout = read_duration(properties, "timeout", DEFAULT_TIMEOUT)
 
         def read(sync: Connection) -> tuple[list[Any], list[Any]] | None:
             result = sync.execute(statement.clause(), statement.params, execution_options={"stream_results": True})
@@ -132,26 +143,32 @@ class Execute(Plugin):
             {"url": URL_SCHEMA, "sql": SQL_SCHEMA, "params": PARAMS_SCHEMA, "timeout": TIMEOUT_SCHEMA},
             ["url", "sql"],
         ),
-        output_schema=object_schema({"rowcount": ROWCOUNT_OUT}, ["rowcount"]),
+        output_schema=single_value("rowcount", ROWCOUNT_OUT),
         examples=(
-            "- name: reprice\n"
-            "  type: db.execute\n"
-            "  properties:\n"
-            "    url: ${PG_URL}\n"
-            "    sql: UPDATE workflowdev_example_orders SET amount = amount * :factor WHERE customer = :customer\n"
-            "    params: {factor: 1.1, customer: acme}\n",
-            "- name: make_table\n"
-            "  type: db.execute\n"
-            "  properties:\n"
-            "    url: sqlite:///inventory.db\n"
-            "    sql: CREATE TABLE IF NOT EXISTS items (sku TEXT PRIMARY KEY, quantity INTEGER NOT NULL)\n",
+            task_example(
+                "reprice",
+                "db.execute",
+                """
+                url: ${PG_URL}
+                sql: UPDATE workflowdev_example_orders SET amount = amount * :factor WHERE customer = :customer
+                params: {factor: 1.1, customer: acme}
+                """,
+            ),
+            task_example(
+                "make_table",
+                "db.execute",
+                """
+                url: sqlite:///inventory.db
+                sql: CREATE TABLE IF NOT EXISTS items (sku TEXT PRIMARY KEY, quantity INTEGER NOT NULL)
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
         target = find_target(ctx, properties["url"])
         statement = parse_statement(properties["sql"], properties.get("params"))
-        timeout = parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT))
+        timeout = read_duration(properties, "timeout", DEFAULT_TIMEOUT)
 
         async def work(conn: AsyncConnection, phase: Phase) -> dict[str, JSON]:
             phase.now(f"running the statement on {target.where}", statement)
@@ -201,30 +218,29 @@ class Transaction(Plugin):
             },
             ["url", "statements"],
         ),
-        output_schema=object_schema(
+        output_schema=single_value(
+            "results",
             {
-                "results": {
-                    "type": "array",
-                    "items": {"anyOf": [ROWS_OUT, object_schema({"rowcount": ROWCOUNT_OUT}, ["rowcount"])]},
-                    "description": (
-                        "One result per statement, in order: {rows, count, columns, truncated} or {rowcount}."
-                    ),
-                },
+                "type": "array",
+                "items": {"anyOf": [ROWS_OUT, single_value("rowcount", ROWCOUNT_OUT)]},
+                "description": ("One result per statement, in order: {rows, count, columns, truncated} or {rowcount}."),
             },
-            ["results"],
         ),
         examples=(
-            "- name: move_stock\n"
-            "  type: db.transaction\n"
-            "  properties:\n"
-            "    url: 'sqlite:///:memory:'\n"
-            "    statements:\n"
-            "      - sql: CREATE TABLE stock (sku TEXT PRIMARY KEY, quantity INTEGER NOT NULL)\n"
-            "      - sql: INSERT INTO stock VALUES (:sku, :quantity)\n"
-            "        params: {sku: A-1, quantity: 10}\n"
-            "      - sql: UPDATE stock SET quantity = quantity - :taken WHERE sku = :sku\n"
-            "        params: {sku: A-1, taken: 3}\n"
-            "      - sql: SELECT sku, quantity FROM stock\n",
+            task_example(
+                "move_stock",
+                "db.transaction",
+                """
+                url: 'sqlite:///:memory:'
+                statements:
+                  - sql: CREATE TABLE stock (sku TEXT PRIMARY KEY, quantity INTEGER NOT NULL)
+                  - sql: INSERT INTO stock VALUES (:sku, :quantity)
+                    params: {sku: A-1, quantity: 10}
+                  - sql: UPDATE stock SET quantity = quantity - :taken WHERE sku = :sku
+                    params: {sku: A-1, taken: 3}
+                  - sql: SELECT sku, quantity FROM stock
+                """,
+            ),
         ),
     )
 
@@ -241,7 +257,7 @@ class Transaction(Plugin):
                 raise TaskFailed(f"statement {number} must be an object with sql and params")
             statements.append(parse_statement(item.get("sql"), item.get("params"), f"statement {number}: "))
         max_rows = read_whole_number(properties, "max_rows", DEFAULT_MAX_ROWS, 1, MAX_ROWS_LIMIT)
-        timeout = parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT))
+        timeout = read_duration(properties, "timeout", DEFAULT_TIMEOUT)
         total = len(statements)
 
         async def work(conn: AsyncConnection, phase: Phase) -> dict[str, JSON]:

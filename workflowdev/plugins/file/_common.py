@@ -4,22 +4,27 @@ that never follow a link out of the confinement root.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import errno
 import json
 import os
 import stat
+from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 from typing import Final
+from typing import TypeVar
 
 from workflowdev.engine.plugin import JSON
+from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import Confined
+from workflowdev.plugins._paths import confinement
 from workflowdev.plugins._paths import open_flags
 from workflowdev.plugins._toolkit import object_schema
 
@@ -29,6 +34,7 @@ MAX_READ_BYTES: Final = 64 * 1024 * 1024
 DEFAULT_MAX_ENTRIES: Final = 10_000
 MAX_ENTRIES: Final = 100_000
 BASE64: Final = "base64"
+_T = TypeVar("_T")
 
 
 ENCODING_SCHEMA: Final[dict[str, JSON]] = {
@@ -59,6 +65,13 @@ TYPE_SCHEMA: Final[dict[str, JSON]] = {
     "enum": ["file", "directory", "symlink", "other"],
     "description": "What the entry is; a symlink is reported as such, not followed.",
 }
+
+
+async def in_root(ctx: TaskContext, work: Callable[[Confined], _T]) -> _T:
+    """Every file task's shape: find the task's root, then do the blocking filesystem work
+    confined to it in a worker thread, so a large file or directory does not hold up the loop."""
+    confined = confinement(ctx)
+    return await asyncio.to_thread(work, confined)
 
 
 @contextmanager
@@ -105,23 +118,30 @@ def encode_content(content: JSON, encoding: str) -> bytes:
         except binascii.Error as exc:
             raise TaskFailed(f"content is not valid base64: {exc}") from None
     text = content if isinstance(content, str) else json.dumps(content, indent=2, ensure_ascii=False) + "\n"
-    try:
-        return text.encode(encoding)
-    except LookupError:
-        raise TaskFailed(f"unknown encoding {encoding!r}") from None
-    except UnicodeEncodeError as exc:
-        raise TaskFailed(f"content cannot be written as {encoding}: {exc.reason}") from None
+    with _known_encoding(encoding):
+        try:
+            return text.encode(encoding)
+        except UnicodeEncodeError as exc:
+            raise TaskFailed(f"content cannot be written as {encoding}: {exc.reason}") from None
 
 
 def decode_content(data: bytes, encoding: str, raw: str) -> str:
     if encoding == BASE64:
         return base64.b64encode(data).decode("ascii")
+    with _known_encoding(encoding):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise TaskFailed(f"{raw!r} is not valid {encoding} ({exc.reason}); read it with encoding: base64") from None
+
+
+@contextmanager
+def _known_encoding(encoding: str) -> Iterator[None]:
+    """An encoding Python does not know (a typo, a text-to-text codec) fails reads and writes alike."""
     try:
-        return data.decode(encoding)
+        yield
     except LookupError:
         raise TaskFailed(f"unknown encoding {encoding!r}") from None
-    except UnicodeDecodeError as exc:
-        raise TaskFailed(f"{raw!r} is not valid {encoding} ({exc.reason}); read it with encoding: base64") from None
 
 
 def open_regular(path: Path, flags: int, raw: str) -> int:

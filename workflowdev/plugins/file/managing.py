@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import stat
@@ -17,13 +16,15 @@ from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import Confined
-from workflowdev.plugins._paths import confinement
 from workflowdev.plugins._paths import path_schema
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.file._common import MAKE_DIRS_SCHEMA
 from workflowdev.plugins.file._common import OVERWRITE_SCHEMA
 from workflowdev.plugins.file._common import TYPE_SCHEMA
 from workflowdev.plugins.file._common import entry_kind
+from workflowdev.plugins.file._common import in_root
 from workflowdev.plugins.file._common import make_parent
 from workflowdev.plugins.file._common import modified_at
 from workflowdev.plugins.file._common import reported_as
@@ -91,26 +92,28 @@ class Delete(Plugin):
             },
             ["path"],
         ),
-        output_schema=object_schema(
-            {"deleted": {"type": "boolean", "description": "False only when missing_ok spared a missing path."}},
-            ["deleted"],
+        output_schema=single_value(
+            "deleted", {"type": "boolean", "description": "False only when missing_ok spared a missing path."}
         ),
         examples=(
-            "- name: clean_up\n"
-            "  type: file.delete\n"
-            "  properties:\n"
-            "    path: tmp/previous-run\n"
-            "    recursive: true\n"
-            "    missing_ok: true\n",
+            task_example(
+                "clean_up",
+                "file.delete",
+                """
+                path: tmp/previous-run
+                recursive: true
+                missing_ok: true
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
-        return await asyncio.to_thread(
-            lambda: _delete(
+        return await in_root(
+            ctx,
+            lambda confined: _delete(
                 confined, properties["path"], properties.get("recursive", False), properties.get("missing_ok", False)
-            )
+            ),
         )
 
 
@@ -165,13 +168,21 @@ def _move(confined: Confined, properties: Mapping[str, JSON]) -> dict[str, JSON]
     return {"path": confined.relative(destination)}
 
 
-_TRANSFER_PROPERTIES: Final[dict[str, JSON]] = {
-    "destination": path_schema("The new path (the full path of the copy, not a directory to put it in)"),
-    "overwrite": OVERWRITE_SCHEMA,
-    "make_dirs": MAKE_DIRS_SCHEMA,
-}
-_TRANSFER_OUTPUT: Final[dict[str, JSON]] = object_schema(
-    {"path": {"type": "string", "description": "The destination, relative to the root."}}, ["path"]
+def _transfer_input(source: str) -> dict[str, JSON]:
+    """file.copy and file.move take the same properties; only what `source` may be differs."""
+    return object_schema(
+        {
+            "source": path_schema(source),
+            "destination": path_schema("The new path (the full path of the copy, not a directory to put it in)"),
+            "overwrite": OVERWRITE_SCHEMA,
+            "make_dirs": MAKE_DIRS_SCHEMA,
+        },
+        ["source", "destination"],
+    )
+
+
+_TRANSFER_OUTPUT: Final[dict[str, JSON]] = single_value(
+    "path", {"type": "string", "description": "The destination, relative to the root."}
 )
 
 
@@ -187,23 +198,22 @@ class Copy(Plugin):
             "keeping modification times. Symlinks inside a copied directory stay symlinks. An "
             "existing destination fails the task unless `overwrite` is true."
         ),
-        input_schema=object_schema(
-            {"source": path_schema("The file or directory to copy"), **_TRANSFER_PROPERTIES},
-            ["source", "destination"],
-        ),
+        input_schema=_transfer_input("The file or directory to copy"),
         output_schema=_TRANSFER_OUTPUT,
         examples=(
-            "- name: keep_a_copy\n"
-            "  type: file.copy\n"
-            "  properties:\n"
-            "    source: example.txt\n"
-            "    destination: backup/example.txt\n",
+            task_example(
+                "keep_a_copy",
+                "file.copy",
+                """
+                source: example.txt
+                destination: backup/example.txt
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
-        return await asyncio.to_thread(lambda: _copy(confined, properties))
+        return await in_root(ctx, lambda confined: _copy(confined, properties))
 
 
 class Move(Plugin):
@@ -217,23 +227,22 @@ class Move(Plugin):
             "Moves the file, symlink or directory at `source` to `destination` (the full new "
             "path). An existing destination fails the task unless `overwrite` is true."
         ),
-        input_schema=object_schema(
-            {"source": path_schema("The file, link or directory to move"), **_TRANSFER_PROPERTIES},
-            ["source", "destination"],
-        ),
+        input_schema=_transfer_input("The file, link or directory to move"),
         output_schema=_TRANSFER_OUTPUT,
         examples=(
-            "- name: archive_input\n"
-            "  type: file.move\n"
-            "  properties:\n"
-            "    source: example.txt\n"
-            "    destination: done/example.txt\n",
+            task_example(
+                "archive_input",
+                "file.move",
+                """
+                source: example.txt
+                destination: done/example.txt
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
-        return await asyncio.to_thread(lambda: _move(confined, properties))
+        return await in_root(ctx, lambda confined: _move(confined, properties))
 
 
 def _stat(confined: Confined, raw: str) -> dict[str, JSON]:
@@ -264,7 +273,7 @@ class Stat(Plugin):
             "permission bits. A missing path is an answer (exists: false), not a failure. A "
             "symlink is described itself, not its target."
         ),
-        input_schema=object_schema({"path": path_schema("The path to inspect")}, ["path"]),
+        input_schema=single_value("path", path_schema("The path to inspect")),
         output_schema=object_schema(
             {
                 "exists": {"type": "boolean", "description": "Whether anything is at `path`."},
@@ -287,9 +296,8 @@ class Stat(Plugin):
             },
             ["exists", "type", "size", "modified", "mode"],
         ),
-        examples=("- name: is_there_a_lock\n  type: file.stat\n  properties:\n    path: import.lock\n",),
+        examples=(task_example("is_there_a_lock", "file.stat", "path: import.lock"),),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
-        return await asyncio.to_thread(lambda: _stat(confined, properties["path"]))
+        return await in_root(ctx, lambda confined: _stat(confined, properties["path"]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import os
 from collections.abc import Mapping
@@ -15,9 +14,9 @@ from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import Confined
-from workflowdev.plugins._paths import confinement
 from workflowdev.plugins._paths import path_schema
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.file._common import DEFAULT_MAX_ENTRIES
 from workflowdev.plugins.file._common import DEFAULT_MAX_READ_BYTES
 from workflowdev.plugins.file._common import ENCODING_SCHEMA
@@ -26,6 +25,7 @@ from workflowdev.plugins.file._common import MAX_READ_BYTES
 from workflowdev.plugins.file._common import TYPE_SCHEMA
 from workflowdev.plugins.file._common import decode_content
 from workflowdev.plugins.file._common import entry_kind
+from workflowdev.plugins.file._common import in_root
 from workflowdev.plugins.file._common import modified_at
 from workflowdev.plugins.file._common import open_regular
 from workflowdev.plugins.file._common import reported_as
@@ -73,14 +73,13 @@ class Read(Plugin):
             },
             ["content", "size"],
         ),
-        examples=("- name: load_greeting\n  type: file.read\n  properties:\n    path: example.txt\n",),
+        examples=(task_example("load_greeting", "file.read", "path: example.txt"),),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
         raw = properties["path"]
-        data = await asyncio.to_thread(
-            lambda: _read_file(confined, raw, properties.get("max_bytes", DEFAULT_MAX_READ_BYTES))
+        data = await in_root(
+            ctx, lambda confined: _read_file(confined, raw, properties.get("max_bytes", DEFAULT_MAX_READ_BYTES))
         )
         return {"content": decode_content(data, properties.get("encoding", "utf-8"), raw), "size": len(data)}
 
@@ -176,24 +175,27 @@ class List(Plugin):
             ["entries", "truncated"],
         ),
         examples=(
-            "- name: everything_here\n  type: file.list\n  properties:\n    path: .\n",
-            "- name: text_files\n"
-            "  type: file.list\n"
-            "  properties:\n"
-            "    path: .\n"
-            '    pattern: "*.txt"\n'
-            "    recursive: true\n",
+            task_example("everything_here", "file.list", "path: ."),
+            task_example(
+                "text_files",
+                "file.list",
+                """
+                path: .
+                pattern: "*.txt"
+                recursive: true
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
-        return await asyncio.to_thread(
-            lambda: _list_dir(
+        return await in_root(
+            ctx,
+            lambda confined: _list_dir(
                 confined,
                 properties.get("path", "."),
                 properties.get("pattern", "*"),
                 properties.get("recursive", False),
                 properties.get("max_entries", DEFAULT_MAX_ENTRIES),
-            )
+            ),
         )

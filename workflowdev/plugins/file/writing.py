@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Mapping
 from typing import ClassVar
@@ -11,13 +10,15 @@ from workflowdev.engine.plugin import JSON
 from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
-from workflowdev.plugins._paths import confinement
+from workflowdev.plugins._paths import Confined
 from workflowdev.plugins._paths import path_schema
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.file._common import ENCODING_SCHEMA
 from workflowdev.plugins.file._common import MAKE_DIRS_SCHEMA
 from workflowdev.plugins.file._common import WRITTEN_SCHEMA
 from workflowdev.plugins.file._common import encode_content
+from workflowdev.plugins.file._common import in_root
 from workflowdev.plugins.file._common import write_file
 
 
@@ -51,30 +52,31 @@ class Write(Plugin):
         ),
         output_schema=WRITTEN_SCHEMA,
         examples=(
-            "- name: save_report\n"
-            "  type: file.write\n"
-            "  properties:\n"
-            "    path: reports/summary.txt\n"
-            "    content: |\n"
-            "      orders: 42\n"
-            "      failed: 0\n",
-            "- name: save_settings\n"
-            "  type: file.write\n"
-            "  properties:\n"
-            "    path: settings.json\n"
-            "    content: {region: eu-west, batch_size: 50}\n"
-            "    mode: create\n",
+            task_example(
+                "save_report",
+                "file.write",
+                """
+                path: reports/summary.txt
+                content: |
+                  orders: 42
+                  failed: 0
+                """,
+            ),
+            task_example(
+                "save_settings",
+                "file.write",
+                """
+                path: settings.json
+                content: {region: eu-west, batch_size: 50}
+                mode: create
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
-        data = encode_content(properties["content"], properties.get("encoding", "utf-8"))
         flags = os.O_EXCL if properties.get("mode", "overwrite") == "create" else os.O_TRUNC
-        make_dirs = properties.get("make_dirs", True)
-        return await asyncio.to_thread(
-            lambda: write_file(confined, properties["path"], data, flags=flags, make_dirs=make_dirs)
-        )
+        return await _write(ctx, properties, flags)
 
 
 class Append(Plugin):
@@ -100,18 +102,26 @@ class Append(Plugin):
         ),
         output_schema=WRITTEN_SCHEMA,
         examples=(
-            "- name: note_progress\n"
-            "  type: file.append\n"
-            "  properties:\n"
-            "    path: logs/progress.log\n"
-            '    content: "batch 1 imported\\n"\n',
+            task_example(
+                "note_progress",
+                "file.append",
+                r"""
+                path: logs/progress.log
+                content: "batch 1 imported\n"
+                """,
+            ),
         ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        confined = confinement(ctx)
+        return await _write(ctx, properties, os.O_APPEND)
+
+
+async def _write(ctx: TaskContext, properties: Mapping[str, JSON], flags: int) -> dict[str, JSON]:
+    """file.write and file.append differ only in how the file is opened (`flags`)."""
+
+    def write(confined: Confined) -> dict[str, JSON]:
         data = encode_content(properties["content"], properties.get("encoding", "utf-8"))
-        make_dirs = properties.get("make_dirs", True)
-        return await asyncio.to_thread(
-            lambda: write_file(confined, properties["path"], data, flags=os.O_APPEND, make_dirs=make_dirs)
-        )
+        return write_file(confined, properties["path"], data, flags=flags, make_dirs=properties.get("make_dirs", True))
+
+    return await in_root(ctx, write)

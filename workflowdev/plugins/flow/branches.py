@@ -8,6 +8,7 @@ from workflowdev.engine.plugin import CONDITION_SCHEMA
 from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import RunnerLevelPlugin
 from workflowdev.engine.plugin import TaskListShape
+from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins.flow._common import TASK_LIST
 
 
@@ -31,9 +32,8 @@ class If(RunnerLevelPlugin):
             "condition must be a boolean (or the text true/false); any other value fails the "
             "task. The output `branch` says which side ran."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "condition": {
                     **CONDITION_SCHEMA,
                     "description": "Which branch to run; a boolean, or the text true/false.",
@@ -41,21 +41,18 @@ class If(RunnerLevelPlugin):
                 "then": {**TASK_LIST, "description": "Tasks run when the condition is true."},
                 "else": {**TASK_LIST, "description": "Tasks run when the condition is false."},
             },
-            "required": ["condition", "then"],
-            "additionalProperties": False,
-        },
-        output_schema={
-            "type": "object",
-            "properties": {
+            ["condition", "then"],
+        ),
+        output_schema=object_schema(
+            {
                 "branch": {
                     "type": "string",
                     "enum": ["then", "else"],
                     "description": "The branch taken (else also when no else tasks are given).",
                 },
             },
-            "required": ["branch"],
-            "additionalProperties": False,
-        },
+            ["branch"],
+        ),
         examples=(
             "- name: report_on_schedule\n"
             "  type: flow.if\n"
@@ -95,9 +92,8 @@ class Switch(RunnerLevelPlugin):
             "Runs the tasks of the case whose key equals `value` (compared as text), or the "
             "`default` tasks when no case matches. The output `case` names the case that ran."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "value": {
                     "type": ["string", "number", "boolean", "null"],
                     "description": "The value to match against the case keys, compared as text.",
@@ -109,20 +105,17 @@ class Switch(RunnerLevelPlugin):
                 },
                 "default": {**TASK_LIST, "description": "Tasks run when no case matches."},
             },
-            "required": ["value", "cases"],
-            "additionalProperties": False,
-        },
-        output_schema={
-            "type": "object",
-            "properties": {
+            ["value", "cases"],
+        ),
+        output_schema=object_schema(
+            {
                 "case": {
                     "type": ["string", "null"],
                     "description": "The matching case key, or null when none matched.",
                 },
             },
-            "required": ["case"],
-            "additionalProperties": False,
-        },
+            ["case"],
+        ),
         examples=(
             "- name: by_trigger\n"
             "  type: flow.switch\n"

@@ -11,6 +11,7 @@ from workflowdev.engine.plugin import DURATION_SCHEMA
 from workflowdev.engine.plugin import DURATION_TEXT_SCHEMA
 from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import RunnerLevelPlugin
+from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins.flow._common import DEFAULT_WAIT_INTERVAL
 from workflowdev.plugins.flow._common import MIN_WAIT_INTERVAL_SECONDS
 from workflowdev.plugins.flow._common import NO_OUTPUTS
@@ -38,9 +39,8 @@ class Approval(RunnerLevelPlugin):
             "Approval lets the flow go on; rejection fails the task; with a `timeout`, a gate "
             "nobody decides in time expires and the task times out."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "message": {
                     "type": "string",
                     "minLength": 1,
@@ -55,12 +55,10 @@ class Approval(RunnerLevelPlugin):
                     "description": "Facts shown to the approver beside the message.",
                 },
             },
-            "required": ["message"],
-            "additionalProperties": False,
-        },
-        output_schema={
-            "type": "object",
-            "properties": {
+            ["message"],
+        ),
+        output_schema=object_schema(
+            {
                 "approved": {
                     "type": "boolean",
                     "const": True,
@@ -72,9 +70,8 @@ class Approval(RunnerLevelPlugin):
                     "description": "The approver's comment, if any.",
                 },
             },
-            "required": ["approved", "decidedBy", "comment"],
-            "additionalProperties": False,
-        },
+            ["approved", "decidedBy", "comment"],
+        ),
         examples=(
             "- name: gate\n"
             "  type: flow.approval\n"
@@ -103,18 +100,16 @@ class Fail(RunnerLevelPlugin):
             "Fails the task, and so the execution unless it allows failure, with the given "
             "message. Use it in a branch that must not be reached."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "message": {
                     "type": "string",
                     "minLength": 1,
                     "description": "The error the task fails with.",
                 },
             },
-            "required": ["message"],
-            "additionalProperties": False,
-        },
+            ["message"],
+        ),
         output_schema=NO_OUTPUTS,
         examples=(
             "- name: refuse_manual_runs\n"
@@ -147,9 +142,8 @@ class WaitUntil(RunnerLevelPlugin):
             "out after `timeout`. The condition is an expression evaluated afresh at each poll "
             "(for example a key in the key-value store)."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "condition": {
                     **CONDITION_SCHEMA,
                     "description": "An expression re-evaluated at each poll until true.",
@@ -167,12 +161,10 @@ class WaitUntil(RunnerLevelPlugin):
                     "description": "How long to wait for the condition before timing out.",
                 },
             },
-            "required": ["condition", "timeout"],
-            "additionalProperties": False,
-        },
-        output_schema={
-            "type": "object",
-            "properties": {
+            ["condition", "timeout"],
+        ),
+        output_schema=object_schema(
+            {
                 "polls": {
                     "type": "integer",
                     "minimum": 1,
@@ -184,9 +176,8 @@ class WaitUntil(RunnerLevelPlugin):
                     "description": "Milliseconds from the first poll until the condition held.",
                 },
             },
-            "required": ["polls", "waited_ms"],
-            "additionalProperties": False,
-        },
+            ["polls", "waited_ms"],
+        ),
         examples=(
             "- name: wait_for_maintenance_end\n"
             "  type: flow.wait_until\n"

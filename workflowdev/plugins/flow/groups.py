@@ -9,6 +9,7 @@ from typing import ClassVar
 from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import RunnerLevelPlugin
 from workflowdev.engine.plugin import TaskListShape
+from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins.flow._common import CONCURRENCY
 from workflowdev.plugins.flow._common import NO_OUTPUTS
 from workflowdev.plugins.flow._common import TASK_LIST
@@ -31,14 +32,12 @@ class Sequential(RunnerLevelPlugin):
             "Runs its child tasks one after another, in order. The first child that fails "
             "stops the rest. Use it to group steps inside a branch, a parallel block or a DAG."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "tasks": {**TASK_LIST, "description": "The child tasks, run in order."},
             },
-            "required": ["tasks"],
-            "additionalProperties": False,
-        },
+            ["tasks"],
+        ),
         output_schema=NO_OUTPUTS,
         examples=(
             "- name: prepare\n"
@@ -73,18 +72,16 @@ class Parallel(RunnerLevelPlugin):
             "Runs its child tasks at the same time, at most `concurrency` at once (all of them "
             "when unset). When one fails, the others are cancelled and the task fails."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "tasks": {**TASK_LIST, "description": "The child tasks, run concurrently."},
                 "concurrency": {
                     **CONCURRENCY,
                     "description": "How many children may run at once; unset means all.",
                 },
             },
-            "required": ["tasks"],
-            "additionalProperties": False,
-        },
+            ["tasks"],
+        ),
         output_schema=NO_OUTPUTS,
         examples=(
             "- name: warm_caches\n"
@@ -128,9 +125,8 @@ class Dag(RunnerLevelPlugin):
             "`depends_on` and starts as soon as they have succeeded. Children skipped by `when` "
             "skip their dependents. When one fails, the others are cancelled and the task fails."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "tasks": {
                     **TASK_LIST,
                     "description": "The child tasks; each may list sibling names in depends_on.",
@@ -140,9 +136,8 @@ class Dag(RunnerLevelPlugin):
                     "description": "How many children may run at once; unset means no limit.",
                 },
             },
-            "required": ["tasks"],
-            "additionalProperties": False,
-        },
+            ["tasks"],
+        ),
         output_schema=NO_OUTPUTS,
         examples=(
             "- name: build\n"

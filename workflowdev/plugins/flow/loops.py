@@ -7,6 +7,7 @@ from typing import ClassVar
 from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import RunnerLevelPlugin
 from workflowdev.engine.plugin import TaskListShape
+from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins.flow._common import CONCURRENCY
 from workflowdev.plugins.flow._common import DEFAULT_FOREACH_CONCURRENCY
 from workflowdev.plugins.flow._common import TASK_LIST
@@ -39,9 +40,8 @@ class Foreach(RunnerLevelPlugin):
             "scope, at most `concurrency` iterations at once. After the loop, "
             "`outputs.<child>` is the list of that child's outputs, one per iteration."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "items": {
                     "type": "array",
                     "description": "The elements to iterate over; usually an expression.",
@@ -53,12 +53,10 @@ class Foreach(RunnerLevelPlugin):
                 },
                 "tasks": {**TASK_LIST, "description": "The child tasks run for each item."},
             },
-            "required": ["items", "tasks"],
-            "additionalProperties": False,
-        },
-        output_schema={
-            "type": "object",
-            "properties": {
+            ["items", "tasks"],
+        ),
+        output_schema=object_schema(
+            {
                 "count": {
                     "type": "integer",
                     "minimum": 0,
@@ -70,9 +68,8 @@ class Foreach(RunnerLevelPlugin):
                     "description": "Iterations in which a child failed under allow_failure.",
                 },
             },
-            "required": ["count", "failed"],
-            "additionalProperties": False,
-        },
+            ["count", "failed"],
+        ),
         examples=(
             "- name: each_order\n"
             "  type: flow.foreach\n"

@@ -7,6 +7,7 @@ from typing import ClassVar
 from workflowdev.engine.plugin import ExecutionStatus
 from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import RunnerLevelPlugin
+from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins.flow._common import DEFAULT_SUBFLOW_WAIT
 
 
@@ -37,9 +38,8 @@ class Subflow(RunnerLevelPlugin):
             "to finish: success gives its execution id and the outputs of its tasks, by task "
             "name; any other end fails this task. With `wait: false` it only queues the child."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "namespace": {
                     "type": "string",
                     "minLength": 1,
@@ -66,9 +66,8 @@ class Subflow(RunnerLevelPlugin):
                     "description": "Labels set on the child execution.",
                 },
             },
-            "required": ["flow"],
-            "additionalProperties": False,
-        },
+            ["flow"],
+        ),
         output_schema={
             "type": "object",
             "properties": {

@@ -27,10 +27,12 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import TaskLogger
 from workflowdev.engine.plugin import TaskTimeout
 from workflowdev.engine.plugin import as_text
-from workflowdev.plugins._netguard import AddressPolicy
+from workflowdev.engine.plugin import parse_timeout
 from workflowdev.plugins._netguard import BlockedAddress
-from workflowdev.plugins._netguard import GuardedResolver
+from workflowdev.plugins._netguard import absolute_http_url
+from workflowdev.plugins._netguard import guarded_session
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import read_flag
 
 SESSION_KEY: Final = "http.session"
 """The execution resource holding the shared ClientSession."""
@@ -178,13 +180,27 @@ def query_pairs(value: JSON) -> list[tuple[str, str]]:
 
 
 def http_url(value: JSON) -> URL:
-    try:
-        url = URL(value) if isinstance(value, str) else None
-    except (TypeError, ValueError):
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
+    url = absolute_http_url(value)
+    if url is None:
         raise TaskFailed(f"url must be an absolute http:// or https:// URL, got {as_text(value)}")
     return url
+
+
+def exchange_options(
+    properties: Mapping[str, JSON], default_timeout: str, *, has_follow_redirects: bool = True
+) -> dict[str, Any]:
+    """What every http task reads alike, as keyword arguments of `fetch` and `exchange`.
+
+    `timeout` (the whole exchange), `verify_tls` and, unless the task has no `follow_redirects`
+    property (`has_follow_redirects=False`), whether to follow redirects.
+    """
+    options: dict[str, Any] = {
+        "timeout": parse_timeout(properties.get("timeout", default_timeout)),
+        "verify_tls": read_flag(properties, "verify_tls", True),
+    }
+    if has_follow_redirects:
+        options["follow_redirects"] = read_flag(properties, "follow_redirects", True)
+    return options
 
 
 def shown_url(url: URL) -> str:
@@ -193,29 +209,6 @@ def shown_url(url: URL) -> str:
 
 
 # -- the session and the exchange -----------------------------------------------------------------
-
-
-async def _close_session(session: aiohttp.ClientSession) -> None:
-    await session.close()
-
-
-async def _session(ctx: TaskContext) -> aiohttp.ClientSession:
-    """The execution's shared session, created on first use with the operator's address policy."""
-    try:
-        policy = AddressPolicy.from_settings(ctx.settings.http_allow, ctx.settings.http_deny)
-    except ValueError as exc:
-        raise TaskFailed(str(exc)) from None
-
-    async def create() -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(socket_factory=policy.open_socket, resolver=GuardedResolver(policy)),
-            timeout=aiohttp.ClientTimeout(),  # each task bounds its own exchange
-            cookie_jar=aiohttp.DummyCookieJar(),
-            trust_env=False,  # a proxy from the environment would hide the real target from the guard
-        )
-
-    session: aiohttp.ClientSession = await ctx.resources.get(SESSION_KEY, create, _close_session)
-    return session
 
 
 class Refused(TaskFailed):
@@ -270,7 +263,7 @@ async def exchange(
     aiohttp follows redirects itself: every hop opens its connection through the guard, and
     it drops Authorization when a redirect leaves the origin.
     """
-    session = await _session(ctx)
+    session = await guarded_session(ctx, SESSION_KEY, filter_dns=True)
     try:
         async with asyncio.timeout(timeout.seconds):
             async with session.request(

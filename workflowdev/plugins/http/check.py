@@ -13,7 +13,6 @@ from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
-from workflowdev.engine.plugin import parse_timeout
 from workflowdev.plugins._toolkit import duration_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_choice
@@ -27,6 +26,7 @@ from workflowdev.plugins.http._client import URL_SCHEMA
 from workflowdev.plugins.http._client import VERIFY_TLS_SCHEMA
 from workflowdev.plugins.http._client import Refused
 from workflowdev.plugins.http._client import Reply
+from workflowdev.plugins.http._client import exchange_options
 from workflowdev.plugins.http._client import fetch
 from workflowdev.plugins.http._client import http_url
 from workflowdev.plugins.http._client import shown_url
@@ -149,9 +149,7 @@ class Check(Plugin):
                 ctx,
                 method,
                 url,
-                timeout=parse_timeout(properties.get("timeout", DEFAULT_CHECK_TIMEOUT)),
-                verify_tls=read_flag(properties, "verify_tls", True),
-                follow_redirects=read_flag(properties, "follow_redirects", True),
+                **exchange_options(properties, DEFAULT_CHECK_TIMEOUT),
                 headers=read_text_map(properties.get("headers"), "headers"),
             )
         except Refused:

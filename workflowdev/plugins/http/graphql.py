@@ -12,7 +12,6 @@ from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
-from workflowdev.engine.plugin import parse_timeout
 from workflowdev.plugins._toolkit import duration_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
@@ -23,6 +22,7 @@ from workflowdev.plugins.http._client import IDEMPOTENCY_SCHEMA
 from workflowdev.plugins.http._client import STATUS_OUT
 from workflowdev.plugins.http._client import URL_SCHEMA
 from workflowdev.plugins.http._client import VERIFY_TLS_SCHEMA
+from workflowdev.plugins.http._client import exchange_options
 from workflowdev.plugins.http._client import fetch
 from workflowdev.plugins.http._client import http_url
 from workflowdev.plugins.http._client import shown_url
@@ -113,8 +113,7 @@ class GraphQL(Plugin):
             ctx,
             "POST",
             url,
-            timeout=parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT)),
-            verify_tls=read_flag(properties, "verify_tls", True),
+            **exchange_options(properties, DEFAULT_TIMEOUT, has_follow_redirects=False),
             headers=headers,
             data=json.dumps(document, ensure_ascii=False).encode(),
         )

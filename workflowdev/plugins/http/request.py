@@ -16,7 +16,6 @@ from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
-from workflowdev.engine.plugin import parse_timeout
 from workflowdev.plugins._toolkit import duration_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_choice
@@ -38,6 +37,7 @@ from workflowdev.plugins.http._client import RESPONSE_OUT
 from workflowdev.plugins.http._client import SCALAR
 from workflowdev.plugins.http._client import URL_SCHEMA
 from workflowdev.plugins.http._client import VERIFY_TLS_SCHEMA
+from workflowdev.plugins.http._client import exchange_options
 from workflowdev.plugins.http._client import fetch
 from workflowdev.plugins.http._client import http_url
 from workflowdev.plugins.http._client import query_pairs
@@ -148,9 +148,7 @@ class Request(Plugin):
             ctx,
             method,
             url,
-            timeout=parse_timeout(properties.get("timeout", DEFAULT_TIMEOUT)),
-            verify_tls=read_flag(properties, "verify_tls", True),
-            follow_redirects=read_flag(properties, "follow_redirects", True),
+            **exchange_options(properties, DEFAULT_TIMEOUT),
             max_redirects=read_whole_number(properties, "max_redirects", DEFAULT_MAX_REDIRECTS, 1, MAX_REDIRECTS_LIMIT),
             headers=headers,
             params=query_pairs(properties.get("query")),

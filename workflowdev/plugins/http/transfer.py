@@ -26,7 +26,6 @@ from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
-from workflowdev.engine.plugin import parse_timeout
 from workflowdev.plugins._paths import confinement
 from workflowdev.plugins._paths import open_flags
 from workflowdev.plugins._toolkit import duration_schema
@@ -51,6 +50,7 @@ from workflowdev.plugins.http._client import WRITE_BUFFER_BYTES
 from workflowdev.plugins.http._client import Reply
 from workflowdev.plugins.http._client import T
 from workflowdev.plugins.http._client import exchange
+from workflowdev.plugins.http._client import exchange_options
 from workflowdev.plugins.http._client import fetch
 from workflowdev.plugins.http._client import http_url
 from workflowdev.plugins.http._client import shown_url
@@ -225,9 +225,7 @@ class Download(Plugin):
             "GET",
             url,
             save,
-            timeout=parse_timeout(properties.get("timeout", DEFAULT_TRANSFER_TIMEOUT)),
-            verify_tls=read_flag(properties, "verify_tls", True),
-            follow_redirects=read_flag(properties, "follow_redirects", True),
+            **exchange_options(properties, DEFAULT_TRANSFER_TIMEOUT),
             headers=read_text_map(properties.get("headers"), "headers"),
         )
         ctx.log.info(f"saved {saved.size} bytes from {shown_url(url)} to {shown}")
@@ -341,8 +339,7 @@ class Upload(Plugin):
                 ctx,
                 method,
                 url,
-                timeout=parse_timeout(properties.get("timeout", DEFAULT_TRANSFER_TIMEOUT)),
-                verify_tls=read_flag(properties, "verify_tls", True),
+                **exchange_options(properties, DEFAULT_TRANSFER_TIMEOUT, has_follow_redirects=False),
                 follow_redirects=False,
                 headers=read_text_map(properties.get("headers"), "headers"),
                 data=form,

@@ -9,6 +9,7 @@ from workflowdev.engine.plugin import JSON
 from workflowdev.plugins._brokers import DEFAULT_WAIT
 from workflowdev.plugins._brokers import MAX_MESSAGES
 from workflowdev.plugins._toolkit import duration_schema
+from workflowdev.plugins._toolkit import object_schema
 
 DEFAULT_TIMEOUT: Final = "10s"
 """For a publish or a request, the whole exchange; for a receive, reaching the broker."""
@@ -97,14 +98,12 @@ FAIL_ON_EMPTY_SCHEMA: Final[dict[str, JSON]] = {
     "default": False,
     "description": "Fail the task when no message arrived within `timeout` (by default, count 0 is a result).",
 }
-PUBLISHED_SCHEMA: Final[dict[str, JSON]] = {
-    "type": "object",
-    "properties": {
+PUBLISHED_SCHEMA: Final[dict[str, JSON]] = object_schema(
+    {
         "published": {"const": True, "description": "Always true: a publish the broker did not take fails the task."},
     },
-    "required": ["published"],
-    "additionalProperties": False,
-}
+    ["published"],
+)
 PAYLOAD_SCHEMA: Final[dict[str, JSON]] = {
     "type": "string",
     "description": "The message body: the text when it is UTF-8, else its base64 form.",
@@ -117,9 +116,8 @@ ENCODING_SCHEMA: Final[dict[str, JSON]] = {
 
 
 def received_schema(message: Mapping[str, JSON]) -> dict[str, JSON]:
-    return {
-        "type": "object",
-        "properties": {
+    return object_schema(
+        {
             "messages": {
                 "type": "array",
                 "items": dict(message),
@@ -127,9 +125,8 @@ def received_schema(message: Mapping[str, JSON]) -> dict[str, JSON]:
             },
             "count": {"type": "integer", "minimum": 0, "description": "How many messages arrived (0 when none did)."},
         },
-        "required": ["messages", "count"],
-        "additionalProperties": False,
-    }
+        ["messages", "count"],
+    )
 
 
 # -- reading properties ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from workflowdev.plugins._brokers import close_within
 from workflowdev.plugins._brokers import decode_payload
 from workflowdev.plugins._brokers import encode_message
 from workflowdev.plugins._brokers import import_client
+from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_text
@@ -121,9 +122,8 @@ class AmqpPublish(Plugin):
             "exist, a message no queue takes (unless `mandatory: false`) or a message the "
             "broker refuses (a full queue, a message over its size limit) fails the task."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "url": AMQP_URL_SCHEMA,
                 "exchange": {
                     "type": "string",
@@ -156,9 +156,8 @@ class AmqpPublish(Plugin):
                 },
                 "timeout": PUBLISH_TIMEOUT_SCHEMA,
             },
-            "required": ["url", "message"],
-            "additionalProperties": False,
-        },
+            ["url", "message"],
+        ),
         output_schema=PUBLISHED_SCHEMA,
         examples=(
             "- name: order_event\n"
@@ -272,9 +271,8 @@ class AmqpReceive(Plugin):
             "back to the queue (marked redelivered), which is a way to peek. The queue must "
             "exist unless `declare_queue: true`."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "url": AMQP_URL_SCHEMA,
                 "queue": {"type": "string", "minLength": 1, "description": "The queue to consume from."},
                 "max_messages": MAX_MESSAGES_SCHEMA,
@@ -295,9 +293,8 @@ class AmqpReceive(Plugin):
                 },
                 "fail_on_empty": FAIL_ON_EMPTY_SCHEMA,
             },
-            "required": ["url", "queue"],
-            "additionalProperties": False,
-        },
+            ["url", "queue"],
+        ),
         output_schema=received_schema(
             {
                 "type": "object",

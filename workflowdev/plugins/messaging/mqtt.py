@@ -25,6 +25,7 @@ from workflowdev.plugins._brokers import close_within
 from workflowdev.plugins._brokers import decode_payload
 from workflowdev.plugins._brokers import encode_message
 from workflowdev.plugins._brokers import import_client
+from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_text
@@ -188,9 +189,8 @@ class MqttPublish(Plugin):
             "succeeds once the broker has acknowledged the message; with QoS 0 once it is sent. "
             "`retain: true` makes the broker keep it for future subscribers."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "url": MQTT_URL_SCHEMA,
                 "topic": {
                     "type": "string",
@@ -208,9 +208,8 @@ class MqttPublish(Plugin):
                 "client_id": CLIENT_ID_SCHEMA,
                 "timeout": PUBLISH_TIMEOUT_SCHEMA,
             },
-            "required": ["url", "topic", "message"],
-            "additionalProperties": False,
-        },
+            ["url", "topic", "message"],
+        ),
         output_schema=PUBLISHED_SCHEMA,
         examples=(
             "- name: report_temperature\n"
@@ -273,9 +272,8 @@ class MqttReceive(Plugin):
             "message arrives at once. The subscription lasts as long as the task: messages "
             "published before or after it, or beyond `max_messages`, are not kept."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "url": MQTT_URL_SCHEMA,
                 "topic": {
                     "type": "string",
@@ -289,22 +287,19 @@ class MqttReceive(Plugin):
                 "client_id": CLIENT_ID_SCHEMA,
                 "fail_on_empty": FAIL_ON_EMPTY_SCHEMA,
             },
-            "required": ["url", "topic"],
-            "additionalProperties": False,
-        },
+            ["url", "topic"],
+        ),
         output_schema=received_schema(
-            {
-                "type": "object",
-                "properties": {
+            object_schema(
+                {
                     "topic": {"type": "string", "description": "The topic the message was published to."},
                     "payload": PAYLOAD_SCHEMA,
                     "encoding": ENCODING_SCHEMA,
                     "qos": {"type": "integer", "enum": [0, 1, 2], "description": "The QoS it was delivered with."},
                     "retain": {"type": "boolean", "description": "Whether it is the broker's retained message."},
                 },
-                "required": ["topic", "payload", "encoding", "qos", "retain"],
-                "additionalProperties": False,
-            }
+                ["topic", "payload", "encoding", "qos", "retain"],
+            )
         ),
         examples=(
             "- name: latest_temperatures\n"

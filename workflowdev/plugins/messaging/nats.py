@@ -25,6 +25,7 @@ from workflowdev.plugins._brokers import decode_payload
 from workflowdev.plugins._brokers import encode_message
 from workflowdev.plugins._brokers import import_client
 from workflowdev.plugins._toolkit import duration_schema
+from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_text
 from workflowdev.plugins.messaging._schemas import DEFAULT_TIMEOUT
@@ -150,18 +151,16 @@ class NatsPublish(Plugin):
             "whether anyone was listening. A message larger than the server's max_payload "
             "(1 MiB by default) fails the task."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "url": NATS_URL_SCHEMA,
                 "subject": NATS_SUBJECT_SCHEMA,
                 "message": MESSAGE_SCHEMA,
                 "headers": NATS_HEADERS_SCHEMA,
                 "timeout": PUBLISH_TIMEOUT_SCHEMA,
             },
-            "required": ["url", "subject", "message"],
-            "additionalProperties": False,
-        },
+            ["url", "subject", "message"],
+        ),
         output_schema=PUBLISHED_SCHEMA,
         examples=(
             "- name: announce_order\n"
@@ -209,9 +208,8 @@ class NatsRequest(Plugin):
             "Fails at once with `no responders` when nobody subscribes to the subject, and with "
             "a timeout when a responder stays silent."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "url": NATS_URL_SCHEMA,
                 "subject": NATS_SUBJECT_SCHEMA,
                 "message": {**MESSAGE_SCHEMA, "default": ""},
@@ -220,12 +218,10 @@ class NatsRequest(Plugin):
                     DEFAULT_TIMEOUT, "How long connecting and waiting for the reply may take together:"
                 ),
             },
-            "required": ["url", "subject"],
-            "additionalProperties": False,
-        },
-        output_schema={
-            "type": "object",
-            "properties": {
+            ["url", "subject"],
+        ),
+        output_schema=object_schema(
+            {
                 "reply": {**PAYLOAD_SCHEMA, "description": "The reply's body: text when it is UTF-8, else base64."},
                 "encoding": ENCODING_SCHEMA,
                 "headers": {
@@ -234,9 +230,8 @@ class NatsRequest(Plugin):
                     "description": "The reply's headers (empty when it had none).",
                 },
             },
-            "required": ["reply", "encoding", "headers"],
-            "additionalProperties": False,
-        },
+            ["reply", "encoding", "headers"],
+        ),
         examples=(
             "- name: jetstream_usage\n"
             "  type: nats.request\n"

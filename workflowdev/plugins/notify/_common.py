@@ -12,8 +12,6 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
 from workflowdev.plugins._notify_http import Reply
 
-CONNECTORS_EXTRA: Final = "this task needs the `connectors` extra: pip install 'workflowdev[connectors]'"
-
 SLACK_MAX_BLOCKS: Final = 50
 DISCORD_CONTENT_LIMIT: Final = 2000
 """Discord refuses a message whose content is longer than this many characters."""

@@ -15,6 +15,7 @@ from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_timeout
+from workflowdev.plugins._brokers import import_client
 from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT
 from workflowdev.plugins._notify_smtp import SECURITY_MODES
 from workflowdev.plugins._notify_smtp import Mailbox
@@ -27,7 +28,6 @@ from workflowdev.plugins._paths import confinement
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_optional_text
-from workflowdev.plugins.notify._common import CONNECTORS_EXTRA
 from workflowdev.plugins.notify._common import TEXT
 from workflowdev.plugins.notify._common import recipients_schema
 
@@ -171,10 +171,7 @@ class Email(Plugin):
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
-        try:
-            import aiosmtplib  # noqa: F401 - only to tell a missing extra apart from other failures
-        except ImportError:
-            raise TaskFailed(CONNECTORS_EXTRA) from None
+        import_client("aiosmtplib")  # only to tell a missing extra apart from other failures
         host = properties.get("host")
         server = server_from(
             smtp_url=read_optional_text(properties, "smtp_url"),

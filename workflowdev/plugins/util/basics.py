@@ -17,6 +17,9 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_condition
 from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_duration
+from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 DEFAULT_LOG_LEVEL: Final = "info"
@@ -38,9 +41,8 @@ class Log(Plugin):
             "they are; any other value (a number, a list, an object) is logged as compact JSON. "
             "The logged text is also the task's output."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "message": {
                     "description": ("What to log. Any JSON value; non-strings are logged as compact JSON."),
                 },
@@ -51,24 +53,19 @@ class Log(Plugin):
                     "description": "Log level of the line.",
                 },
             },
-            "required": ["message"],
-            "additionalProperties": False,
-        },
-        output_schema={
-            "type": "object",
-            "properties": {
-                "message": {"type": "string", "description": "The text exactly as logged."},
-            },
-            "required": ["message"],
-            "additionalProperties": False,
-        },
+            ["message"],
+        ),
+        output_schema=single_value("message", {"type": "string", "description": "The text exactly as logged."}),
         examples=(
-            "- name: hello\n  type: util.log\n  properties:\n    message: Hello world\n",
-            "- name: report\n"
-            "  type: util.log\n"
-            "  properties:\n"
-            "    level: warning\n"
-            "    message: {stage: import, skipped: 3}\n",
+            task_example("hello", "util.log", "message: Hello world"),
+            task_example(
+                "report",
+                "util.log",
+                """
+                level: warning
+                message: {stage: import, skipped: 3}
+                """,
+            ),
         ),
     )
 
@@ -98,26 +95,9 @@ class Echo(Plugin):
             "Returns its `value` unchanged as the output `value`. Useful to compute something "
             "once with an expression and refer to it later as `outputs.<task>.value`."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
-                "value": {"description": "Any JSON value; returned as it is."},
-            },
-            "required": ["value"],
-            "additionalProperties": False,
-        },
-        output_schema={
-            "type": "object",
-            "properties": {"value": {"description": "The `value` property, unchanged."}},
-            "required": ["value"],
-            "additionalProperties": False,
-        },
-        examples=(
-            "- name: settings\n"
-            "  type: util.echo\n"
-            "  properties:\n"
-            "    value: {region: eu-west, batch_size: 50, dry_run: false}\n",
-        ),
+        input_schema=single_value("value", {"description": "Any JSON value; returned as it is."}),
+        output_schema=single_value("value", {"description": "The `value` property, unchanged."}),
+        examples=(task_example("settings", "util.echo", "value: {region: eu-west, batch_size: 50, dry_run: false}"),),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
@@ -136,36 +116,28 @@ class Sleep(Plugin):
             "execution interrupts the wait immediately. At most one day: longer waits belong "
             "to a schedule trigger."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
-                "duration": {
-                    "anyOf": [
-                        DURATION_TEXT_SCHEMA,
-                        {"type": "number", "minimum": 0, "maximum": MAX_SLEEP_SECONDS},
-                    ],
-                    "description": (
-                        "How long to wait: 500ms, 30s, 10m, 2h, 1d, ISO 8601 (PT30S) or a number "
-                        "of seconds. At most one day."
-                    ),
-                },
+        input_schema=single_value(
+            "duration",
+            {
+                "anyOf": [
+                    DURATION_TEXT_SCHEMA,
+                    {"type": "number", "minimum": 0, "maximum": MAX_SLEEP_SECONDS},
+                ],
+                "description": (
+                    "How long to wait: 500ms, 30s, 10m, 2h, 1d, ISO 8601 (PT30S) or a number "
+                    "of seconds. At most one day."
+                ),
             },
-            "required": ["duration"],
-            "additionalProperties": False,
-        },
-        output_schema={
-            "type": "object",
-            "properties": {
-                "slept_ms": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "description": "Milliseconds actually slept, measured on a monotonic clock.",
-                },
+        ),
+        output_schema=single_value(
+            "slept_ms",
+            {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Milliseconds actually slept, measured on a monotonic clock.",
             },
-            "required": ["slept_ms"],
-            "additionalProperties": False,
-        },
-        examples=("- name: let_the_replica_catch_up\n  type: util.sleep\n  properties:\n    duration: 250ms\n",),
+        ),
+        examples=(task_example("let_the_replica_catch_up", "util.sleep", "duration: 250ms"),),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:
@@ -196,9 +168,8 @@ class Assert(Plugin):
             "false. The condition is usually an expression; the words true and false (any case) "
             "are accepted too, any other value fails the task."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
+        input_schema=object_schema(
+            {
                 "condition": {
                     **CONDITION_SCHEMA,
                     "description": "What must hold; a boolean, or the text true/false.",
@@ -209,20 +180,22 @@ class Assert(Plugin):
                     "description": "The task's error when the condition is false.",
                 },
             },
-            "required": ["condition"],
-            "additionalProperties": False,
-        },
+            ["condition"],
+        ),
         output_schema={
             "type": "object",
             "properties": {},
             "additionalProperties": False,
         },
         examples=(
-            "- name: enough_orders\n"
-            "  type: util.assert\n"
-            "  properties:\n"
-            "    condition: true\n"
-            "    message: expected at least one order\n",
+            task_example(
+                "enough_orders",
+                "util.assert",
+                """
+                condition: true
+                message: expected at least one order
+                """,
+            ),
         ),
     )
 
@@ -245,7 +218,7 @@ class Noop(Plugin):
         ),
         input_schema={"type": "object", "properties": {}, "additionalProperties": False},
         output_schema={"type": "object", "properties": {}, "additionalProperties": False},
-        examples=("- name: placeholder\n  type: util.noop\n",),
+        examples=(task_example("placeholder", "util.noop"),),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:

@@ -20,8 +20,10 @@ from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_duration
+from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_optional_text
+from workflowdev.plugins._toolkit import task_example
 
 DATETIME_ACTIONS: Final = ("now", "parse", "format", "add", "subtract")
 STRFTIME_DIRECTIVES: Final = frozenset("aAwdbBmyYHIpMSfzZjUWcxXGuV%")
@@ -162,9 +164,8 @@ class DateTime(Plugin):
             ],
             "additionalProperties": False,
         },
-        output_schema={
-            "type": "object",
-            "properties": {
+        output_schema=object_schema(
+            {
                 "iso": {
                     "type": "string",
                     "format": "date-time",
@@ -176,30 +177,38 @@ class DateTime(Plugin):
                 "timezone": {"type": "string", "description": "The IANA zone the outputs are in."},
                 "formatted": {"type": "string", "description": "Only with `format`: the instant written that way."},
             },
-            "required": ["iso", "timestamp", "timestamp_ms", "date", "timezone"],
-            "additionalProperties": False,
-        },
+            ["iso", "timestamp", "timestamp_ms", "date", "timezone"],
+        ),
         examples=(
-            "- name: started\n  type: util.datetime\n",
-            "- name: report_title\n"
-            "  type: util.datetime\n"
-            "  properties:\n"
-            "    action: format\n"
-            "    value: '2024-05-01T12:30:00Z'\n"
-            "    timezone: Europe/Paris\n"
-            "    format: '%A %d %B %Y, %H:%M'\n",
-            "- name: invoice_date\n"
-            "  type: util.datetime\n"
-            "  properties:\n"
-            "    action: parse\n"
-            "    value: 31/12/2024\n"
-            "    input_format: '%d/%m/%Y'\n",
-            "- name: yesterday\n"
-            "  type: util.datetime\n"
-            "  properties:\n"
-            "    action: subtract\n"
-            "    duration: 1d\n"
-            "    format: '%Y-%m-%d'\n",
+            task_example("started", "util.datetime"),
+            task_example(
+                "report_title",
+                "util.datetime",
+                """
+                action: format
+                value: '2024-05-01T12:30:00Z'
+                timezone: Europe/Paris
+                format: '%A %d %B %Y, %H:%M'
+                """,
+            ),
+            task_example(
+                "invoice_date",
+                "util.datetime",
+                """
+                action: parse
+                value: 31/12/2024
+                input_format: '%d/%m/%Y'
+                """,
+            ),
+            task_example(
+                "yesterday",
+                "util.datetime",
+                """
+                action: subtract
+                duration: 1d
+                format: '%Y-%m-%d'
+                """,
+            ),
         ),
     )
 

@@ -14,9 +14,11 @@ from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
+from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_optional_text
 from workflowdev.plugins._toolkit import read_whole_number
+from workflowdev.plugins._toolkit import task_example
 
 UUID_VERSIONS: Final = (4, 5, 7)
 MAX_UUIDS: Final = 1000
@@ -92,9 +94,8 @@ class Uuid(Plugin):
             "then": {"required": ["namespace", "name"]},
             "additionalProperties": False,
         },
-        output_schema={
-            "type": "object",
-            "properties": {
+        output_schema=object_schema(
+            {
                 "uuid": {"type": "string", "format": "uuid", "description": "The (first) id, lowercase."},
                 "uuids": {
                     "type": "array",
@@ -102,18 +103,27 @@ class Uuid(Plugin):
                     "description": "All the ids made, in the order they were made.",
                 },
             },
-            "required": ["uuid", "uuids"],
-            "additionalProperties": False,
-        },
+            ["uuid", "uuids"],
+        ),
         examples=(
-            "- name: request_id\n  type: util.uuid\n",
-            "- name: order_keys\n  type: util.uuid\n  properties:\n    version: 7\n    count: 3\n",
-            "- name: customer_key\n"
-            "  type: util.uuid\n"
-            "  properties:\n"
-            "    version: 5\n"
-            "    namespace: url\n"
-            "    name: https://shop.example.test/customers/42\n",
+            task_example("request_id", "util.uuid"),
+            task_example(
+                "order_keys",
+                "util.uuid",
+                """
+                version: 7
+                count: 3
+                """,
+            ),
+            task_example(
+                "customer_key",
+                "util.uuid",
+                """
+                version: 5
+                namespace: url
+                name: https://shop.example.test/customers/42
+                """,
+            ),
         ),
     )
 

@@ -20,6 +20,8 @@ from workflowdev.engine.plugin import as_text
 from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_optional_text
 from workflowdev.plugins._toolkit import read_whole_number
+from workflowdev.plugins._toolkit import single_value
+from workflowdev.plugins._toolkit import task_example
 
 RANDOM_KINDS: Final = ("integer", "number", "choice", "string", "bytes")
 RANDOM_KIND_PROPERTIES: Final = {
@@ -105,26 +107,41 @@ class RandomValue(Plugin):
             },
             "additionalProperties": False,
         },
-        output_schema={
-            "type": "object",
-            "properties": {"value": {"description": "The value drawn: a number, an item of choices, or text."}},
-            "required": ["value"],
-            "additionalProperties": False,
-        },
+        output_schema=single_value("value", {"description": "The value drawn: a number, an item of choices, or text."}),
         examples=(
-            "- name: dice\n  type: util.random\n  properties:\n    min: 1\n    max: 6\n",
-            "- name: password\n  type: util.random\n  properties:\n    kind: string\n    length: 24\n",
-            "- name: pick_reviewer\n"
-            "  type: util.random\n"
-            "  properties:\n"
-            "    kind: choice\n"
-            "    choices: [alice, bob, carol]\n",
-            "- name: api_token\n"
-            "  type: util.random\n"
-            "  properties:\n"
-            "    kind: bytes\n"
-            "    length: 32\n"
-            "    encoding: base64url\n",
+            task_example(
+                "dice",
+                "util.random",
+                """
+                min: 1
+                max: 6
+                """,
+            ),
+            task_example(
+                "password",
+                "util.random",
+                """
+                kind: string
+                length: 24
+                """,
+            ),
+            task_example(
+                "pick_reviewer",
+                "util.random",
+                """
+                kind: choice
+                choices: [alice, bob, carol]
+                """,
+            ),
+            task_example(
+                "api_token",
+                "util.random",
+                """
+                kind: bytes
+                length: 32
+                encoding: base64url
+                """,
+            ),
         ),
     )
 
