@@ -19,6 +19,7 @@ from workflowdev.api.docs import json_body
 from workflowdev.api.docs import ok
 from workflowdev.api.docs import ref
 from workflowdev.api.keys import ENGINE
+from workflowdev.api.replies import page_reply
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.run.gates import approval_json
 from workflowdev.engine.run.lifecycle import GateStatus
@@ -39,7 +40,7 @@ async def list_approvals(request: web.Request) -> web.Response:
         limit=limit,
         offset=offset,
     )
-    return web.json_response([approval_json(r) for r in rows], headers={"X-Total-Count": str(total)})
+    return page_reply([approval_json(r) for r in rows], total)
 
 
 @routes.get("/api/v1/approvals/{id}", name="approvals.get")

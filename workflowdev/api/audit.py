@@ -22,6 +22,7 @@ from workflowdev.api.docs import error
 from workflowdev.api.docs import ok
 from workflowdev.api.docs import ref
 from workflowdev.api.keys import DATABASE
+from workflowdev.api.replies import page_reply
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.errors import Invalid
 from workflowdev.store import audit
@@ -66,7 +67,7 @@ async def list_audit(request: web.Request) -> web.Response:
     async with request.app[DATABASE].read() as conn:
         rows = await audit.list_entries(conn, where, limit=limit, offset=offset)
         total = await audit.count_entries(conn, where)
-    return web.json_response([entry_json(r) for r in rows], headers={"X-Total-Count": str(total)})
+    return page_reply([entry_json(r) for r in rows], total)
 
 
 SCHEMAS: dict[str, Schema] = {

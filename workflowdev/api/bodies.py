@@ -232,6 +232,14 @@ def parse_timestamp(raw: str, what: str) -> datetime:
         raise Invalid(f"{what} must be an RFC 3339 timestamp, got {shown(raw)}") from None
 
 
+def parse_seconds(raw: str, what: str) -> float:
+    """A number of seconds, fractions allowed; which range it must fall in is the caller's rule."""
+    try:
+        return float(raw)
+    except ValueError:
+        raise Invalid(f"{what} must be a number of seconds, got {raw!r}") from None
+
+
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:

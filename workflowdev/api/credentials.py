@@ -22,6 +22,7 @@ from workflowdev.api.docs import error
 from workflowdev.api.docs import json_body
 from workflowdev.api.docs import ok
 from workflowdev.api.docs import ref
+from workflowdev.api.replies import page_reply
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.services.credentials import MAX_VALUE_BYTES
 from workflowdev.engine.services.credentials import CredentialService
@@ -46,7 +47,7 @@ def credential_json(row: Any) -> dict[str, Any]:
 async def list_credentials(request: web.Request) -> web.Response:
     limit, offset = paging(request)
     rows, total = await request.app[CREDENTIALS].list(limit=limit, offset=offset)
-    return web.json_response([credential_json(r) for r in rows], headers={"X-Total-Count": str(total)})
+    return page_reply([credential_json(r) for r in rows], total)
 
 
 @routes.post("/api/v1/credentials", name="credentials.create")

@@ -24,6 +24,7 @@ from workflowdev.api.docs import json_body
 from workflowdev.api.docs import ok
 from workflowdev.api.docs import ref
 from workflowdev.api.keys import ENGINE
+from workflowdev.api.replies import page_reply
 from workflowdev.api.streams import serve_stream
 from workflowdev.api.streams import stream_socket
 from workflowdev.engine.errors import Invalid
@@ -81,7 +82,7 @@ async def list_executions(request: web.Request) -> web.Response:
         limit=limit,
         offset=offset,
     )
-    return web.json_response([execution_json(r) for r in rows], headers={"X-Total-Count": str(total)})
+    return page_reply([execution_json(r) for r in rows], total)
 
 
 @routes.get("/api/v1/executions/{id}", name="executions.get")
@@ -101,7 +102,7 @@ async def list_task_runs(request: web.Request) -> web.Response:
         limit=limit,
         offset=offset,
     )
-    return web.json_response([task_run_json(r) for r in rows], headers={"X-Total-Count": str(total)})
+    return page_reply([task_run_json(r) for r in rows], total)
 
 
 @routes.post("/api/v1/executions/{id}/cancel", name="executions.cancel")

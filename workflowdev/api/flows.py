@@ -29,16 +29,12 @@ from workflowdev.api.docs import json_body
 from workflowdev.api.docs import ok
 from workflowdev.api.docs import ref
 from workflowdev.api.keys import FLOWS
+from workflowdev.api.replies import page_reply
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.services.flows import FlowSummary
 
 routes = web.RouteTableDef()
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")
-
-
-def _json(data: object, status: int = 200, total: int | None = None) -> web.Response:
-    headers = {"X-Total-Count": str(total)} if total is not None else None
-    return web.json_response(data, status=status, headers=headers)
 
 
 async def _flows_json(request: web.Request, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
@@ -67,7 +63,7 @@ async def list_flows(request: web.Request) -> web.Response:
     rows, total = await request.app[FLOWS].list(
         namespace=request.query.get("namespace"), text=request.query.get("q"), limit=limit, offset=offset
     )
-    return _json(await _flows_json(request, rows), total=total)
+    return page_reply(await _flows_json(request, rows), total)
 
 
 @routes.post("/api/v1/flows", name="flows.create")
@@ -81,7 +77,7 @@ async def create_flow(request: web.Request) -> web.Response:
         description=field(body, "description", str),
         actor=actor_of(request),
     )
-    return _json(await _flow_json(request, row), status=201)
+    return web.json_response(await _flow_json(request, row), status=201)
 
 
 @routes.post("/api/v1/flows/validate", name="flows.validate")
@@ -95,7 +91,7 @@ async def validate_flow(request: web.Request) -> web.Response:
         raise UnsupportedMediaType(
             'send {"yamlContent": ...} as application/json, or the YAML itself as application/yaml'
         )
-    return _json(request.app[FLOWS].validate(yaml_content).to_json())
+    return web.json_response(request.app[FLOWS].validate(yaml_content).to_json())
 
 
 @routes.post("/api/v1/flows/import", name="flows.import_flow")
@@ -104,12 +100,12 @@ async def import_flow(request: web.Request) -> web.Response:
     row, created = await request.app[FLOWS].import_(
         document, overwrite=bool_param(request, "overwrite"), actor=actor_of(request)
     )
-    return _json(await _flow_json(request, row), status=201 if created else 200)
+    return web.json_response(await _flow_json(request, row), status=201 if created else 200)
 
 
 @routes.get("/api/v1/flows/{id}", name="flows.get")
 async def get_flow(request: web.Request) -> web.Response:
-    return _json(await _flow_json(request, await request.app[FLOWS].get(request.match_info["id"])))
+    return web.json_response(await _flow_json(request, await request.app[FLOWS].get(request.match_info["id"])))
 
 
 @routes.put("/api/v1/flows/{id}", name="flows.update")
@@ -123,7 +119,7 @@ async def update_flow(request: web.Request) -> web.Response:
         description=field(body, "description", str),
         actor=actor_of(request),
     )
-    return _json(await _flow_json(request, row))
+    return web.json_response(await _flow_json(request, row))
 
 
 @routes.delete("/api/v1/flows/{id}", name="flows.delete")
@@ -134,20 +130,20 @@ async def delete_flow(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/flows/{id}/export", name="flows.export")
 async def export_flow(request: web.Request) -> web.Response:
-    return _json(await request.app[FLOWS].export(request.match_info["id"]))
+    return web.json_response(await request.app[FLOWS].export(request.match_info["id"]))
 
 
 @routes.get("/api/v1/flows/{id}/revisions", name="flows.revisions")
 async def list_revisions(request: web.Request) -> web.Response:
     rows = await request.app[FLOWS].revisions(request.match_info["id"])
-    return _json([serialize.revision(r) for r in rows], total=len(rows))
+    return page_reply([serialize.revision(r) for r in rows], len(rows))
 
 
 @routes.post("/api/v1/flows/{id}/revisions/{rev}/restore", name="flows.restore")
 async def restore_revision(request: web.Request) -> web.Response:
     revision = bounded_int(request.match_info["rev"], "revision", 1, MAX_REVISION)
     row = await request.app[FLOWS].restore(request.match_info["id"], revision, actor=actor_of(request))
-    return _json(await _flow_json(request, row))
+    return web.json_response(await _flow_json(request, row))
 
 
 SCHEMAS: dict[str, Schema] = {

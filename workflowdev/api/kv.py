@@ -16,6 +16,7 @@ from aiohttp import web
 
 from workflowdev.api.actors import actor_of
 from workflowdev.api.bodies import paging
+from workflowdev.api.bodies import parse_seconds
 from workflowdev.api.bodies import read_json
 from workflowdev.api.docs import ERRORS
 from workflowdev.api.docs import PAGING
@@ -26,6 +27,7 @@ from workflowdev.api.docs import json_body
 from workflowdev.api.docs import ok
 from workflowdev.api.docs import ref
 from workflowdev.api.keys import ENGINE
+from workflowdev.api.replies import page_reply
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.errors import NotFound
@@ -47,10 +49,7 @@ def _ttl(request: web.Request) -> float | None:
     raw = request.query.get("ttl")
     if raw is None:
         return None
-    try:
-        ttl = float(raw)
-    except ValueError:
-        raise Invalid(f"query parameter ttl must be a number of seconds, got {raw!r}") from None
+    ttl = parse_seconds(raw, "query parameter ttl")
     if not math.isfinite(ttl) or ttl <= 0:
         raise Invalid(f"query parameter ttl must be a positive number of seconds, got {raw!r}")
     return ttl
@@ -64,7 +63,7 @@ async def list_namespaces(request: web.Request) -> web.Response:
     rows = await kv.namespaces(limit=limit, offset=offset)
     total = await kv.count_namespaces()
     body = [{"namespace": r.namespace, "keys": r.keys} for r in rows]
-    return web.json_response(body, headers={"X-Total-Count": str(total)})
+    return page_reply(body, total)
 
 
 @routes.get("/api/v1/kv/{namespace}", name="kv.list")
@@ -76,7 +75,7 @@ async def list_keys(request: web.Request) -> web.Response:
     rows = await kv.list(namespace, prefix, limit=limit, offset=offset)
     total = await kv.count(namespace, prefix)
     body = [{"key": r.key, "updatedAt": rfc3339(r.updated_at), "expiresAt": rfc3339(r.expires_at)} for r in rows]
-    return web.json_response(body, headers={"X-Total-Count": str(total)})
+    return page_reply(body, total)
 
 
 @routes.get(ENTRY_PATH, name="kv.get")
@@ -106,20 +105,21 @@ async def delete_entry(request: web.Request) -> web.Response:
 
 
 NAME_RULE = "not empty, no '/', no control characters, not '.' or '..'"
-NAMESPACE_PARAM: Schema = {
-    "name": "namespace",
-    "in": "path",
-    "required": True,
-    "description": f"The namespace: {NAME_RULE}; at most {MAX_NAMESPACE_LENGTH} characters.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_NAMESPACE_LENGTH},
-}
-KEY_PARAM: Schema = {
-    "name": "key",
-    "in": "path",
-    "required": True,
-    "description": f"The key: {NAME_RULE}; at most {MAX_KEY_LENGTH} characters.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
-}
+
+
+def _name_param(name: str, max_length: int) -> Schema:
+    """The path segment `name`: namespaces and keys follow one naming rule, each with its own length limit."""
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": f"The {name}: {NAME_RULE}; at most {max_length} characters.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": max_length},
+    }
+
+
+NAMESPACE_PARAM = _name_param("namespace", MAX_NAMESPACE_LENGTH)
+KEY_PARAM = _name_param("key", MAX_KEY_LENGTH)
 NULLABLE_TIMESTAMP: Schema = {"type": ["string", "null"], "format": "date-time"}
 
 SCHEMAS: dict[str, Schema] = {

@@ -10,6 +10,7 @@ from workflowdev.api.docs import array
 from workflowdev.api.docs import ok
 from workflowdev.api.docs import ref
 from workflowdev.api.keys import REGISTRY
+from workflowdev.api.replies import page_reply
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.errors import NotFound
 
@@ -25,7 +26,7 @@ async def list_plugins(request: web.Request) -> web.Response:
         if category not in {name for name, _, _ in registry.categories()}:
             raise Invalid(f"unknown category {category!r}")
         manifests = [m for m in manifests if m.category == category]
-    return web.json_response([m.to_json() for m in manifests], headers={"X-Total-Count": str(len(manifests))})
+    return page_reply([m.to_json() for m in manifests], len(manifests))
 
 
 @routes.get("/api/v1/plugins/categories", name="plugins.categories")

@@ -14,6 +14,7 @@ from workflowdev.api.bodies import bounded_int
 from workflowdev.api.bodies import field
 from workflowdev.api.bodies import paging
 from workflowdev.api.bodies import parse_json
+from workflowdev.api.bodies import parse_seconds
 from workflowdev.api.bodies import read_object
 from workflowdev.api.bodies import reject_unknown
 from workflowdev.api.bodies import time_field
@@ -29,6 +30,7 @@ from workflowdev.api.docs import json_body
 from workflowdev.api.docs import ok
 from workflowdev.api.docs import ref
 from workflowdev.api.keys import ENGINE
+from workflowdev.api.replies import page_reply
 from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.language.trigger_config import TRIGGER_TYPES
@@ -56,7 +58,7 @@ async def list_triggers(request: web.Request) -> web.Response:
     rows, total = await request.app[ENGINE].triggers.list(
         flow_id=request.query.get("flowId"), kind=kind, limit=limit, offset=offset
     )
-    return web.json_response([trigger_json(r) for r in rows], headers={"X-Total-Count": str(total)})
+    return page_reply([trigger_json(r) for r in rows], total)
 
 
 @routes.post("/api/v1/triggers", name="triggers.create")
@@ -169,10 +171,7 @@ def _wait_seconds(request: web.Request) -> float:
     raw = request.query.get("timeout")
     if raw is None:
         return WAIT_DEFAULT_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Invalid(f"timeout must be a number of seconds, got {raw!r}") from None
+    value = parse_seconds(raw, "timeout")
     if not 0 < value <= WAIT_MAX_SECONDS:
         raise Invalid(f"timeout must be between 0 and {WAIT_MAX_SECONDS:g} seconds")
     return value

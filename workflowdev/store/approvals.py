@@ -14,6 +14,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.store.models import Approval
+from workflowdev.store.paging import Page
+from workflowdev.store.paging import equal_where_given
+from workflowdev.store.paging import page_with_total
 from workflowdev.store.statuses import GateStatus
 
 approvals = Approval.__table__
@@ -36,21 +39,10 @@ async def list_approvals(
     execution_id: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[Sequence[Row[Any]], int]:
-    conditions = []
-    if status is not None:
-        conditions.append(approvals.c.status == status)
-    if execution_id is not None:
-        conditions.append(approvals.c.execution_id == execution_id)
-    total = (await conn.execute(select(func.count()).select_from(approvals).where(*conditions))).scalar_one()
-    query = (
-        select(approvals)
-        .where(*conditions)
-        .order_by(approvals.c.created_at.desc(), approvals.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return (await conn.execute(query)).all(), total
+) -> Page:
+    conditions = equal_where_given((approvals.c.status, status), (approvals.c.execution_id, execution_id))
+    order = (approvals.c.created_at.desc(), approvals.c.id)
+    return await page_with_total(conn, approvals, conditions, order, limit=limit, offset=offset)
 
 
 async def decide(conn: AsyncConnection, approval_id: str, *, status: str, by: str | None, comment: str | None, at: datetime) -> bool:

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy import delete
-from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
@@ -15,6 +14,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.store.models import Credential
+from workflowdev.store.paging import Page
+from workflowdev.store.paging import page_with_total
 
 credentials = Credential.__table__
 
@@ -27,13 +28,9 @@ async def by_name(conn: AsyncConnection, name: str) -> Row[Any] | None:
     return (await conn.execute(select(credentials).where(credentials.c.name == name))).first()
 
 
-async def list_credentials(
-    conn: AsyncConnection, *, limit: int = 100, offset: int = 0
-) -> tuple[Sequence[Row[Any]], int]:
+async def list_credentials(conn: AsyncConnection, *, limit: int = 100, offset: int = 0) -> Page:
     """By name: people look a secret up by its name, not by when it was made."""
-    total = (await conn.execute(select(func.count()).select_from(credentials))).scalar_one()
-    query = select(credentials).order_by(credentials.c.name).limit(limit).offset(offset)
-    return (await conn.execute(query)).all(), total
+    return await page_with_total(conn, credentials, (), (credentials.c.name,), limit=limit, offset=offset)
 
 
 async def insert_credential(conn: AsyncConnection, **values: Any) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import BindParameter
 from sqlalchemy import Row
 from sqlalchemy import and_
 from sqlalchemy import bindparam
@@ -25,6 +26,9 @@ from workflowdev.store.models import Approval
 from workflowdev.store.models import Execution
 from workflowdev.store.models import LogLine
 from workflowdev.store.models import TaskRun
+from workflowdev.store.paging import Page
+from workflowdev.store.paging import equal_where_given
+from workflowdev.store.paging import page_with_total
 from workflowdev.store.statuses import OPEN_TASK_RUNS
 from workflowdev.store.statuses import ExecutionStatus
 
@@ -36,16 +40,18 @@ approvals = Approval.__table__
 INSERT_EXECUTION = insert(executions)
 INSERT_TASK_RUN = insert(task_runs)
 INSERT_LOG = insert(logs)
+
+
+def _from_parameters(*columns: str) -> dict[str, BindParameter[Any]]:
+    """`column=bindparam(column)` for each column: the values a statement takes from each set of
+    parameters the journal sends it with, rather than fixed ones."""
+    return {column: bindparam(column) for column in columns}
+
+
 FINISH_TASK_RUN = (
     update(task_runs)
     .where(task_runs.c.id == bindparam("run_id"))
-    .values(
-        status=bindparam("status"),
-        outputs=bindparam("outputs"),
-        error=bindparam("error"),
-        finished_at=bindparam("finished_at"),
-        duration_ms=bindparam("duration_ms"),
-    )
+    .values(**_from_parameters("status", "outputs", "error", "finished_at", "duration_ms"))
 )
 SET_TASK_RUN_STATUS = update(task_runs).where(task_runs.c.id == bindparam("run_id")).values(status=bindparam("status"))
 SET_EXECUTION_RUNNING = (
@@ -66,12 +72,7 @@ FINISH_EXECUTION = (
     update(executions)
     .where(executions.c.id == bindparam("execution_id"))
     .values(
-        status=bindparam("status"),
-        error=bindparam("error"),
-        outputs=bindparam("outputs"),
-        tasks_executed=bindparam("tasks_executed"),
-        finished_at=bindparam("finished_at"),
-        duration_ms=bindparam("duration_ms"),
+        **_from_parameters("status", "error", "outputs", "tasks_executed", "finished_at", "duration_ms"),
         lease_owner=None,
         lease_expires_at=None,
         cancel_requested=False,
@@ -119,25 +120,14 @@ async def list_executions(
     since: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[Sequence[Row[Any]], int]:
-    conditions = []
-    if flow_id is not None:
-        conditions.append(executions.c.flow_id == flow_id)
-    if namespace is not None:
-        conditions.append(executions.c.namespace == namespace)
+) -> Page:
+    conditions = equal_where_given((executions.c.flow_id, flow_id), (executions.c.namespace, namespace))
     if status:
         conditions.append(executions.c.status.in_(list(status)))
     if since is not None:
         conditions.append(executions.c.created_at >= since)
-    total = (await conn.execute(select(func.count()).select_from(executions).where(*conditions))).scalar_one()
-    query = (
-        select(executions)
-        .where(*conditions)
-        .order_by(executions.c.created_at.desc(), executions.c.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return (await conn.execute(query)).all(), total
+    order = (executions.c.created_at.desc(), executions.c.id.desc())
+    return await page_with_total(conn, executions, conditions, order, limit=limit, offset=offset)
 
 
 async def list_task_runs(
@@ -148,7 +138,7 @@ async def list_task_runs(
     task_name: str | None = None,
     limit: int,
     offset: int = 0,
-) -> tuple[Sequence[Row[Any]], int]:
+) -> Page:
     """A page of an execution's task runs in the order they started, and how many match.
 
     One execution may have hundreds of thousands (a long foreach): read them a page at a time.
@@ -158,15 +148,8 @@ async def list_task_runs(
         conditions.append(task_runs.c.status.in_(list(status)))
     if task_name is not None:
         conditions.append(task_runs.c.task_name == task_name)
-    total = (await conn.execute(select(func.count()).select_from(task_runs).where(*conditions))).scalar_one()
-    query = (
-        select(task_runs)
-        .where(*conditions)
-        .order_by(task_runs.c.started_at, task_runs.c.key, task_runs.c.attempt)
-        .limit(limit)
-        .offset(offset)
-    )
-    return (await conn.execute(query)).all(), total
+    order = (task_runs.c.started_at, task_runs.c.key, task_runs.c.attempt)
+    return await page_with_total(conn, task_runs, conditions, order, limit=limit, offset=offset)
 
 
 async def list_logs(

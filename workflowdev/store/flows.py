@@ -18,6 +18,8 @@ from workflowdev.store.models import Execution
 from workflowdev.store.models import Flow
 from workflowdev.store.models import FlowRevision
 from workflowdev.store.models import Trigger
+from workflowdev.store.paging import Page
+from workflowdev.store.paging import page_with_total
 
 flows = Flow.__table__
 revisions = FlowRevision.__table__
@@ -47,7 +49,7 @@ async def list_flows(
     text: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[Sequence[Row[Any]], int]:
+) -> Page:
     """Flows newest-updated first, with the total count before paging."""
     conditions = [_live]
     if namespace is not None:
@@ -58,9 +60,8 @@ async def list_flows(
             func.lower(flows.c.name).like(pattern, escape="\\")
             | func.lower(func.coalesce(flows.c.description, "")).like(pattern, escape="\\")
         )
-    total = (await conn.execute(select(func.count()).select_from(flows).where(*conditions))).scalar_one()
-    query = select(flows).where(*conditions).order_by(flows.c.updated_at.desc(), flows.c.id).limit(limit).offset(offset)
-    return (await conn.execute(query)).all(), total
+    order = (flows.c.updated_at.desc(), flows.c.id)
+    return await page_with_total(conn, flows, conditions, order, limit=limit, offset=offset)
 
 
 async def latest_executions(conn: AsyncConnection, flow_ids: Collection[str]) -> dict[str, Row[Any]]:

@@ -23,6 +23,9 @@ from workflowdev.store.models import Execution
 from workflowdev.store.models import Flow
 from workflowdev.store.models import Trigger
 from workflowdev.store.models import TriggerFiring
+from workflowdev.store.paging import Page
+from workflowdev.store.paging import equal_where_given
+from workflowdev.store.paging import page_with_total
 from workflowdev.store.statuses import UNRUN_SLOTS
 
 executions = Execution.__table__
@@ -98,21 +101,10 @@ async def list_triggers(
     kind: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[Sequence[Row[Any]], int]:
-    conditions = []
-    if flow_id is not None:
-        conditions.append(triggers.c.flow_id == flow_id)
-    if kind is not None:
-        conditions.append(triggers.c.type == kind)
-    total = (await conn.execute(select(func.count()).select_from(triggers).where(*conditions))).scalar_one()
-    query = (
-        select(triggers)
-        .where(*conditions)
-        .order_by(triggers.c.created_at.desc(), triggers.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return (await conn.execute(query)).all(), total
+) -> Page:
+    conditions = equal_where_given((triggers.c.flow_id, flow_id), (triggers.c.type, kind))
+    order = (triggers.c.created_at.desc(), triggers.c.id)
+    return await page_with_total(conn, triggers, conditions, order, limit=limit, offset=offset)
 
 
 async def list_for_flow(

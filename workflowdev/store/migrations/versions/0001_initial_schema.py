@@ -1,9 +1,4 @@
-"""initial schema
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-28
-"""
+"""initial schema"""
 
 from __future__ import annotations
 
@@ -15,8 +10,6 @@ import workflowdev.store.types
 
 revision = '0001'
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

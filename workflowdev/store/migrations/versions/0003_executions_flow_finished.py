@@ -1,9 +1,4 @@
-"""executions by flow and finish time, for the flow-trigger sweep
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-07
-"""
+"""executions by flow and finish time, for the flow-trigger sweep"""
 
 from __future__ import annotations
 
@@ -11,8 +6,6 @@ from alembic import op
 
 revision = '0003'
 down_revision = '0002'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""retention: the indexes the purge pages on (ended executions, old log lines, old audit entries)
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-07
-"""
+"""retention: the indexes the purge pages on (ended executions, old log lines, old audit entries)"""
 
 from __future__ import annotations
 
@@ -11,8 +6,6 @@ from alembic import op
 
 revision = '0008'
 down_revision = '0007'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
