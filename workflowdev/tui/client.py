@@ -21,6 +21,8 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
+from typing import TypedDict
+from typing import Unpack
 from urllib.parse import quote
 
 import aiohttp
@@ -36,6 +38,15 @@ STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5)
 """Streams live for hours, so no total; a server that does not answer still fails fast."""
 HEARTBEAT_SECONDS = 30.0
 """Pings on the streams, so a silently dead network is noticed rather than waited on forever."""
+
+
+class Outgoing(TypedDict, total=False):
+    """What a call sends besides its method and path; `_request` and `_exchange` take the same."""
+
+    params: Mapping[str, str] | None
+    json: Any
+    send_json: bool
+    """Send `json` even when it is None: a JSON null body."""
 
 
 class ApiError(Exception):
@@ -116,31 +127,20 @@ class ApiClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        send_json: bool = False,
-    ) -> Any:
+    async def _request(self, method: str, path: str, **outgoing: Unpack[Outgoing]) -> Any:
         """One call; the decoded JSON reply (None for 204), or the server's error as ApiError."""
-        body, _ = await self._exchange(method, path, params=params, json=json, send_json=send_json)
+        body, _ = await self._exchange(method, path, **outgoing)
         return body
 
-    async def _exchange(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        send_json: bool = False,
-    ) -> tuple[Any, Mapping[str, str]]:
+    async def _exchange(self, method: str, path: str, **outgoing: Unpack[Outgoing]) -> tuple[Any, Mapping[str, str]]:
         """The decoded reply and its headers (lists carry their total in `X-Total-Count`)."""
-        kwargs: dict[str, Any] = {"params": params, "headers": self._headers(), "timeout": REQUEST_TIMEOUT}
-        if json is not None or send_json:
+        kwargs: dict[str, Any] = {
+            "params": outgoing.get("params"),
+            "headers": self._headers(),
+            "timeout": REQUEST_TIMEOUT,
+        }
+        json = outgoing.get("json")
+        if json is not None or outgoing.get("send_json", False):
             kwargs["json"] = json
         try:
             async with self.session.request(method, self.base_url + path, **kwargs) as resp:

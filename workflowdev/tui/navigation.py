@@ -3,10 +3,13 @@
 A pane or dialog posts one of these to itself; Textual hands it up the DOM (widget, screen,
 App) and the App, which owns the screen stack and the session, builds the screen and pushes
 it. So no pane knows which screens exist beyond the one it names, nor how they are made.
+Each is a dataclass, as Textual allows for messages: the fields are what the App needs.
 """
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
@@ -14,43 +17,39 @@ from textual.message import Message
 Json = dict[str, Any]
 
 
+@dataclass
 class OpenFlow(Message):
     """Show one flow: its revisions, triggers and recent runs."""
 
-    def __init__(self, flow_id: str) -> None:
-        super().__init__()
-        self.flow_id = flow_id
+    flow_id: str
 
 
+@dataclass
 class OpenExecution(Message):
     """Show one execution live; `failed_first` puts the cursor on the first failed task."""
 
-    def __init__(self, execution_id: str, *, failed_first: bool = False) -> None:
-        super().__init__()
-        self.execution_id = execution_id
-        self.failed_first = failed_first
+    execution_id: str
+    _: KW_ONLY
+    failed_first: bool = False
 
 
+@dataclass
 class OpenApproval(Message):
     """Show one gate, with its context and the keys to decide it."""
 
-    def __init__(self, approval: Json) -> None:
-        super().__init__()
-        self.approval = approval
+    approval: Json
 
 
+@dataclass
 class OpenSlots(Message):
     """Show a schedule trigger's slot ledger (`title` names it: flow · trigger)."""
 
-    def __init__(self, trigger: Json, title: str) -> None:
-        super().__init__()
-        self.trigger = trigger
-        self.title = title
+    trigger: Json
+    title: str
 
 
+@dataclass
 class RunFlow(Message):
     """Ask for a flow's inputs and run it; the new execution opens once it is queued."""
 
-    def __init__(self, flow: Json) -> None:
-        super().__init__()
-        self.flow = flow
+    flow: Json

@@ -20,12 +20,14 @@ import secrets
 import time
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from workflowdev.engine.language.flow import Flow
+from workflowdev.engine.node.background import BackgroundLoop
 from workflowdev.engine.run.deps import EngineDeps
 from workflowdev.engine.run.lifecycle import ExecutionStatus
 from workflowdev.engine.run.lifecycle import execution_updated
@@ -76,9 +78,7 @@ class Dispatcher:
     node_id: str
     settings: DispatcherSettings = field(default_factory=DispatcherSettings)
     runners: dict[str, tuple[Runner, asyncio.Task[None]]] = field(default_factory=dict)
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _loop_task: asyncio.Task[None] | None = None
-    _stopping: bool = False
+    _background: BackgroundLoop = field(default_factory=lambda: BackgroundLoop("dispatcher"))
     listening: bool = False
     """Whether NOTIFY wake-ups reach this node (PostgreSQL with LISTEN up)."""
     _last_claim: float = 0.0
@@ -96,14 +96,11 @@ class Dispatcher:
             handed_back = await store.expire_leases_of(conn, self.node_id, self.deps.clock())
         if handed_back:
             log.info("resuming %d executions this node held before it stopped", handed_back)
-        self._loop_task = asyncio.create_task(self._loop(), name="dispatcher")
+        self._background.start(self._loop())
 
     async def stop(self) -> None:
         """Stop claiming, stop the runners, and hand their leases back for a quick resume."""
-        self._stopping = True
-        self._wake.set()
-        if self._loop_task is not None:
-            await self._loop_task
+        await self._background.stop()
         for runner, _task in list(self.runners.values()):
             runner.stop("shutdown")
         if self.runners:
@@ -113,13 +110,13 @@ class Dispatcher:
                 await store.expire_leases_of(conn, self.node_id, self.deps.clock(), stopping=True)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._background.wake()
 
     def set_listening(self, up: bool) -> None:
         """LISTEN came up (hints may have been missed meanwhile: look now) or went down."""
         self.listening = up
         if up:
-            self._wake.set()
+            self._background.wake()
 
     def cancel_local(self, execution_id: str) -> bool:
         entry = self.runners.get(execution_id)
@@ -133,12 +130,9 @@ class Dispatcher:
         return len(self.runners)
 
     async def _loop(self) -> None:
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._sleep_time())
-            woken = self._wake.is_set()
-            self._wake.clear()
-            if self._stopping:
+        while not self._background.stopping:
+            woken = await self._background.sleep(self._sleep_time())
+            if self._background.stopping:
                 return
             claim_due = time.monotonic() - self._last_claim >= self.settings.claim_poll(self.listening)
             try:
@@ -167,7 +161,7 @@ class Dispatcher:
         `adopt`, skipping the claim round trip. Flows with a concurrency limit always go
         through the claim, where the limit is applied.
         """
-        if self._stopping or flow.concurrency is not None:
+        if self._background.stopping or flow.concurrency is not None:
             return None
         if self._room() <= 0:
             self._backlog = True
@@ -175,7 +169,7 @@ class Dispatcher:
         self._reserved += 1
         return {
             "lease_owner": self.node_id,
-            "lease_expires_at": self.deps.clock() + timedelta(seconds=self.settings.lease_seconds),
+            "lease_expires_at": self._lease_until(self.deps.clock()),
             "lease_token": new_lease_token(),
         }
 
@@ -185,9 +179,13 @@ class Dispatcher:
     def adopt(self, execution: Any, flow: Flow) -> None:
         """Start a runner for an execution this node inserted under its own lease."""
         self._reserved -= 1
-        if self._stopping:
+        if self._background.stopping:
             return
         self._start_runner(Runner(self.deps, execution, flow, (), 0, self.node_id))
+
+    def _lease_until(self, now: datetime) -> datetime:
+        """When a lease granted or renewed at `now` runs out, unless renewed again."""
+        return now + timedelta(seconds=self.settings.lease_seconds)
 
     def _room(self) -> int:
         return self.settings.max_running - len(self.runners) - self._reserved
@@ -217,7 +215,7 @@ class Dispatcher:
                     conn,
                     owner=self.node_id,
                     now=now,
-                    lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+                    lease_until=self._lease_until(now),
                     limit=room,
                     token=new_lease_token(),
                     exclude=seen,
@@ -350,8 +348,8 @@ class Dispatcher:
                 await runner.crashed(exc)
         finally:
             self.runners.pop(runner.execution.id, None)
-            if self._backlog and not self._stopping:
-                self._wake.set()
+            if self._backlog and not self._background.stopping:
+                self._background.wake()
 
     async def _renew(self) -> None:
         self._last_renewal = time.monotonic()
@@ -366,7 +364,7 @@ class Dispatcher:
                 owner=self.node_id,
                 tokens=tokens,
                 now=now,
-                lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+                lease_until=self._lease_until(now),
             )
             cancelled = await store.cancel_requested(conn, ids)
         for execution_id in ids:

@@ -15,6 +15,7 @@ dictionary look-ups and nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
@@ -53,14 +54,9 @@ class EngineMetrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
-        self.executions = Counter(
-            "workflowdev_executions_total",
-            "Executions that reached a terminal status, on this node",
-            ["status"],
-            registry=self.registry,
+        self.executions = self._counter_from_zero(
+            "workflowdev_executions_total", "Executions that reached a terminal status, on this node", "status", ENDED
         )
-        for status in ENDED:
-            self.executions.labels(status)  # present at 0, so rates work from the first end
         Gauge(
             "workflowdev_executions_running", "Executions with a runner on this node", registry=self.registry
         ).set_function(running)
@@ -85,16 +81,22 @@ class EngineMetrics:
             ["plugin", "status"],
             registry=self.registry,
         )
-        self.purged = Counter(
+        self.purged = self._counter_from_zero(
             "workflowdev_purged_total",
             "Rows the retention policy purged on this node: executions (subflows too), log lines, audit entries",
-            ["kind"],
-            registry=self.registry,
+            "kind",
+            KINDS,
         )
-        for kind in KINDS:
-            self.purged.labels(kind)
         self._task_children: dict[tuple[str, str], tuple[Counter, Histogram | None]] = {}
         bus.listen(self.on_event)
+
+    def _counter_from_zero(self, name: str, documentation: str, label: str, values: Iterable[str]) -> Counter:
+        """A counter with a series for each known value of its one label, present at 0 from the
+        start: a rate over it works from the first increment instead of the second."""
+        counter = Counter(name, documentation, [label], registry=self.registry)
+        for value in values:
+            counter.labels(value)
+        return counter
 
     def count_purged(self, report: PurgeReport) -> None:
         for kind, count in report.counts().items():

@@ -8,7 +8,6 @@ whichever node beats next, so the list does not grow with every restart of a con
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from typing import Any
 import workflowdev
 from workflowdev.engine.clock import Clock
 from workflowdev.engine.clock import rfc3339
+from workflowdev.engine.node.background import BackgroundLoop
 from workflowdev.store import nodes as store
 from workflowdev.store.database import Database
 from workflowdev.store.outage import Outage
@@ -53,19 +53,16 @@ class NodeRegistry:
     node_id: str
     roles: Sequence[str]
     address: str | None = None
-    _task: asyncio.Task[None] | None = None
-    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _beats: BackgroundLoop = field(default_factory=lambda: BackgroundLoop("node-heartbeat"))
     _outage: Outage = field(default_factory=lambda: Outage(log, "the node heartbeat"))
 
     async def start(self) -> None:
         await self._register()
-        self._task = asyncio.create_task(self._beat_forever(), name="node-heartbeat")
+        self._beats.start(self._beat_forever())
 
     async def stop(self) -> None:
         """Stop beating and leave the registry: a node that stopped cleanly is not a dead one."""
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
+        await self._beats.stop()
         with contextlib.suppress(Exception):
             async with self.db.write() as conn:
                 await store.remove(conn, self.node_id)
@@ -102,10 +99,9 @@ class NodeRegistry:
 
     async def _beat_forever(self) -> None:
         delay = HEARTBEAT_SECONDS
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
-            if self._stopping.is_set():
+        while not self._beats.stopping:
+            await self._beats.sleep(delay)
+            if self._beats.stopping:
                 return
             try:
                 await self.beat()

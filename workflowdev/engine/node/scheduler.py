@@ -8,11 +8,10 @@ look also fires the flow triggers whose upstream end no node fired (its node die
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from workflowdev.engine.clock import Clock
+from workflowdev.engine.node.background import BackgroundLoop
 from workflowdev.engine.services.schedules import Schedules
 from workflowdev.engine.services.triggers import TriggerService
 from workflowdev.store.outage import Outage
@@ -26,26 +25,21 @@ class Scheduler:
         self.triggers = triggers
         self.clock = clock
         self.poll_interval = poll_interval
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._background = BackgroundLoop("scheduler")
         self._outage = Outage(log, "firing schedules")
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="scheduler")
+        self._background.start(self._loop())
 
     async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
+        await self._background.stop()
 
     def wake(self) -> None:
         """A schedule changed: look again now."""
-        self._wake.set()
+        self._background.wake()
 
     async def _loop(self) -> None:
-        while not self._stopping:
+        while not self._background.stopping:
             try:
                 await self.schedules.fire_due()
                 await self.triggers.fire_missed_flow_triggers()
@@ -57,6 +51,4 @@ class Scheduler:
                 delay = self.poll_interval
                 if upcoming is not None:
                     delay = min(delay, max(0.0, (upcoming - self.clock()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
-            self._wake.clear()
+            await self._background.sleep(delay)

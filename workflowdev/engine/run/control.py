@@ -28,6 +28,7 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_condition
 from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_duration
+from workflowdev.engine.run.deps import ChildExecution
 from workflowdev.engine.run.gates import approval_json
 from workflowdev.engine.run.gates import new_gate
 from workflowdev.engine.run.lifecycle import ExecutionStatus
@@ -50,6 +51,8 @@ MAX_SUBFLOW_DEPTH = 10
 TURN_SECONDS = 0.002
 """How long the workers of one loop may hold the event loop before others get a turn."""
 Body = Callable[["TaskRunState", dict[str, Any]], Awaitable[dict[str, Any]]]
+BlockWalk = Callable[[tuple[Task, ...], Frame, dict[str, Any]], Awaitable[None]]
+"""How a block goes through its children, in their frame, given its rendered properties."""
 
 
 async def run_control(runner: Walk, task: Task, frame: Frame) -> Outcome:
@@ -206,28 +209,30 @@ def _concurrency(rendered: dict[str, Any]) -> int | None:
     return value
 
 
-async def _sequential(runner: Walk, task: Task, frame: Frame) -> Outcome:
-    async def body(run: TaskRunState, _props: dict[str, Any]) -> dict[str, Any]:
-        await runner.run_list(_children(task, "tasks"), frame.child(run.id))
+async def _block(runner: Walk, task: Task, frame: Frame, walk: BlockWalk) -> Outcome:
+    """A container of one list, `tasks`, with no outputs of its own (sequential, parallel,
+    dag): they differ only in how `walk` goes through the children."""
+
+    async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
+        await walk(_children(task, "tasks"), frame.child(run.id), props)
         return {}
 
     return await _container(runner, task, frame, body)
+
+
+async def _sequential(runner: Walk, task: Task, frame: Frame) -> Outcome:
+    return await _block(runner, task, frame, lambda children, inner, _props: runner.run_list(children, inner))
 
 
 async def _parallel(runner: Walk, task: Task, frame: Frame) -> Outcome:
-    async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
-        inner = frame.child(run.id)
-        children = _children(task, "tasks")
-        await run_all(len(children), lambda i: runner.run_task(children[i], inner), _concurrency(props))
-        return {}
+    def walk(children: tuple[Task, ...], inner: Frame, props: dict[str, Any]) -> Awaitable[None]:
+        return run_all(len(children), lambda i: runner.run_task(children[i], inner), _concurrency(props))
 
-    return await _container(runner, task, frame, body)
+    return await _block(runner, task, frame, walk)
 
 
 async def _dag(runner: Walk, task: Task, frame: Frame) -> Outcome:
-    async def body(run: TaskRunState, props: dict[str, Any]) -> dict[str, Any]:
-        inner = frame.child(run.id)
-        children = _children(task, "tasks")
+    async def walk(children: tuple[Task, ...], inner: Frame, props: dict[str, Any]) -> None:
         finished = {c.name: asyncio.Event() for c in children}
         outcome: dict[str, str] = {}
         slots = asyncio.Semaphore(_concurrency(props) or max(len(children), 1))
@@ -253,9 +258,8 @@ async def _dag(runner: Walk, task: Task, frame: Frame) -> Outcome:
                 finished[child.name].set()
 
         await run_all(len(children), lambda i: node(children[i]), None)
-        return {}
 
-    return await _container(runner, task, frame, body)
+    return await _block(runner, task, frame, walk)
 
 
 def _skip_all(runner: Walk, tasks: Sequence[Task], frame: Frame, reason: str) -> None:
@@ -444,20 +448,22 @@ async def _subflow(runner: Walk, task: Task, frame: Frame) -> Outcome:
         child = await launcher.find_child(previous.run_id) if previous is not None else None
         if child is None:
             child = await launcher.start_child(
-                namespace=props.get("namespace") or runner.execution.namespace,
-                flow=props["flow"],
-                inputs=props.get("inputs") or {},
-                labels=props.get("labels") or {},
-                trigger={
-                    "type": "subflow",
-                    "executionId": runner.execution.id,
-                    "rootExecutionId": root_execution_id(runner.execution),
-                    "taskName": task.name,
-                    "depth": depth,
-                },
-                parent_execution_id=runner.execution.id,
-                parent_task_run_id=run.id,
-                secrets=runner.recorder.masker,
+                ChildExecution(
+                    namespace=props.get("namespace") or runner.execution.namespace,
+                    flow=props["flow"],
+                    inputs=props.get("inputs") or {},
+                    labels=props.get("labels") or {},
+                    trigger={
+                        "type": "subflow",
+                        "executionId": runner.execution.id,
+                        "rootExecutionId": root_execution_id(runner.execution),
+                        "taskName": task.name,
+                        "depth": depth,
+                    },
+                    parent_execution_id=runner.execution.id,
+                    parent_task_run_id=run.id,
+                    secrets=runner.recorder.masker,
+                )
             )
         runner.recorder.log("info", f"{task.name} started execution {child}", run=run)
         if not props.get("wait", True):

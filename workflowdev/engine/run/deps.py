@@ -30,19 +30,24 @@ from workflowdev.store.journal import Journal
 CredentialLookup = Callable[[str], Awaitable[str | None]]
 
 
+@dataclass(frozen=True)
+class ChildExecution:
+    """What a subflow task asks its launcher to start: one value the task builds and the
+    service reads, so the two sides cannot drift apart field by field."""
+
+    namespace: str
+    flow: str
+    inputs: Mapping[str, Any]
+    labels: Mapping[str, Any]
+    trigger: Mapping[str, Any]
+    parent_execution_id: str
+    parent_task_run_id: str
+    secrets: SecretMasker
+    """The parent's masker: a child started with its parent's secrets keeps them masked."""
+
+
 class SubflowLauncher(Protocol):
-    async def start_child(
-        self,
-        *,
-        namespace: str,
-        flow: str,
-        inputs: Mapping[str, Any],
-        labels: Mapping[str, Any],
-        trigger: Mapping[str, Any],
-        parent_execution_id: str,
-        parent_task_run_id: str,
-        secrets: SecretMasker,
-    ) -> str: ...
+    async def start_child(self, child: ChildExecution) -> str: ...
 
     async def find_child(self, parent_task_run_id: str) -> str | None: ...
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from typing import Any
+from typing import TypedDict
 
 from workflowdev.engine.clock import Clock
 from workflowdev.engine.clock import rfc3339
@@ -38,6 +39,17 @@ MAX_LOG_MESSAGE = 64 * 1024
 MAX_OUTSTANDING = 1_000
 """Writes a runner may have waiting for their commit before a loop waits (`keep_up`) until
 half of them are done."""
+
+
+class RunResult(TypedDict, total=False):
+    """What a task run ends with besides its status: the keywords of `Walk.finish_run`. The
+    runner's `finish_run` and `Recorder.task_finished` spell them out instead of taking
+    `**result`: once per task, forwarding a dict of them costs more than the call itself."""
+
+    outputs: dict[str, Any] | None
+    outputs_text: str | None
+    """`outputs` already encoded, when the caller has it (saves encoding twice)."""
+    error: str | None
 
 
 @dataclass(slots=True)

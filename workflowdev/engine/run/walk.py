@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
 from typing import Protocol
+from typing import Unpack
 
 from workflowdev.engine.language.flow import RetryPolicy
 from workflowdev.engine.language.flow import Task
@@ -22,6 +23,7 @@ from workflowdev.engine.run.lifecycle import TaskStatus
 if TYPE_CHECKING:
     from workflowdev.engine.run.deps import EngineDeps
     from workflowdev.engine.run.recorder import Recorder
+    from workflowdev.engine.run.recorder import RunResult
     from workflowdev.engine.run.recorder import TaskRunState
 
 Outcome = Literal[TaskStatus.SUCCESS, TaskStatus.SKIPPED, "FAILED_ALLOWED"]
@@ -116,17 +118,7 @@ class Walk(Protocol):
 
     def mark_waiting(self, run: TaskRunState) -> None: ...
 
-    def finish_run(
-        self,
-        task: Task,
-        frame: Frame,
-        run: TaskRunState,
-        status: str,
-        *,
-        outputs: dict[str, Any] | None = None,
-        outputs_text: str | None = None,
-        error: str | None = None,
-    ) -> None: ...
+    def finish_run(self, task: Task, frame: Frame, run: TaskRunState, status: str, **result: Unpack[RunResult]) -> None: ...
 
     def fail_run(self, task: Task, frame: Frame, run: TaskRunState, error: str, status: str = TaskStatus.FAILED) -> Outcome: ...
 

@@ -17,7 +17,7 @@ from sqlalchemy import Row
 
 from workflowdev.engine.clock import Clock
 from workflowdev.engine.errors import Conflict
-from workflowdev.engine.errors import NotFound
+from workflowdev.engine.errors import must_exist
 from workflowdev.engine.events import APPROVAL_DECIDED
 from workflowdev.engine.events import Event
 from workflowdev.engine.events import EventBus
@@ -45,9 +45,7 @@ class ApprovalService:
     async def get(self, approval_id: str) -> Row[Any]:
         async with self.db.read() as conn:
             row = await store.get(conn, approval_id)
-        if row is None:
-            raise NotFound(f"approval {approval_id} not found")
-        return row
+        return must_exist(row, "approval", approval_id)
 
     async def list(
         self, *, status: str | None, execution_id: str | None, limit: int, offset: int
@@ -62,9 +60,7 @@ class ApprovalService:
     async def decide(self, approval_id: str, *, approve: bool, actor: Actor, comment: str | None) -> Row[Any]:
         status = GateStatus.APPROVED if approve else GateStatus.REJECTED
         async with self.db.write() as conn:
-            row = await store.get(conn, approval_id)
-            if row is None:
-                raise NotFound(f"approval {approval_id} not found")
+            row = must_exist(await store.get(conn, approval_id), "approval", approval_id)
             # Holding the execution's row makes a runner that is parking it wait for this
             # decision, so its `resume_if_decided` cannot miss it.
             execution = await executions_store.lock_execution(conn, row.execution_id)

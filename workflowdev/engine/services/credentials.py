@@ -45,8 +45,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from workflowdev.engine.clock import Clock
 from workflowdev.engine.errors import Conflict
 from workflowdev.engine.errors import Invalid
-from workflowdev.engine.errors import NotFound
 from workflowdev.engine.errors import Unavailable
+from workflowdev.engine.errors import must_exist
 from workflowdev.engine.language.expressions import SafeResolverError
 from workflowdev.engine.sealed_inputs import sealed_inputs_label
 from workflowdev.engine.services import audit_trail
@@ -433,6 +433,4 @@ def _seal(key: MasterKey, label: str, plaintext: str) -> str:
 
 async def _existing(conn: AsyncConnection, credential_id: str) -> Row[Any]:
     row = await store.get(conn, credential_id)
-    if row is None:
-        raise NotFound(f"credential {credential_id} not found")
-    return row
+    return must_exist(row, "credential", credential_id)

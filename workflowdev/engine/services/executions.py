@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from dataclasses import KW_ONLY
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -25,6 +26,7 @@ from workflowdev.engine.clock import rfc3339
 from workflowdev.engine.errors import Conflict
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.errors import NotFound
+from workflowdev.engine.errors import must_exist
 from workflowdev.engine.events import EXECUTION_UPDATED
 from workflowdev.engine.events import EventBus
 from workflowdev.engine.language.flow import Flow
@@ -34,6 +36,7 @@ from workflowdev.engine.language.flow import check_inputs
 from workflowdev.engine.language.flow import parse_flow
 from workflowdev.engine.plugin import PluginRegistry
 from workflowdev.engine.run import replay
+from workflowdev.engine.run.deps import ChildExecution
 from workflowdev.engine.run.lifecycle import ENDED
 from workflowdev.engine.run.lifecycle import RETRYABLE
 from workflowdev.engine.run.lifecycle import ExecutionStatus
@@ -150,31 +153,20 @@ class CompiledFlows:
         return self.get(flow_id, revision, row.yaml_content)
 
 
+@dataclass(eq=False)
 class ExecutionService:
-    def __init__(
-        self,
-        db: Database,
-        journal: Journal,
-        bus: EventBus,
-        flows: CompiledFlows,
-        clock: Clock,
-        *,
-        wake: Callable[[], None],
-        cancel_local: Callable[[str], bool],
-        local: LocalStart | None = None,
-        sealer: Sealer | None = None,
-    ) -> None:
-        """`sealer`: the keeper of the master key, which seals a subflow's inputs when they
-        carry its parent's secrets (none without a key: then there are no secrets either)."""
-        self.db = db
-        self.journal = journal
-        self.bus = bus
-        self.flows = flows
-        self.clock = clock
-        self.wake = wake
-        self.cancel_local = cancel_local
-        self.local = local
-        self.sealer = sealer
+    db: Database
+    journal: Journal
+    bus: EventBus
+    flows: CompiledFlows
+    clock: Clock
+    _: KW_ONLY
+    wake: Callable[[], None]
+    cancel_local: Callable[[str], bool]
+    local: LocalStart | None = None
+    sealer: Sealer | None = None
+    """The keeper of the master key, which seals a subflow's inputs when they carry its
+    parent's secrets (none without a key: then there are no secrets either)."""
 
     async def start(
         self,
@@ -195,10 +187,8 @@ class ExecutionService:
         belongs to, whose limit the claim applies."""
         async with self.db.read() as conn:
             flow_row = await flows_store.get_flow(conn, flow_id)
-        if flow_row is None:
-            raise NotFound(f"flow {flow_id} not found")
         return await self._start(
-            flow_row,
+            must_exist(flow_row, "flow", flow_id),
             actor,
             inputs,
             labels,
@@ -294,9 +284,7 @@ class ExecutionService:
     async def get(self, execution_id: str, *, task_runs: int) -> tuple[Row[Any], Sequence[Row[Any]], int]:
         """The execution, its first `task_runs` task runs in start order, and how many it has."""
         async with self.db.read() as conn:
-            row = await store.get_execution(conn, execution_id)
-            if row is None:
-                raise NotFound(f"execution {execution_id} not found")
+            row = must_exist(await store.get_execution(conn, execution_id), "execution", execution_id)
             runs, total = await store.list_task_runs(conn, execution_id, limit=task_runs)
             return row, runs, total
 
@@ -305,8 +293,7 @@ class ExecutionService:
     ) -> tuple[Sequence[Row[Any]], int]:
         """A page of the execution's task runs in start order, and how many match."""
         async with self.db.read() as conn:
-            if await store.get_execution(conn, execution_id) is None:
-                raise NotFound(f"execution {execution_id} not found")
+            must_exist(await store.get_execution(conn, execution_id), "execution", execution_id)
             return await store.list_task_runs(
                 conn, execution_id, status=status, task_name=task_name, limit=limit, offset=offset
             )
@@ -314,9 +301,7 @@ class ExecutionService:
     async def get_row(self, execution_id: str) -> Row[Any]:
         async with self.db.read() as conn:
             row = await store.get_execution(conn, execution_id)
-        if row is None:
-            raise NotFound(f"execution {execution_id} not found")
-        return row
+        return must_exist(row, "execution", execution_id)
 
     async def list(
         self,
@@ -335,17 +320,14 @@ class ExecutionService:
 
     async def logs(self, execution_id: str, after_seq: int = 0, limit: int | None = None) -> Sequence[Row[Any]]:
         async with self.db.read() as conn:
-            if await store.get_execution(conn, execution_id) is None:
-                raise NotFound(f"execution {execution_id} not found")
+            must_exist(await store.get_execution(conn, execution_id), "execution", execution_id)
             return await store.list_logs(conn, execution_id, after_seq=after_seq, limit=limit)
 
     async def cancel(self, execution_id: str, *, actor: Actor) -> Row[Any]:
         """Queued and paused executions end at once; running ones are stopped by their runner."""
         now = self.clock()
         async with self.db.write() as conn:
-            row = await store.get_execution(conn, execution_id)
-            if row is None:
-                raise NotFound(f"execution {execution_id} not found")
+            row = must_exist(await store.get_execution(conn, execution_id), "execution", execution_id)
             if row.status in ENDED:
                 raise Conflict(f"execution {execution_id} is already {row.status}")
             await audit_trail.record(conn, actor, "execution.cancel", "execution", execution_id, {"status": row.status}, now)
@@ -385,9 +367,7 @@ class ExecutionService:
         """Resume a failed, cancelled or timed-out execution: finished tasks keep their outputs."""
         now = self.clock()
         async with self.db.write() as conn:
-            row = await store.get_execution(conn, execution_id)
-            if row is None:
-                raise NotFound(f"execution {execution_id} not found")
+            row = must_exist(await store.get_execution(conn, execution_id), "execution", execution_id)
             resumed = await store.set_status_if(
                 conn,
                 execution_id,
@@ -421,9 +401,7 @@ class ExecutionService:
         touched; `inputs` override the original's; `revision` runs another revision. `dry_run`
         answers what would be kept, and starts nothing."""
         async with self.db.read() as conn:
-            row = await store.get_execution(conn, execution_id)
-            if row is None:
-                raise NotFound(f"execution {execution_id} not found")
+            row = must_exist(await store.get_execution(conn, execution_id), "execution", execution_id)
             if row.status not in ENDED:
                 raise Conflict(f"execution {execution_id} is {row.status}; only an ended execution can be replayed")
             flow_row = await flows_store.get_flow(conn, row.flow_id)
@@ -485,25 +463,21 @@ class ExecutionService:
 
     # -- the subflow launcher the runners use ------------------------------------------------
 
-    async def start_child(
-        self,
-        *,
-        namespace: str,
-        flow: str,
-        inputs: Mapping[str, Any],
-        labels: Mapping[str, Any],
-        trigger: Mapping[str, Any],
-        parent_execution_id: str,
-        parent_task_run_id: str,
-        secrets: SecretMasker,
-    ) -> str:
+    async def start_child(self, child: ChildExecution) -> str:
         async with self.db.read() as conn:
-            flow_row = await flows_store.get_flow_by_name(conn, namespace, flow)
+            flow_row = await flows_store.get_flow_by_name(conn, child.namespace, child.flow)
         if flow_row is None:
-            raise Invalid(f"flow {namespace}/{flow} not found")
+            raise Invalid(f"flow {child.namespace}/{child.flow} not found")
         try:
             started = await self._start(
-                flow_row, Actor("system"), inputs, labels, trigger, parent_execution_id, parent_task_run_id, secrets=secrets
+                flow_row,
+                Actor("system"),
+                child.inputs,
+                child.labels,
+                child.trigger,
+                child.parent_execution_id,
+                child.parent_task_run_id,
+                secrets=child.secrets,
             )
         except Invalid as exc:
             details = "; ".join(f"{d.get('path')}: {d.get('message')}" for d in exc.details)

@@ -26,6 +26,7 @@ from workflowdev.engine.clock import utcnow
 from workflowdev.engine.errors import Conflict
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.errors import NotFound
+from workflowdev.engine.errors import must_exist
 from workflowdev.engine.language.flow import Flow
 from workflowdev.engine.language.flow import ValidationReport
 from workflowdev.engine.language.flow import validate_flow
@@ -275,9 +276,7 @@ class FlowService:
 
     async def _get(self, conn: AsyncConnection, flow_id: str) -> Row[Any]:
         flow = await store.get_flow(conn, flow_id)
-        if flow is None:
-            raise NotFound(f"flow {flow_id} not found")
-        return flow
+        return must_exist(flow, "flow", flow_id)
 
     async def _audit(
         self, conn: AsyncConnection, actor: Actor, action: str, flow_id: str, details: Mapping[str, Any]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from workflowdev.engine.errors import NotFound
+from workflowdev.engine.errors import must_exist
 from workflowdev.engine.events import EXECUTION_UPDATED
 from workflowdev.engine.events import LOG
 from workflowdev.engine.events import EventBus
@@ -104,9 +104,7 @@ async def follow_logs(
 async def _status(db: Database, execution_id: str) -> str:
     async with db.read() as conn:
         row = await store.get_execution(conn, execution_id)
-    if row is None:
-        raise NotFound(f"execution {execution_id} not found")
-    return str(row.status)
+    return str(must_exist(row, "execution", execution_id).status)
 
 
 async def _stored(db: Database, execution_id: str, after_seq: int, page: int) -> AsyncIterator[LogLine]:

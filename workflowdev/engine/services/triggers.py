@@ -31,6 +31,7 @@ from workflowdev.engine.errors import DomainError
 from workflowdev.engine.errors import Invalid
 from workflowdev.engine.errors import NotFound
 from workflowdev.engine.errors import Unauthorized
+from workflowdev.engine.errors import must_exist
 from workflowdev.engine.events import EXECUTION_UPDATED
 from workflowdev.engine.events import Event
 from workflowdev.engine.events import EventBus
@@ -148,9 +149,7 @@ class TriggerService:
     async def get(self, trigger_id: str) -> Row[Any]:
         async with self.db.read() as conn:
             row = await store.get(conn, trigger_id)
-        if row is None:
-            raise NotFound(f"trigger {trigger_id} not found")
-        return row
+        return must_exist(row, "trigger", trigger_id)
 
     async def list(self, *, flow_id: str | None, kind: str | None, limit: int, offset: int) -> tuple[Sequence[Row[Any]], int]:
         async with self.db.read() as conn:

@@ -38,8 +38,8 @@ from workflowdev.engine.errors import Conflict
 from workflowdev.engine.errors import DomainError
 from workflowdev.engine.errors import Forbidden
 from workflowdev.engine.errors import Invalid
-from workflowdev.engine.errors import NotFound
 from workflowdev.engine.errors import Unauthorized
+from workflowdev.engine.errors import must_exist
 from workflowdev.engine.services import audit_trail
 from workflowdev.engine.services.actor import Actor
 from workflowdev.engine.services.user_roles import ROLES
@@ -74,9 +74,8 @@ def _claims_problem(claims: dict[str, Any], now: float) -> str | None:
     return None
 
 
-class RateLimited(DomainError):
-    status = 429
-    code = "rate_limited"
+class RateLimited(DomainError, status=429, code="rate_limited"):
+    """Too many failed logins for one user or address: the client waits `retry_after` seconds."""
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
@@ -272,18 +271,14 @@ class UserService:
         if role not in ROLES:
             raise Invalid(f"role must be one of {', '.join(ROLES)}")
         async with self.db.write() as conn:
-            user = await store.by_username(conn, username)
-            if user is None:
-                raise NotFound(f"user {username} not found")
+            user = must_exist(await store.by_username(conn, username), "user", username)
             await store.set_role(conn, user.id, role, updated_at=self.clock())
             await self._audit(conn, actor, "user.set_role", user.id, {"username": username, "from": user.role, "to": role})
             return await store.get(conn, user.id)
 
     async def delete(self, username: str, *, actor: Actor) -> None:
         async with self.db.write() as conn:
-            user = await store.by_username(conn, username)
-            if user is None:
-                raise NotFound(f"user {username} not found")
+            user = must_exist(await store.by_username(conn, username), "user", username)
             await store.remove(conn, user.id)
             await self._audit(conn, actor, "user.delete", user.id, {"username": username})
 
