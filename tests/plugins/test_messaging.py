@@ -41,8 +41,8 @@ from tests.engine.flows_helpers import wait_status
 from workflowdev.engine.plugin import JSON
 from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskFailed
-from workflowdev.plugins._brokers import CONNECTORS_HINT
 from workflowdev.plugins._brokers import BrokerUrl
+from workflowdev.plugins._toolkit import CONNECTORS_HINT
 from workflowdev.plugins.messaging import PLUGINS
 from workflowdev.plugins.messaging import AmqpPublish
 from workflowdev.plugins.messaging import AmqpReceive

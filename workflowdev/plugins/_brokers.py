@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from types import ModuleType
 from typing import Final
 from typing import TypeVar
 from urllib.parse import quote
@@ -37,7 +35,6 @@ from workflowdev.plugins._toolkit import read_whole_number
 
 __all__ = [
     "CLOSE_SECONDS",
-    "CONNECTORS_HINT",
     "DEFAULT_WAIT",
     "MAX_MESSAGES",
     "BrokerUrl",
@@ -47,10 +44,8 @@ __all__ = [
     "close_within",
     "decode_payload",
     "encode_message",
-    "import_client",
 ]
 
-CONNECTORS_HINT: Final = "this task needs the `connectors` extra: pip install 'workflowdev[connectors]'"
 CLOSE_SECONDS: Final = 5.0
 """How long a task waits for a broker to acknowledge its goodbye before dropping the socket."""
 MASK: Final = "***"
@@ -60,18 +55,6 @@ MAX_MESSAGES: Final = 10_000
 """Received messages are task outputs, kept in memory and stored: a receive takes at most this many."""
 
 Message = TypeVar("Message")
-
-
-def import_client(module: str) -> ModuleType:
-    """A client library of the optional `connectors` extra, imported when a task first needs it.
-
-    Not only the brokers' clients: ssh.command (asyncssh) and notify.email (aiosmtplib) use it too,
-    so that every task missing the extra fails with the same hint.
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise TaskFailed(CONNECTORS_HINT) from None
 
 
 @dataclass(frozen=True, slots=True)

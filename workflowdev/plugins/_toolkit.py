@@ -5,14 +5,17 @@ property can still arrive at `run` as something else: an expression renders at r
 whatever its value is (`${{ inputs.count }}` may be text). So a task reads each property through
 one of these readers, which fail the task with a message naming the property and what it got,
 in the same words in every category. The schema builders keep the manifests' shapes alike
-(closed objects, enums with defaults, durations with the accepted spellings), and
-`task_example` writes a manifest's examples as the YAML tasks they are.
+(closed objects, enums and flags with defaults, durations with the accepted spellings), and
+`task_example` writes a manifest's examples as the YAML tasks they are. `import_client` loads a
+library of the optional `connectors` extra, so that every task missing it fails with one hint.
 """
 
 from __future__ import annotations
 
+import importlib
 import textwrap
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Final
 from typing import TypeVar
 
@@ -24,9 +27,12 @@ from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_timeout
 
 __all__ = [
+    "CONNECTORS_HINT",
     "DURATION_SPELLINGS",
     "duration_schema",
     "enum_schema",
+    "flag_schema",
+    "import_client",
     "object_schema",
     "read_choice",
     "read_duration",
@@ -43,6 +49,7 @@ __all__ = [
 ]
 
 DURATION_SPELLINGS: Final = "500ms, 30s, 10m, ISO 8601 (PT30S) or a number of seconds."
+CONNECTORS_HINT: Final = "this task needs the `connectors` extra: pip install 'workflowdev[connectors]'"
 
 Choice = TypeVar("Choice", str, int)
 
@@ -64,6 +71,11 @@ def enum_schema(values: tuple[str, ...], default: str, description: str) -> dict
     return {"type": "string", "enum": list(values), "default": default, "description": description}
 
 
+def flag_schema(default: bool, description: str) -> dict[str, JSON]:
+    """A boolean with its default, which `read_flag` reads back: the spelling every switch uses."""
+    return {"type": "boolean", "default": default, "description": description}
+
+
 def duration_schema(default: str, description: str) -> dict[str, JSON]:
     """A duration with its default; `description` is completed with the spellings accepted."""
     return {**DURATION_SCHEMA, "default": default, "description": f"{description} {DURATION_SPELLINGS}"}
@@ -81,6 +93,21 @@ def task_example(name: str, task_type: str, properties: str = "") -> str:
     if block:
         example += "  properties:\n" + textwrap.indent(block, "    ") + "\n"
     return example
+
+
+# -- optional client libraries --------------------------------------------------------------------
+
+
+def import_client(module: str) -> ModuleType:
+    """A client library of the optional `connectors` extra, imported when a task first needs it.
+
+    Brokers, Redis, ssh.command (asyncssh) and notify.email (aiosmtplib) all load theirs here, so
+    that every task missing the extra fails with the same hint (the db tasks add it to theirs).
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise TaskFailed(CONNECTORS_HINT) from None
 
 
 # -- reading properties ---------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import parse_duration
 from workflowdev.plugins._toolkit import enum_schema
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_text
@@ -311,16 +312,8 @@ class Base64(Plugin):
             {
                 "value": {"type": "string", "description": "The text to encode, or the base64 to decode."},
                 "action": enum_schema(("encode", "decode"), "encode", "Encode to base64, or decode from it."),
-                "url_safe": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Encode with the URL-safe alphabet (- and _ instead of + and /).",
-                },
-                "padding": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Whether encoding ends with `=` padding; decoding accepts either.",
-                },
+                "url_safe": flag_schema(False, "Encode with the URL-safe alphabet (- and _ instead of + and /)."),
+                "padding": flag_schema(True, "Whether encoding ends with `=` padding; decoding accepts either."),
                 "encoding": enum_schema(
                     ("utf-8", "hex"),
                     "utf-8",

@@ -24,7 +24,6 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
@@ -41,7 +40,9 @@ from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import TaskTimeout
 from workflowdev.engine.plugin import as_text
-from workflowdev.engine.plugin import parse_duration
+from workflowdev.engine.plugin import parse_timeout
+from workflowdev.plugins._toolkit import flag_schema
+from workflowdev.plugins._toolkit import import_client
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_flag
@@ -56,7 +57,6 @@ __all__ = ["DANGEROUS_COMMANDS", "PLUGINS", "Command", "Delete", "Get", "Publish
 DEFAULT_TIMEOUT: Final = "10s"
 DEFAULT_PORT: Final = 6379
 MAX_KEYS: Final = 1000
-CONNECTORS_HINT: Final = "this task needs the `connectors` extra: pip install 'workflowdev[connectors]'"
 
 _DATA_LOSS: Final = "wipe or swap whole databases"
 _SERVER: Final = "change or stop the server itself"
@@ -186,14 +186,6 @@ def _key_text(key: Any) -> str:
 # -- the connection -------------------------------------------------------------------------------
 
 
-def _client_library() -> ModuleType:
-    try:
-        import redis.asyncio as redis_asyncio
-    except ModuleNotFoundError:
-        raise TaskFailed(CONNECTORS_HINT) from None
-    return redis_asyncio
-
-
 def _os_reason(error: BaseException | None) -> str | None:
     if isinstance(error, OSError) and error.errno:
         return os.strerror(error.errno)
@@ -223,7 +215,7 @@ async def _with_client(properties: Mapping[str, JSON], use: Callable[[Redis], Aw
     """Open a client for `url`, hand it to `use`, and close it whatever happens, within `timeout`."""
     target = _target(properties["url"])
     timeout = read_duration(properties, "timeout", DEFAULT_TIMEOUT)
-    redis_asyncio = _client_library()
+    redis_asyncio = import_client("redis.asyncio")
     try:
         client = redis_asyncio.Redis.from_url(
             target.url,
@@ -288,11 +280,7 @@ class Get(Plugin):
             {
                 "url": URL_SCHEMA,
                 "key": KEY_SCHEMA,
-                "json": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Decode the stored text as JSON (a value that is not JSON fails the task).",
-                },
+                "json": flag_schema(False, "Decode the stored text as JSON (a value that is not JSON fails the task)."),
                 "timeout": TIMEOUT_SCHEMA,
             },
             ["url", "key"],
@@ -354,25 +342,13 @@ class Set(Plugin):
                 "url": URL_SCHEMA,
                 "key": KEY_SCHEMA,
                 "value": {"description": "What to store: a string as it is, other JSON values as JSON text."},
-                "json": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Store every value as JSON text, strings included.",
-                },
+                "json": flag_schema(False, "Store every value as JSON text, strings included."),
                 "ttl": {
                     **DURATION_SCHEMA,
                     "description": "Expire the key after this long (500ms, 30s, 1h, 1d …); kept forever when absent.",
                 },
-                "nx": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Write only if the key does not exist yet.",
-                },
-                "xx": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Write only if the key already exists.",
-                },
+                "nx": flag_schema(False, "Write only if the key does not exist yet."),
+                "xx": flag_schema(False, "Write only if the key already exists."),
                 "timeout": TIMEOUT_SCHEMA,
             },
             ["url", "key", "value"],
@@ -411,14 +387,8 @@ class Set(Plugin):
         nx, xx = read_flag(properties, "nx", False), read_flag(properties, "xx", False)
         if nx and xx:
             raise TaskFailed("nx and xx exclude each other: a key cannot both exist and not exist")
-        milliseconds = None
-        if properties.get("ttl") is not None:
-            try:
-                milliseconds = math.ceil(parse_duration(properties["ttl"]) * 1000)
-            except ValueError as exc:
-                raise TaskFailed(f"ttl: {exc}") from None
-            if milliseconds <= 0:
-                raise TaskFailed("ttl must be longer than zero")
+        ttl = properties.get("ttl")
+        milliseconds = None if ttl is None else math.ceil(parse_timeout(ttl, "ttl").seconds * 1000)
 
         async def use(client: Redis) -> bool:
             return bool(await client.set(key, data, px=milliseconds, nx=nx, xx=xx))
@@ -506,11 +476,7 @@ class Publish(Plugin):
                 "url": URL_SCHEMA,
                 "channel": {"type": "string", "minLength": 1, "description": "The channel."},
                 "message": {"description": "The message: a string as it is, other JSON values as JSON text."},
-                "json": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Send every message as JSON text, strings included.",
-                },
+                "json": flag_schema(False, "Send every message as JSON text, strings included."),
                 "timeout": TIMEOUT_SCHEMA,
             },
             ["url", "channel", "message"],
@@ -573,11 +539,7 @@ class Command(Plugin):
                         "The command and its arguments. Numbers and booleans are sent as their text (true, false)."
                     ),
                 },
-                "allow_dangerous": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Allow the commands refused by default (see the description).",
-                },
+                "allow_dangerous": flag_schema(False, "Allow the commands refused by default (see the description)."),
                 "timeout": TIMEOUT_SCHEMA,
             },
             ["url", "command"],

@@ -45,9 +45,13 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_duration
 from workflowdev.plugins._capture import CAPTURE_BYTES
+from workflowdev.plugins._capture import CAPTURED_FIELDS
 from workflowdev.plugins._capture import Capture
+from workflowdev.plugins._capture import captured_outputs
+from workflowdev.plugins._capture import captured_properties
 from workflowdev.plugins._paths import Confined
 from workflowdev.plugins._process import run_in_own_group
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 
 __all__ = ["CAPTURE_BYTES", "OUTPUT_PREFIX", "PLUGINS", "Command", "Python", "Shell"]
@@ -94,11 +98,9 @@ COMMON_PROPERTIES: Final[dict[str, JSON]] = {
             "missing; it may not lead outside)."
         ),
     },
-    "fail_on_error": {
-        "type": "boolean",
-        "default": True,
-        "description": "Fail the task when the exit code is not 0. False: succeed and report exit_code.",
-    },
+    "fail_on_error": flag_schema(
+        True, "Fail the task when the exit code is not 0. False: succeed and report exit_code."
+    ),
 }
 OUTPUT_SCHEMA: Final[dict[str, JSON]] = object_schema(
     {
@@ -106,10 +108,7 @@ OUTPUT_SCHEMA: Final[dict[str, JSON]] = object_schema(
             "type": "integer",
             "description": "The exit code; negative when a signal ended the process (-9: SIGKILL).",
         },
-        "stdout": {"type": "string", "description": "Standard output (its last 1 MiB), without ::output:: lines."},
-        "stderr": {"type": "string", "description": "Standard error (its last 1 MiB)."},
-        "stdout_truncated": {"type": "boolean", "description": "True when stdout was longer than 1 MiB."},
-        "stderr_truncated": {"type": "boolean", "description": "True when stderr was longer than 1 MiB."},
+        **captured_properties("Standard output (its last 1 MiB), without ::output:: lines."),
         "outputs": {
             "type": "object",
             "description": (
@@ -118,7 +117,7 @@ OUTPUT_SCHEMA: Final[dict[str, JSON]] = object_schema(
             ),
         },
     },
-    ["exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated", "outputs"],
+    ["exit_code", *CAPTURED_FIELDS, "outputs"],
 )
 
 
@@ -268,15 +267,9 @@ async def _run_script(ctx: TaskContext, properties: Mapping[str, JSON], build_ar
         collector.read_output_file(Path(env[OUTPUT_FILE_VARIABLE]))
     finally:
         shutil.rmtree(private_tmp, ignore_errors=True)
-    for name, capture in (("stdout", collector.stdout), ("stderr", collector.stderr)):
-        if capture.truncated:
-            ctx.log.warning(f"{name} was longer than {CAPTURE_BYTES} bytes; the output keeps its end")
     return {
         "exit_code": exit_code,
-        "stdout": collector.stdout.text(),
-        "stderr": collector.stderr.text(),
-        "stdout_truncated": collector.stdout.truncated,
-        "stderr_truncated": collector.stderr.truncated,
+        **captured_outputs(collector.stdout, collector.stderr, ctx.log.warning),
         "outputs": collector.outputs,
     }
 

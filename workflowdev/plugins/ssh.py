@@ -34,9 +34,13 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import TaskTimeout
 from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_timeout
-from workflowdev.plugins._brokers import import_client
 from workflowdev.plugins._capture import CAPTURE_BYTES
+from workflowdev.plugins._capture import CAPTURED_FIELDS
 from workflowdev.plugins._capture import Capture
+from workflowdev.plugins._capture import captured_outputs
+from workflowdev.plugins._capture import captured_properties
+from workflowdev.plugins._toolkit import flag_schema
+from workflowdev.plugins._toolkit import import_client
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 
@@ -261,14 +265,11 @@ class Command(Plugin):
                         "@cert-authority and @revoked lines) to check the server's key against."
                     ),
                 },
-                "insecure_skip_host_key_check": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": (
-                        "Accept any host key. Anyone between the server and the host can then "
-                        "read the password and the session: only for throwaway test machines."
-                    ),
-                },
+                "insecure_skip_host_key_check": flag_schema(
+                    False,
+                    "Accept any host key. Anyone between the server and the host can then "
+                    "read the password and the session: only for throwaway test machines.",
+                ),
                 "command": {**_TEXT, "description": "The command line, run by the remote user's shell."},
                 "input": {"type": "string", "description": "Text sent to the command's standard input."},
                 "env": {
@@ -286,11 +287,9 @@ class Command(Plugin):
                     "default": DEFAULT_CONNECT_TIMEOUT,
                     "description": "How long connecting, the key exchange and logging in may take.",
                 },
-                "fail_on_error": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Fail the task when the command exits non-zero or is killed by a signal.",
-                },
+                "fail_on_error": flag_schema(
+                    True, "Fail the task when the command exits non-zero or is killed by a signal."
+                ),
             },
             ["host", "username", "command"],
         ),
@@ -300,12 +299,9 @@ class Command(Plugin):
                     "type": "integer",
                     "description": "The command's exit status; -1 when it was killed by a signal or gave none.",
                 },
-                "stdout": {"type": "string", "description": "Standard output (its last 1 MiB)."},
-                "stderr": {"type": "string", "description": "Standard error (its last 1 MiB)."},
-                "stdout_truncated": {"type": "boolean", "description": "True when stdout was longer than 1 MiB."},
-                "stderr_truncated": {"type": "boolean", "description": "True when stderr was longer than 1 MiB."},
+                **captured_properties("Standard output (its last 1 MiB)."),
             },
-            ["exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated"],
+            ["exit_code", *CAPTURED_FIELDS],
         ),
         examples=(
             "- name: disk_space\n"
@@ -358,21 +354,13 @@ class Command(Plugin):
         except (asyncssh.Error, OSError) as exc:
             raise TaskFailed(f"the connection to {target.label} broke while the command ran: {_reason(exc)}") from None
 
-        for name, capture in (("stdout", stdout), ("stderr", stderr)):
-            if capture.truncated:
-                ctx.log.warning(f"{name} was longer than {CAPTURE_BYTES} bytes; the output keeps its end")
+        captured = captured_outputs(stdout, stderr, ctx.log.warning)
         exit_code = exit_status if exit_status is not None else -1
         if fail_on_error and exit_code != 0:
             ending = f"was killed by signal {signal}" if signal else f"exited with status {exit_code}"
             detail = (stderr.text().strip() or stdout.text().strip())[-_FAILURE_DETAIL_CHARS:]
             raise TaskFailed(f"the command on {target.label} {ending}" + (f": {detail}" if detail else ""))
-        return {
-            "exit_code": exit_code,
-            "stdout": stdout.text(),
-            "stderr": stderr.text(),
-            "stdout_truncated": stdout.truncated,
-            "stderr_truncated": stderr.truncated,
-        }
+        return {"exit_code": exit_code, **captured}
 
 
 def _reason(exc: BaseException) -> str:

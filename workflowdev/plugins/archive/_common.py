@@ -16,6 +16,7 @@ from typing import TypeVar
 from workflowdev.engine.plugin import JSON
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import path_schema
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 
 DEFAULT_MAX_SIZE: Final = 1024**3
@@ -83,20 +84,14 @@ UNPACK_OUTPUT: Final = object_schema(
 PACK_PROPERTIES: Final[dict[str, JSON]] = {
     "source": path_schema("The file or directory to pack"),
     "destination": path_schema("The archive file to create"),
-    "overwrite": {
-        "type": "boolean",
-        "default": False,
-        "description": "Replace an existing archive at `destination`. False: fail instead.",
-    },
+    "overwrite": flag_schema(False, "Replace an existing archive at `destination`. False: fail instead."),
 }
 UNPACK_PROPERTIES: Final[dict[str, JSON]] = {
     "path": path_schema("The archive to extract"),
     "destination": {**path_schema("The directory to extract into (created if missing)"), "default": "."},
-    "overwrite": {
-        "type": "boolean",
-        "default": False,
-        "description": "Replace files that already exist in the destination. False: refuse the archive instead.",
-    },
+    "overwrite": flag_schema(
+        False, "Replace files that already exist in the destination. False: refuse the archive instead."
+    ),
     "max_size": {
         "type": "integer",
         "minimum": 0,

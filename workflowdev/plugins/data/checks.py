@@ -18,6 +18,7 @@ from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
 from workflowdev.plugins._data_formats import render_template
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_required
@@ -56,11 +57,7 @@ class Validate(Plugin):
                     "type": ["object", "boolean"],
                     "description": "The JSON Schema that `data` must match.",
                 },
-                "fail": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Fail the task when the data is invalid (false: report it in the outputs).",
-                },
+                "fail": flag_schema(True, "Fail the task when the data is invalid (false: report it in the outputs)."),
                 "max_errors": {
                     "type": "integer",
                     "minimum": 1,
@@ -179,11 +176,7 @@ class Template(Plugin):
                     "default": {},
                     "description": "The values the placeholders name; nested objects and lists are reached with dotted paths.",
                 },
-                "strict": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Fail on a placeholder without a value (false: leave it as written).",
-                },
+                "strict": flag_schema(True, "Fail on a placeholder without a value (false: leave it as written)."),
             },
             ["template"],
         ),

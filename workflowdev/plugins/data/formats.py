@@ -19,6 +19,7 @@ from workflowdev.plugins._data_formats import format_csv
 from workflowdev.plugins._data_formats import parse_csv
 from workflowdev.plugins._data_formats import parse_json
 from workflowdev.plugins._data_formats import parse_yaml
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_flag
@@ -68,27 +69,17 @@ class CsvParse(Plugin):
             {
                 "text": {"type": "string", "description": "The CSV text."},
                 "delimiter": DELIMITER_SCHEMA,
-                "header": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "The first row holds column names: rows become objects (false: lists).",
-                },
-                "skip_empty": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Skip lines with no text in any cell.",
-                },
+                "header": flag_schema(True, "The first row holds column names: rows become objects (false: lists)."),
+                "skip_empty": flag_schema(True, "Skip lines with no text in any cell."),
                 "ragged": {
                     "type": "string",
                     "enum": list(RAGGED_MODES),
                     "default": "error",
                     "description": "Rows whose length differs: fail (error), fill with null (pad), or leave short (keep).",
                 },
-                "infer_types": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Turn numbers, true/false and empty cells into JSON values (false: all cells are text).",
-                },
+                "infer_types": flag_schema(
+                    False, "Turn numbers, true/false and empty cells into JSON values (false: all cells are text)."
+                ),
             },
             ["text"],
         ),
@@ -180,16 +171,10 @@ class CsvFormat(Plugin):
                     "description": "Column names, in order: which keys of object rows to write, and the header.",
                 },
                 "delimiter": DELIMITER_SCHEMA,
-                "header": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Write a header line of column names first (lists need `columns` for it).",
-                },
-                "escape_formulas": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Prefix text cells starting with = + - @ (a formula in a spreadsheet) with '.",
-                },
+                "header": flag_schema(True, "Write a header line of column names first (lists need `columns` for it)."),
+                "escape_formulas": flag_schema(
+                    True, "Prefix text cells starting with = + - @ (a formula in a spreadsheet) with '."
+                ),
                 "line_ending": {
                     "type": "string",
                     "enum": list(LINE_ENDINGS),
@@ -291,11 +276,7 @@ class YamlParse(Plugin):
         input_schema=object_schema(
             {
                 "text": {"type": "string", "description": "The YAML text."},
-                "all": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Read every document of a multi-document stream into a list.",
-                },
+                "all": flag_schema(False, "Read every document of a multi-document stream into a list."),
             },
             ["text"],
         ),

@@ -11,6 +11,7 @@ from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_items
@@ -102,11 +103,9 @@ class Transform(Plugin):
                     "additionalProperties": {"type": "string", "minLength": 1},
                     "description": "Output field name → JMESPath expression evaluated against each item.",
                 },
-                "keep": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Keep each item's own fields and add the computed ones (false: only the computed ones).",
-                },
+                "keep": flag_schema(
+                    False, "Keep each item's own fields and add the computed ones (false: only the computed ones)."
+                ),
             },
             ["data", "fields"],
         ),
@@ -245,7 +244,7 @@ class Sort(Plugin):
                     ],
                     "description": "A JMESPath key, or a list of them (most significant first). Default: the item itself.",
                 },
-                "reverse": {"type": "boolean", "default": False, "description": "Sort descending (nulls stay last)."},
+                "reverse": flag_schema(False, "Sort descending (nulls stay last)."),
             },
             ["items"],
         ),

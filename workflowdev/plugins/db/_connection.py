@@ -25,7 +25,7 @@ from sqlalchemy.pool import NullPool
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import TaskTimeout
-from workflowdev.plugins.db._target import CONNECTORS_HINT
+from workflowdev.plugins._toolkit import CONNECTORS_HINT
 from workflowdev.plugins.db._target import KILL_TIMEOUT_SECONDS
 from workflowdev.plugins.db._target import MYSQL
 from workflowdev.plugins.db._target import Statement

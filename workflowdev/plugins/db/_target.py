@@ -38,7 +38,6 @@ MAX_STATEMENTS: Final = 1000
 MAX_INSERT_ROWS: Final = 100_000
 KILL_TIMEOUT_SECONDS: Final = 5.0
 """How long stopping a statement on a MySQL server may take before the task gives up on it."""
-CONNECTORS_HINT: Final = "this task needs the `connectors` extra: pip install 'workflowdev[connectors]'"
 
 _IDENTIFIER: Final = r"[A-Za-z_][A-Za-z0-9_$]{0,62}"
 TABLE_PATTERN: Final = f"^{_IDENTIFIER}(\\.{_IDENTIFIER})?$"

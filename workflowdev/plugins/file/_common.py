@@ -26,6 +26,7 @@ from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import Confined
 from workflowdev.plugins._paths import confinement
 from workflowdev.plugins._paths import open_flags
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 
 DEFAULT_MAX_READ_BYTES: Final = 10 * 1024 * 1024
@@ -43,16 +44,10 @@ ENCODING_SCHEMA: Final[dict[str, JSON]] = {
     "default": "utf-8",
     "description": "A text encoding (utf-8, latin-1, …), or base64 for binary content carried as base64 text.",
 }
-MAKE_DIRS_SCHEMA: Final[dict[str, JSON]] = {
-    "type": "boolean",
-    "default": True,
-    "description": "Create missing parent directories.",
-}
-OVERWRITE_SCHEMA: Final[dict[str, JSON]] = {
-    "type": "boolean",
-    "default": False,
-    "description": "Replace an existing destination (a file, link or whole directory). False: fail instead.",
-}
+MAKE_DIRS_SCHEMA: Final[dict[str, JSON]] = flag_schema(True, "Create missing parent directories.")
+OVERWRITE_SCHEMA: Final[dict[str, JSON]] = flag_schema(
+    False, "Replace an existing destination (a file, link or whole directory). False: fail instead."
+)
 WRITTEN_SCHEMA: Final[dict[str, JSON]] = object_schema(
     {
         "path": {"type": "string", "description": "The file's path relative to the root."},

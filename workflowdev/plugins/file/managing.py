@@ -17,6 +17,7 @@ from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import Confined
 from workflowdev.plugins._paths import path_schema
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import single_value
 from workflowdev.plugins._toolkit import task_example
@@ -79,16 +80,8 @@ class Delete(Plugin):
         input_schema=object_schema(
             {
                 "path": path_schema("What to delete"),
-                "recursive": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Delete a directory with everything in it.",
-                },
-                "missing_ok": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Succeed (deleted: false) when there is nothing at `path`.",
-                },
+                "recursive": flag_schema(False, "Delete a directory with everything in it."),
+                "missing_ok": flag_schema(False, "Succeed (deleted: false) when there is nothing at `path`."),
             },
             ["path"],
         ),

@@ -15,6 +15,7 @@ from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.plugins._paths import Confined
 from workflowdev.plugins._paths import path_schema
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.file._common import DEFAULT_MAX_ENTRIES
@@ -140,7 +141,7 @@ class List(Plugin):
                     "default": "*",
                     "description": "Glob for entry names: *, ?, [abc]. Case-sensitive.",
                 },
-                "recursive": {"type": "boolean", "default": False, "description": "Walk subdirectories too."},
+                "recursive": flag_schema(False, "Walk subdirectories too."),
                 "max_entries": {
                     "type": "integer",
                     "minimum": 1,

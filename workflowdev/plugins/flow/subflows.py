@@ -7,6 +7,7 @@ from typing import ClassVar
 from workflowdev.engine.plugin import ExecutionStatus
 from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import RunnerLevelPlugin
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins.flow._common import DEFAULT_SUBFLOW_WAIT
 
@@ -55,11 +56,7 @@ class Subflow(RunnerLevelPlugin):
                     "default": {},
                     "description": "Inputs of the child execution, checked against its flow.",
                 },
-                "wait": {
-                    "type": "boolean",
-                    "default": DEFAULT_SUBFLOW_WAIT,
-                    "description": "Wait for the child to finish and take its outputs.",
-                },
+                "wait": flag_schema(DEFAULT_SUBFLOW_WAIT, "Wait for the child to finish and take its outputs."),
                 "labels": {
                     "type": "object",
                     "additionalProperties": {"type": "string"},

@@ -31,6 +31,7 @@ from workflowdev.engine.plugin import parse_timeout
 from workflowdev.plugins._netguard import BlockedAddress
 from workflowdev.plugins._netguard import absolute_http_url
 from workflowdev.plugins._netguard import guarded_session
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 
@@ -89,18 +90,13 @@ QUERY_SCHEMA: Final[dict[str, JSON]] = {
         "(`ids: [1, 2]` sends `ids=1&ids=2`). Booleans are sent as true/false."
     ),
 }
-VERIFY_TLS_SCHEMA: Final[dict[str, JSON]] = {
-    "type": "boolean",
-    "default": True,
-    "description": "Check the server's TLS certificate. Turn off only for hosts you trust.",
-}
-FOLLOW_REDIRECTS_SCHEMA: Final[dict[str, JSON]] = {
-    "type": "boolean",
-    "default": True,
-    "description": (
-        "Follow 3xx redirects (every hop passes the address guard). When false, the 3xx response itself is the result."
-    ),
-}
+VERIFY_TLS_SCHEMA: Final[dict[str, JSON]] = flag_schema(
+    True, "Check the server's TLS certificate. Turn off only for hosts you trust."
+)
+FOLLOW_REDIRECTS_SCHEMA: Final[dict[str, JSON]] = flag_schema(
+    True,
+    "Follow 3xx redirects (every hop passes the address guard). When false, the 3xx response itself is the result.",
+)
 MAX_REDIRECTS_SCHEMA: Final[dict[str, JSON]] = {
     "type": "integer",
     "minimum": 1,
@@ -108,23 +104,17 @@ MAX_REDIRECTS_SCHEMA: Final[dict[str, JSON]] = {
     "default": DEFAULT_MAX_REDIRECTS,
     "description": "The task fails when following more redirects than this.",
 }
-IDEMPOTENCY_SCHEMA: Final[dict[str, JSON]] = {
-    "type": "boolean",
-    "default": False,
-    "description": (
-        "Send `Idempotency-Key: <the task's idempotency key>` (unless `headers` has one): the same "
-        "on every attempt, resume and retry of this task in this execution, so a receiver that "
-        "honours the header performs the side effect once. The key is `{{ task.idempotencyKey }}`."
-    ),
-}
-FAIL_ON_STATUS_SCHEMA: Final[dict[str, JSON]] = {
-    "type": "boolean",
-    "default": True,
-    "description": (
-        "Fail the task when the status is 400 or more; the error names the status and quotes "
-        "the start of the body. When false, any status is a result."
-    ),
-}
+IDEMPOTENCY_SCHEMA: Final[dict[str, JSON]] = flag_schema(
+    False,
+    "Send `Idempotency-Key: <the task's idempotency key>` (unless `headers` has one): the same "
+    "on every attempt, resume and retry of this task in this execution, so a receiver that "
+    "honours the header performs the side effect once. The key is `{{ task.idempotencyKey }}`.",
+)
+FAIL_ON_STATUS_SCHEMA: Final[dict[str, JSON]] = flag_schema(
+    True,
+    "Fail the task when the status is 400 or more; the error names the status and quotes "
+    "the start of the body. When false, any status is a result.",
+)
 
 
 STATUS_OUT: Final[dict[str, JSON]] = {

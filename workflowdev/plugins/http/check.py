@@ -14,6 +14,7 @@ from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
 from workflowdev.plugins._toolkit import duration_schema
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_flag
@@ -92,11 +93,7 @@ class Check(Plugin):
                 "timeout": duration_schema(DEFAULT_CHECK_TIMEOUT, EXCHANGE_TIMEOUT),
                 "follow_redirects": FOLLOW_REDIRECTS_SCHEMA,
                 "verify_tls": VERIFY_TLS_SCHEMA,
-                "fail": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Fail the task when the check fails; when false, report it in `ok`.",
-                },
+                "fail": flag_schema(True, "Fail the task when the check fails; when false, report it in `ok`."),
             },
             ["url"],
         ),

@@ -13,6 +13,7 @@ from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
 from workflowdev.plugins._toolkit import duration_schema
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins.http._client import DEFAULT_TIMEOUT
@@ -69,11 +70,9 @@ class GraphQL(Plugin):
                 "send_idempotency_key": IDEMPOTENCY_SCHEMA,
                 "timeout": duration_schema(DEFAULT_TIMEOUT, EXCHANGE_TIMEOUT),
                 "verify_tls": VERIFY_TLS_SCHEMA,
-                "fail_on_errors": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Fail the task when the response has errors or a status of 400 or more.",
-                },
+                "fail_on_errors": flag_schema(
+                    True, "Fail the task when the response has errors or a status of 400 or more."
+                ),
             },
             ["url", "query"],
         ),

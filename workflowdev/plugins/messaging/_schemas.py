@@ -9,6 +9,7 @@ from workflowdev.engine.plugin import JSON
 from workflowdev.plugins._brokers import DEFAULT_WAIT
 from workflowdev.plugins._brokers import MAX_MESSAGES
 from workflowdev.plugins._toolkit import duration_schema
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 
 DEFAULT_TIMEOUT: Final = "10s"
@@ -93,11 +94,9 @@ MAX_MESSAGES_SCHEMA: Final[dict[str, JSON]] = {
     "default": 1,
     "description": f"Return as soon as this many messages have arrived (at most {MAX_MESSAGES}).",
 }
-FAIL_ON_EMPTY_SCHEMA: Final[dict[str, JSON]] = {
-    "type": "boolean",
-    "default": False,
-    "description": "Fail the task when no message arrived within `timeout` (by default, count 0 is a result).",
-}
+FAIL_ON_EMPTY_SCHEMA: Final[dict[str, JSON]] = flag_schema(
+    False, "Fail the task when no message arrived within `timeout` (by default, count 0 is a result)."
+)
 PUBLISHED_SCHEMA: Final[dict[str, JSON]] = object_schema(
     {
         "published": {"const": True, "description": "Always true: a publish the broker did not take fails the task."},

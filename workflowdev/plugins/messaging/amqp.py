@@ -29,7 +29,8 @@ from workflowdev.plugins._brokers import client_name
 from workflowdev.plugins._brokers import close_within
 from workflowdev.plugins._brokers import decode_payload
 from workflowdev.plugins._brokers import encode_message
-from workflowdev.plugins._brokers import import_client
+from workflowdev.plugins._toolkit import flag_schema
+from workflowdev.plugins._toolkit import import_client
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_flag
@@ -144,16 +145,13 @@ class AmqpPublish(Plugin):
                     "type": "string",
                     "description": "The content type; by default application/json for JSON values and text/plain for text.",
                 },
-                "persistent": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Ask durable queues to keep the message on disk (delivery mode 2), so it survives a broker restart.",
-                },
-                "mandatory": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Fail when no queue takes the message; false lets the broker drop it silently.",
-                },
+                "persistent": flag_schema(
+                    True,
+                    "Ask durable queues to keep the message on disk (delivery mode 2), so it survives a broker restart.",
+                ),
+                "mandatory": flag_schema(
+                    True, "Fail when no queue takes the message; false lets the broker drop it silently."
+                ),
                 "timeout": PUBLISH_TIMEOUT_SCHEMA,
             },
             ["url", "message"],
@@ -278,19 +276,14 @@ class AmqpReceive(Plugin):
                 "max_messages": MAX_MESSAGES_SCHEMA,
                 "timeout": WAIT_SCHEMA,
                 "connect_timeout": CONNECT_TIMEOUT_SCHEMA,
-                "ack": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Acknowledge (remove) the messages once received; false returns them to the queue.",
-                },
-                "declare_queue": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": (
-                        "Declare the queue (durable, not exclusive, not auto-deleted) when it is missing. "
-                        "By default a missing queue fails the task, so a typo cannot create a queue nobody feeds."
-                    ),
-                },
+                "ack": flag_schema(
+                    True, "Acknowledge (remove) the messages once received; false returns them to the queue."
+                ),
+                "declare_queue": flag_schema(
+                    False,
+                    "Declare the queue (durable, not exclusive, not auto-deleted) when it is missing. "
+                    "By default a missing queue fails the task, so a typo cannot create a queue nobody feeds.",
+                ),
                 "fail_on_empty": FAIL_ON_EMPTY_SCHEMA,
             },
             ["url", "queue"],

@@ -24,7 +24,8 @@ from workflowdev.plugins._brokers import Step
 from workflowdev.plugins._brokers import close_within
 from workflowdev.plugins._brokers import decode_payload
 from workflowdev.plugins._brokers import encode_message
-from workflowdev.plugins._brokers import import_client
+from workflowdev.plugins._toolkit import flag_schema
+from workflowdev.plugins._toolkit import import_client
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_flag
@@ -200,11 +201,7 @@ class MqttPublish(Plugin):
                 },
                 "message": MESSAGE_SCHEMA,
                 "qos": QOS_SCHEMA,
-                "retain": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Ask the broker to keep the message as the topic's last known value.",
-                },
+                "retain": flag_schema(False, "Ask the broker to keep the message as the topic's last known value."),
                 "client_id": CLIENT_ID_SCHEMA,
                 "timeout": PUBLISH_TIMEOUT_SCHEMA,
             },

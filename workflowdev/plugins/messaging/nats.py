@@ -23,8 +23,8 @@ from workflowdev.plugins._brokers import client_name
 from workflowdev.plugins._brokers import close_within
 from workflowdev.plugins._brokers import decode_payload
 from workflowdev.plugins._brokers import encode_message
-from workflowdev.plugins._brokers import import_client
 from workflowdev.plugins._toolkit import duration_schema
+from workflowdev.plugins._toolkit import import_client
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_text

@@ -18,6 +18,7 @@ from workflowdev.plugins._notify_http import Endpoint
 from workflowdev.plugins._notify_http import Reply
 from workflowdev.plugins._notify_http import endpoint
 from workflowdev.plugins._notify_http import send
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_optional_text
@@ -95,7 +96,7 @@ class Discord(Plugin):
                     "maxItems": DISCORD_MAX_EMBEDS,
                     "description": "Rich embeds as Discord defines them (title, description, color, fields, …).",
                 },
-                "tts": {"type": "boolean", "default": False, "description": "Read the message aloud (text-to-speech)."},
+                "tts": flag_schema(False, "Read the message aloud (text-to-speech)."),
                 "allowed_mentions": {
                     "type": "object",
                     "default": {"parse": []},
@@ -104,14 +105,11 @@ class Discord(Plugin):
                         "`{parse: [users, roles, everyone]}` to let them all through. Default: none."
                     ),
                 },
-                "split": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": (
-                        f"Send content longer than {DISCORD_CONTENT_LIMIT} characters as several "
-                        "messages instead of failing."
-                    ),
-                },
+                "split": flag_schema(
+                    False,
+                    f"Send content longer than {DISCORD_CONTENT_LIMIT} characters as several "
+                    "messages instead of failing.",
+                ),
                 "timeout": TIMEOUT_SCHEMA,
             },
             ["webhook_url"],

@@ -15,7 +15,6 @@ from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
 from workflowdev.engine.plugin import parse_timeout
-from workflowdev.plugins._brokers import import_client
 from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT
 from workflowdev.plugins._notify_smtp import SECURITY_MODES
 from workflowdev.plugins._notify_smtp import Mailbox
@@ -25,6 +24,8 @@ from workflowdev.plugins._notify_smtp import parse_addresses
 from workflowdev.plugins._notify_smtp import server_from
 from workflowdev.plugins._notify_smtp import tls_context
 from workflowdev.plugins._paths import confinement
+from workflowdev.plugins._toolkit import flag_schema
+from workflowdev.plugins._toolkit import import_client
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_optional_text
@@ -116,11 +117,9 @@ class Email(Plugin):
                         "only on a network you trust)."
                     ),
                 },
-                "verify_tls": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Check the server's certificate. Turn off only for a server you trust.",
-                },
+                "verify_tls": flag_schema(
+                    True, "Check the server's certificate. Turn off only for a server you trust."
+                ),
                 "ca_cert": {
                     **TEXT,
                     "description": "PEM certificate(s) of the CA that signed the server's certificate, for a private CA; the system CAs are then not used.",

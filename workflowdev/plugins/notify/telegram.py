@@ -18,6 +18,7 @@ from workflowdev.plugins._notify_http import TIMEOUT_SCHEMA
 from workflowdev.plugins._notify_http import Endpoint
 from workflowdev.plugins._notify_http import endpoint
 from workflowdev.plugins._notify_http import send
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_optional_text
@@ -78,16 +79,8 @@ class Telegram(Plugin):
                     "enum": ["MarkdownV2", "HTML", "Markdown"],
                     "description": "How Telegram reads markup in `text`; plain text when not given.",
                 },
-                "disable_notification": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Deliver silently: users get no sound.",
-                },
-                "disable_link_preview": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Do not show a preview of the first link.",
-                },
+                "disable_notification": flag_schema(False, "Deliver silently: users get no sound."),
+                "disable_link_preview": flag_schema(False, "Do not show a preview of the first link."),
                 "message_thread_id": {
                     "type": "integer",
                     "description": "The topic of a forum supergroup to post in.",

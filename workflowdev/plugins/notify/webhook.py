@@ -15,6 +15,7 @@ from workflowdev.plugins._notify_http import DEFAULT_TIMEOUT
 from workflowdev.plugins._notify_http import TIMEOUT_SCHEMA
 from workflowdev.plugins._notify_http import endpoint
 from workflowdev.plugins._notify_http import send
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_text_map
@@ -52,16 +53,12 @@ class Webhook(Plugin):
                     "description": "Request headers, name to value (an Authorization header from a credential, say).",
                 },
                 "body": {"description": "Any JSON value, sent as the request body (application/json)."},
-                "fail_on_status": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Fail the task when the answer is not 2xx; when false, any status is a result.",
-                },
-                "verify_tls": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Check the server's TLS certificate. Turn off only for hosts you trust.",
-                },
+                "fail_on_status": flag_schema(
+                    True, "Fail the task when the answer is not 2xx; when false, any status is a result."
+                ),
+                "verify_tls": flag_schema(
+                    True, "Check the server's TLS certificate. Turn off only for hosts you trust."
+                ),
                 "timeout": TIMEOUT_SCHEMA,
             },
             ["url"],

@@ -17,6 +17,7 @@ from workflowdev.engine.plugin import Plugin
 from workflowdev.engine.plugin import TaskContext
 from workflowdev.engine.plugin import TaskFailed
 from workflowdev.engine.plugin import as_text
+from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_optional_text
 from workflowdev.plugins._toolkit import read_whole_number
@@ -95,11 +96,7 @@ class RandomValue(Plugin):
                     "default": "hex",
                     "description": "bytes: how they are written (base64url has no padding).",
                 },
-                "secure": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Draw from the OS's secure source; false for Python's seedable generator.",
-                },
+                "secure": flag_schema(True, "Draw from the OS's secure source; false for Python's seedable generator."),
                 "seed": {
                     "type": ["integer", "string"],
                     "description": "With secure: false, makes the value the same on every run.",
