@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import Api
+from workflowdev.engine.events import EXECUTION_UPDATED
 
 TERMINAL = {"SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"}
 
@@ -51,11 +52,24 @@ async def detail(api: Api, execution_id: str) -> dict[str, Any]:
 
 
 async def wait_status(api: Api, execution_id: str, statuses: set[str] = TERMINAL, timeout: float = 20.0) -> dict[str, Any]:
-    async def check() -> dict[str, Any] | None:
-        body = await detail(api, execution_id)
-        return body if body["execution"]["status"] in statuses else None
-
-    return await eventually(check, timeout=timeout, what=f"execution {execution_id} to reach {sorted(statuses)}")
+    """The execution's detail once its status is one of `statuses`. Woken by the server's own
+    events and re-read through the API, with a slow poll for what the bus does not carry (another
+    node's change); polling the whole detail every few milliseconds cost more CPU than the flows."""
+    deadline = time.monotonic() + timeout
+    subscription = api.runtime.engine.bus.subscribe(execution_id=execution_id, types=[EXECUTION_UPDATED])
+    try:
+        while True:
+            body = await detail(api, execution_id)
+            if body["execution"]["status"] in statuses:
+                return body
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for execution {execution_id} to reach {sorted(statuses)}")
+            event = await subscription.get(timeout=min(left, 0.5))
+            while event is not None and event.data.get("status") not in statuses:
+                event = await subscription.get(timeout=max(0.0, min(deadline - time.monotonic(), 0.5)))
+    finally:
+        subscription.close()
 
 
 async def wait_all(api: Api, execution_ids: list[str], timeout: float = 20.0) -> list[dict[str, Any]]:
