@@ -19,7 +19,9 @@ sys.path.insert(0, str(ROOT))
 from textual._doc import take_svg_screenshot  # noqa: E402
 
 from screenshots.replay import ReplayServer  # noqa: E402
-from screenshots.scenarios import SCENARIOS, demo_app, run_before  # noqa: E402
+from screenshots.scenarios import SCENARIOS  # noqa: E402
+from screenshots.scenarios import demo_app  # noqa: E402
+from screenshots.scenarios import run_before  # noqa: E402
 
 SIZE = (120, 40)
 SMALL = ("executions", "gate")

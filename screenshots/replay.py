@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
+from aiohttp import web
 
 DATASET = Path(__file__).with_name("dataset.json")
 TERMINAL = {"SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"}

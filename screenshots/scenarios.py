@@ -9,11 +9,14 @@ must have finished every request it started (live streams excepted), so nothing 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 
 from textual.pilot import Pilot
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
+from textual.widgets import TextArea
 
 from screenshots.record import FIXED_NOW
 from screenshots.replay import load_dataset
@@ -86,12 +89,20 @@ async def settle(pilot: Pilot[None]) -> None:
     """Until the console is connected and no request it started is still on its way."""
     app: WorkflowdevApp = pilot.app  # type: ignore[assignment]
     end = time.monotonic() + SETTLE_DEADLINE
+    def busy() -> list[str] | None:
+        """What is still at work, or None when the console is connected and quiet."""
+        running = [w.name for w in app.workers if w.is_running and w.group not in LONG_LIVED_GROUPS]
+        return running if running or not app.connected or app.role is None else None
+
     while True:
-        busy = [w for w in app.workers if w.is_running and w.group not in LONG_LIVED_GROUPS]
-        if app.connected and app.role is not None and not busy:
-            break
+        if busy() is None:
+            # Quiet now; but a message in flight (a resync after the session began) may be about to
+            # start a load: let every pending message run, and settle only if it is still quiet.
+            await pilot.pause()
+            if busy() is None:
+                break
         if time.monotonic() > end:
-            raise TimeoutError(f"the console did not settle: {[w.name for w in busy]}")
+            raise TimeoutError(f"the console did not settle: {busy()}")
         await pilot.pause(0.05)
     for widget in app.screen.query(Input):
         widget.cursor_blink = False
