@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
@@ -26,9 +27,28 @@ import pytest
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.config import Settings
 from workflowdev.engine.run.tracing import Tracer
+from workflowdev.engine.services import users
 from workflowdev.runtime import Runtime
 from workflowdev.store.database import Database
 from workflowdev.store.models import Base
+
+# Bytecode caches, even where the environment turns them off (PYTHONDONTWRITEBYTECODE): without
+# them each of the workers rewrites every test module's asserts again, and every process a test
+# starts (a node, a CLI command) compiles the whole package again, about 0.5 s of CPU each.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+PRODUCTION_SCRYPT = dict(users._SCRYPT)
+"""The password hash's cost as shipped, before the fixture below lowers it."""
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process servers hash passwords at 1/16 of the shipped scrypt cost: the same algorithm
+    and stored format (each hash names its own cost), without 50 ms of CPU per login in every
+    test that signs four users in. Processes the tests start keep the shipped cost."""
+    monkeypatch.setattr(users, "_SCRYPT", {**PRODUCTION_SCRYPT, "n": PRODUCTION_SCRYPT["n"] // 16})
+
 
 PG_ADMIN_DSN = os.environ.get("WORKFLOWDEV_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -12,9 +12,11 @@ from typing import Any
 import jwt
 import pytest
 
+from tests.conftest import PRODUCTION_SCRYPT
 from tests.conftest import Api
 from workflowdev.api.access import ACCESS
 from workflowdev.api.access import PUBLIC
+from workflowdev.engine.services import users
 from workflowdev.engine.services.user_roles import RANK
 from workflowdev.engine.services.user_roles import ROLES
 from workflowdev.runtime import Runtime
@@ -206,6 +208,17 @@ async def test_registration_rules(secured: tuple[Api, dict[str, str]]) -> None:
     assert (await api.post("/auth/register", json={**body, "password": "x" * 5000}, headers=_auth(tokens["admin"]))).status == 400
     assert (await api.post("/auth/register", json=body, headers=_auth(tokens["admin"]))).status == 201
     assert (await api.post("/auth/register", json=body, headers=_auth(tokens["admin"]))).status == 409
+
+
+def test_passwords_ship_hashed_with_scrypt_n_16384_and_a_hash_of_any_cost_verifies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite hashes cheaper (conftest); what ships, and what a stored hash of it checks, is this."""
+    assert PRODUCTION_SCRYPT == {"n": 2**14, "r": 8, "p": 1}
+    monkeypatch.setattr(users, "_SCRYPT", PRODUCTION_SCRYPT)
+    shipped = users._hash_password("correct horse battery")
+    assert shipped.startswith("scrypt$16384$8$1$")
+    monkeypatch.setattr(users, "_SCRYPT", {"n": 2**10, "r": 8, "p": 1})
+    assert users._verify_password("correct horse battery", shipped)
+    assert not users._verify_password("correct horse battery!", shipped)
 
 
 async def test_login_failures_are_alike_and_rate_limited(secured: tuple[Api, dict[str, str]]) -> None:

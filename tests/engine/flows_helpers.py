@@ -18,15 +18,19 @@ TERMINAL = {"SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"}
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy, or fail after `timeout` seconds."""
+    """Poll `check` until it returns something truthy, or fail after `timeout` seconds. The
+    pause grows from 10 ms to 100 ms: most checks are API reads, and a long wait polled every
+    few milliseconds costs the server under test (and the suite) more CPU than the work awaited."""
     deadline = time.monotonic() + timeout
+    pause = 0.01
     while True:
         result = await check()
         if result:
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, 0.1)
 
 
 async def save_flow(api: Api, yaml: str, namespace: str | None = None) -> str:
