@@ -96,13 +96,18 @@ def postgres_url() -> Iterator[str]:
 
 
 async def _empty_postgres(url: str) -> None:
-    db = Database(url)
+    """Every table emptied and every sequence restarted, as a fresh database would be. DELETE,
+    not TRUNCATE: a test leaves a few rows, and TRUNCATE makes each table and index a new file
+    (120 ms a test against 8 ms), which on a thousand PostgreSQL tests was half a minute of the suite."""
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        async with db.write() as conn:
-            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            await conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        async with connection.transaction():
+            for table in reversed(Base.metadata.sorted_tables):
+                await connection.execute(f'DELETE FROM "{table.name}"')
+            for (sequence,) in await connection.fetch("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"):
+                await connection.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
     finally:
-        await db.close()
+        await connection.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
