@@ -26,7 +26,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from workflowdev.engine.errors import DomainError
 from workflowdev.engine.language.flow import Flow
+from workflowdev.engine.language.flow import FlowInvalid
 from workflowdev.engine.node.background import BackgroundLoop
 from workflowdev.engine.run.deps import EngineDeps
 from workflowdev.engine.run.lifecycle import ExecutionStatus
@@ -255,7 +257,10 @@ class Dispatcher:
         next one claimed with it counts it."""
         if row is None or row.status != ExecutionStatus.QUEUED:
             return True
-        flow = await self.flows.load(self.db, row.flow_id, row.flow_revision)
+        try:
+            flow = await self.flows.load(self.db, row.flow_id, row.flow_revision)
+        except (FlowInvalid, DomainError):
+            return True  # no limits to apply: `_start_claimed` fails it, saying why, and the queue moves on
         if flow.concurrency is None and row.batch_id is None:
             return True
         if row.batch_id is not None and await store.count_running(conn, batch_id=row.batch_id) >= row.batch_limit:
