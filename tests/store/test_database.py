@@ -150,3 +150,18 @@ def test_schema_head_constant_matches_the_migrations() -> None:
     from workflowdev.store.migrate import SCHEMA_HEAD
 
     assert head_revision() == SCHEMA_HEAD
+
+
+async def test_a_read_sees_one_snapshot_while_writes_commit_beside_it(db: Database) -> None:
+    """A listing's page and its total are two statements in one read: a write committed between
+    them must not show in one and not the other (3 rows of a total of 1, seen on PostgreSQL)."""
+    now = datetime.now(UTC)
+    values = dict(namespace="n", yaml_content="y", revision=1, tasks_total=1, created_at=now, updated_at=now)
+    async with db.read() as conn:
+        before = (await conn.execute(text("SELECT count(*) FROM flows"))).scalar()
+        async with db.write() as other:
+            await other.execute(insert(Flow.__table__).values(id="a", name="a", **values))
+        during = (await conn.execute(text("SELECT count(*) FROM flows"))).scalar()
+    async with db.read() as conn:
+        after = (await conn.execute(text("SELECT count(*) FROM flows"))).scalar()
+    assert (before, during, after) == (0, 0, 1)

@@ -158,12 +158,17 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only unit of work (a deferred transaction; nothing is committed)."""
+        """A read-only unit of work that sees one snapshot, nothing committed. A listing reads its
+        page and its total in two statements, and they must agree: SQLite's deferred transaction
+        holds one snapshot from its first read; PostgreSQL's READ COMMITTED would take a new one
+        per statement, so its reads are REPEATABLE READ (which never fails a transaction that
+        only reads)."""
         if self._read_engine is not None:
             with self._read_engine.connect() as sync_conn, sync_conn.begin():
                 yield cast(AsyncConnection, LoopConnection(sync_conn))
             return
         async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
                 yield conn
 
