@@ -98,6 +98,14 @@ async def runs(engine: Engine, execution_id: str) -> list[Any]:
         return list((await store.task_runs_of(conn, [execution_id])).get(execution_id, []))
 
 
+async def held(engine: Engine, execution_id: str, owner: str, lease: timedelta = timedelta(minutes=5)) -> None:
+    """The (oldest queued) execution RUNNING under `owner`'s lease, as a node that died mid-walk leaves it."""
+    now = engine.deps.clock()
+    async with engine.db.write() as conn:
+        assert await store.claim(conn, owner=owner, now=now, lease_until=now + lease, limit=1, token="t1")
+        assert await store.set_status_if(conn, execution_id, expected=["QUEUED"], status="RUNNING")
+
+
 async def reaches(
     engine: Engine, execution_id: str, status: str, *, owner: str | None = None, timeout: float = 5
 ) -> Any:
@@ -246,12 +254,7 @@ async def test_a_node_restarting_under_its_id_resumes_what_it_held_without_waiti
 ) -> None:
     """Its last life held the lease for minutes more; its new life hands it back and claims it."""
     (execution_id,) = await queue(engine, await flow_id(engine, QUICK.format(name="quick")))
-    now = engine.deps.clock()
-    async with engine.db.write() as conn:
-        assert await store.claim(
-            conn, owner="node-a", now=now, lease_until=now + timedelta(minutes=5), limit=1, token="t1"
-        )
-        assert await store.set_status_if(conn, execution_id, expected=["QUEUED"], status="RUNNING")
+    await held(engine, execution_id, "node-a")
     await worker(engine, nodes, "node-a")
     done = await reaches(engine, execution_id, "SUCCESS")
     assert done.lease_owner is None
@@ -262,12 +265,7 @@ async def test_a_lease_held_by_another_node_is_taken_over_only_once_it_expires(
 ) -> None:
     """A dead node keeps its executions until its lease runs out; then the claim takes them."""
     (execution_id,) = await queue(engine, await flow_id(engine, QUICK.format(name="quick")))
-    now = engine.deps.clock()
-    async with engine.db.write() as conn:
-        assert await store.claim(
-            conn, owner="dead", now=now, lease_until=now + timedelta(minutes=5), limit=1, token="t1"
-        )
-        assert await store.set_status_if(conn, execution_id, expected=["QUEUED"], status="RUNNING")
+    await held(engine, execution_id, "dead")
     node = await worker(engine, nodes, "node-b")
     await barrier(engine, node)
     assert (await row(engine, execution_id)).lease_owner == "dead"
@@ -337,10 +335,7 @@ async def test_a_resumed_execution_whose_revision_no_longer_loads_fails(
 ) -> None:
     """The RUNNING case of the same rule: it ends FAILED instead of being claimed forever."""
     (execution_id,) = await queue(engine, await flow_id(engine, HANG.format(name="needs-test-plugins")))
-    now = engine.deps.clock()
-    async with engine.db.write() as conn:
-        assert await store.claim(conn, owner="dead", now=now, lease_until=now, limit=1, token="t1")
-        assert await store.set_status_if(conn, execution_id, expected=["QUEUED"], status="RUNNING")
+    await held(engine, execution_id, "dead", lease=timedelta(0))
     await worker(engine, nodes, flows=CompiledFlows(WITHOUT_TEST_PLUGINS))
     failed = await reaches(engine, execution_id, "FAILED")
     assert failed.error.startswith("the flow revision could not be loaded: ")
