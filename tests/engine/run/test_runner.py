@@ -118,7 +118,7 @@ async def until_task_runs(node: Engine, execution_id: str, name: str) -> Any:
         rows = [r for r in await task_runs(node, execution_id) if r.task_name == name and r.status == "RUNNING"]
         return rows[0] if rows else None
 
-    return await eventually(check, timeout=5, what=f"{name} to run")
+    return await eventually(check, timeout=20, what=f"{name} to run")
 
 
 async def test_tasks_run_in_order_each_seeing_the_outputs_of_those_before(node: Engine) -> None:
@@ -394,7 +394,7 @@ tasks:
     async def two_attempts() -> bool:
         return len(await task_runs(node, execution_id)) >= 2
 
-    await eventually(two_attempts, timeout=5, what="two attempts")
+    await eventually(two_attempts, timeout=20, what="two attempts")
     later = node.deps.clock() + timedelta(minutes=10)
 
     async def taken_over() -> bool:
@@ -404,7 +404,7 @@ tasks:
                 await store.claim(conn, owner="node-b", now=later, lease_until=later, limit=1, token=new_lease_token())
             )
 
-    await eventually(taken_over, timeout=5, what="node-b's claim")
+    await eventually(taken_over, timeout=20, what="node-b's claim")
     at_takeover = [tuple(r) for r in await task_runs(node, execution_id)]
     async with asyncio.timeout(5):
         await walking
