@@ -2,7 +2,8 @@
 
 Every list endpoint answers a page and its total (X-Total-Count), so every listing query is the
 same two statements over the same conditions; they are built here, once, so the count and the
-page cannot filter differently.
+page cannot filter differently. Run them in one `Database.read()`: it gives both one snapshot,
+so a commit between them cannot show in the page and not in the total.
 """
 
 from __future__ import annotations
