@@ -22,6 +22,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tests.engine.flows_helpers import eventually
+from tests.engine.stored import stored_execution
+from tests.engine.stored import stored_task_runs
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.engine.node.dispatcher import LISTENING_POLL
 from workflowdev.engine.node.dispatcher import Dispatcher
@@ -88,16 +90,6 @@ async def queue(engine: Engine, flow: str, n: int = 1, batch: Batch | None = Non
     return [(await engine.executions.start(flow, actor=SYSTEM, batch=batch))["executionId"] for _ in range(n)]
 
 
-async def row(engine: Engine, execution_id: str) -> Any:
-    async with engine.db.read() as conn:
-        return await store.get_execution(conn, execution_id)
-
-
-async def runs(engine: Engine, execution_id: str) -> list[Any]:
-    async with engine.db.read() as conn:
-        return list((await store.task_runs_of(conn, [execution_id])).get(execution_id, []))
-
-
 async def held(engine: Engine, execution_id: str, owner: str, lease: timedelta = timedelta(minutes=5)) -> None:
     """The (oldest queued) execution RUNNING under `owner`'s lease, as a node that died mid-walk leaves it."""
     now = engine.deps.clock()
@@ -112,7 +104,7 @@ async def reaches(
     """The row once it has `status` (and, if given, is leased to `owner`)."""
 
     async def check() -> Any:
-        found = await row(engine, execution_id)
+        found = await stored_execution(engine.db, execution_id)
         return found if found.status == status and (owner is None or found.lease_owner == owner) else None
 
     return await eventually(check, timeout=timeout, what=f"{execution_id} to be {status}")
@@ -122,7 +114,7 @@ async def task_running(engine: Engine, execution_id: str) -> Any:
     """Once its (only) task run is RUNNING: the runner is inside the plugin."""
 
     async def check() -> Any:
-        found = await runs(engine, execution_id)
+        found = await stored_task_runs(engine.db, execution_id)
         return found[-1] if found and found[-1].status == "RUNNING" else None
 
     return await eventually(check, timeout=20, what=f"{execution_id}'s task to run")
@@ -147,7 +139,7 @@ async def test_claims_queued_executions_oldest_first_up_to_max_running(engine: E
     for execution_id in (first, second):
         await reaches(engine, execution_id, "RUNNING", owner="node-a")
     await eventually(lambda: runs_exactly(node, 2), what="two runners")
-    waiting = await row(engine, third)
+    waiting = await stored_execution(engine.db, third)
     assert (waiting.status, waiting.lease_owner, waiting.lease_token) == ("QUEUED", None, None)
     assert node.running == 2
 
@@ -157,7 +149,7 @@ async def test_a_runner_ending_claims_the_work_there_was_no_room_for(engine: Eng
     first, second = await queue(engine, await flow_id(engine, HANG.format(name="hang")), 2)
     node = await worker(engine, nodes, max_running=1)
     await task_running(engine, first)
-    assert (await row(engine, second)).lease_owner is None
+    assert (await stored_execution(engine.db, second)).lease_owner is None
     assert node.cancel_local(first)
     assert (await reaches(engine, first, "CANCELLED")).lease_owner is None
     await reaches(engine, second, "RUNNING", owner="node-a")
@@ -179,7 +171,7 @@ async def test_a_claim_leases_for_the_lease_length_and_a_new_claim_fences_the_ol
     await worker(engine, nodes, "node-a")
 
     async def granted_again() -> Any:
-        found = await row(engine, execution_id)
+        found = await stored_execution(engine.db, execution_id)
         return found if found.lease_token != first.lease_token else None
 
     again = await eventually(granted_again, timeout=20, what="a new grant")
@@ -193,7 +185,7 @@ async def test_two_nodes_claiming_one_queue_run_each_execution_once(engine: Engi
     for execution_id in ids:
         await reaches(engine, execution_id, "SUCCESS")
     for execution_id in ids:
-        assert [(r.task_name, r.attempt) for r in await runs(engine, execution_id)] == [("tick", 1)]
+        assert [(r.task_name, r.attempt) for r in await stored_task_runs(engine.db, execution_id)] == [("tick", 1)]
 
 
 async def test_a_lease_granted_again_elsewhere_stops_the_runner_without_a_word(
@@ -213,8 +205,8 @@ async def test_a_lease_granted_again_elsewhere_stops_the_runner_without_a_word(
 
     await eventually(taken_over, timeout=20, what="node-b's claim")
     await eventually(lambda: runs_exactly(node, 0), what="the runner to stop")
-    assert (await row(engine, execution_id)).lease_owner == "node-b"
-    assert [(r.id, r.status) for r in await runs(engine, execution_id)] == [(task.id, "RUNNING")]
+    assert (await stored_execution(engine.db, execution_id)).lease_owner == "node-b"
+    assert [(r.id, r.status) for r in await stored_task_runs(engine.db, execution_id)] == [(task.id, "RUNNING")]
 
 
 async def test_a_cancel_requested_through_the_database_is_acted_on_at_renewal(
@@ -226,7 +218,7 @@ async def test_a_cancel_requested_through_the_database_is_acted_on_at_renewal(
     await task_running(engine, execution_id)
     final = await engine.executions.cancel(execution_id, actor=SYSTEM)
     assert final.status == "CANCELLED"
-    assert [r.status for r in await runs(engine, execution_id)] == ["CANCELLED"]
+    assert [r.status for r in await stored_task_runs(engine.db, execution_id)] == ["CANCELLED"]
 
 
 async def test_stopping_hands_the_leases_back_for_another_node_to_resume_at_once(
@@ -239,12 +231,12 @@ async def test_stopping_hands_the_leases_back_for_another_node_to_resume_at_once
     await task_running(engine, execution_id)
     await node.stop()
     nodes.remove(node)
-    handed = await row(engine, execution_id)
+    handed = await stored_execution(engine.db, execution_id)
     now = engine.deps.clock()
     assert handed.status == "RUNNING" and handed.lease_owner == "node-a"
     assert handed.lease_expires_at <= now
     assert handed.alive_at is not None
-    assert [r.status for r in await runs(engine, execution_id)] == ["RUNNING"]
+    assert [r.status for r in await stored_task_runs(engine.db, execution_id)] == ["RUNNING"]
     await worker(engine, nodes, "node-b")
     await reaches(engine, execution_id, "RUNNING", owner="node-b")
 
@@ -268,7 +260,7 @@ async def test_a_lease_held_by_another_node_is_taken_over_only_once_it_expires(
     await held(engine, execution_id, "dead")
     node = await worker(engine, nodes, "node-b")
     await barrier(engine, node)
-    assert (await row(engine, execution_id)).lease_owner == "dead"
+    assert (await stored_execution(engine.db, execution_id)).lease_owner == "dead"
     async with engine.db.write() as conn:
         await store.expire_leases_of(conn, "dead", engine.deps.clock())
     node.wake()
@@ -284,7 +276,7 @@ async def test_a_flow_at_its_concurrency_limit_keeps_newcomers_queued_until_a_pl
     node = await worker(engine, nodes)
     await task_running(engine, first)
     await barrier(engine, node)
-    held = await row(engine, second)
+    held = await stored_execution(engine.db, second)
     assert (held.status, held.lease_owner) == ("QUEUED", None)
     node.cancel_local(first)
     await reaches(engine, second, "RUNNING", owner="node-a")
@@ -300,8 +292,8 @@ async def test_a_flow_at_its_concurrency_limit_ends_newcomers_as_its_behavior_sa
     refused = await reaches(engine, second, ended)
     assert refused.error == "concurrency limit 1 reached for flow limited"
     assert refused.lease_owner is None and refused.finished_at is not None
-    assert await runs(engine, second) == []
-    assert (await row(engine, first)).status == "RUNNING"
+    assert await stored_task_runs(engine.db, second) == []
+    assert (await stored_execution(engine.db, first)).status == "RUNNING"
 
 
 async def test_a_batch_runs_at_most_its_limit_at_once(engine: Engine, nodes: list[Dispatcher]) -> None:
@@ -311,7 +303,7 @@ async def test_a_batch_runs_at_most_its_limit_at_once(engine: Engine, nodes: lis
     for execution_id in ids[:2]:
         await task_running(engine, execution_id)
     await barrier(engine, node)
-    assert ((await row(engine, ids[2])).status, (await row(engine, ids[2])).lease_owner) == ("QUEUED", None)
+    assert ((await stored_execution(engine.db, ids[2])).status, (await stored_execution(engine.db, ids[2])).lease_owner) == ("QUEUED", None)
     node.cancel_local(ids[0])
     await reaches(engine, ids[2], "RUNNING", owner="node-a")
 

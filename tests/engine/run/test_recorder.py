@@ -25,6 +25,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from tests.engine.stored import stored_task_runs
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.engine.events import EXECUTION_UPDATED
 from workflowdev.engine.events import LOG
@@ -116,8 +117,7 @@ def start(recorder: Recorder, name: str = "t", **kw: Any) -> TaskRunState:
 
 
 async def stored_runs(leased: Leased) -> list[Any]:
-    async with leased.node.db.read() as conn:
-        return list((await store.task_runs_of(conn, [leased.execution_id])).get(leased.execution_id, []))
+    return await stored_task_runs(leased.node.db, leased.execution_id)
 
 
 async def stored_logs(leased: Leased) -> list[Any]:

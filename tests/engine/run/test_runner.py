@@ -23,6 +23,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tests.engine.flows_helpers import eventually
+from tests.engine.stored import stored_execution
+from tests.engine.stored import stored_task_runs
 from tests.support_plugins import registry_with_test_plugins
 from workflowdev.engine.node.dispatcher import new_lease_token
 from workflowdev.engine.node.engine import Engine
@@ -92,17 +94,6 @@ async def walk(node: Engine, yaml: str) -> str:
     return execution_id
 
 
-async def execution(node: Engine, execution_id: str) -> Any:
-    async with node.db.read() as conn:
-        return await store.get_execution(conn, execution_id)
-
-
-async def task_runs(node: Engine, execution_id: str) -> list[Any]:
-    """In the order they started (one statement: a page's total could see other commits)."""
-    async with node.db.read() as conn:
-        return list((await store.task_runs_of(conn, [execution_id])).get(execution_id, []))
-
-
 def by_name(rows: list[Any], name: str) -> list[tuple[int, str, str | None]]:
     """(attempt, status, error) of a task's runs, by attempt."""
     return sorted((r.attempt, r.status, r.error) for r in rows if r.task_name == name)
@@ -115,7 +106,7 @@ async def log_messages(node: Engine, execution_id: str) -> list[str]:
 
 async def until_task_runs(node: Engine, execution_id: str, name: str) -> Any:
     async def check() -> Any:
-        rows = [r for r in await task_runs(node, execution_id) if r.task_name == name and r.status == "RUNNING"]
+        rows = [r for r in await stored_task_runs(node.db, execution_id) if r.task_name == name and r.status == "RUNNING"]
         return rows[0] if rows else None
 
     return await eventually(check, timeout=20, what=f"{name} to run")
@@ -133,7 +124,7 @@ tasks:
   - {name: alpha, type: util.echo, properties: {value: "{{ outputs.mid.value * 10 }}"}}
 """,
     )
-    rows = await task_runs(node, execution_id)
+    rows = await stored_task_runs(node.db, execution_id)
     assert [(r.task_name, r.attempt, r.status) for r in rows] == [
         ("zeta", 1, "SUCCESS"),
         ("mid", 1, "SUCCESS"),
@@ -141,7 +132,7 @@ tasks:
     ]
     assert rows[0].started_at < rows[1].started_at < rows[2].started_at
     assert [json.loads(r.outputs) for r in rows] == [{"value": 1}, {"value": 2}, {"value": 20}]
-    done = await execution(node, execution_id)
+    done = await stored_execution(node.db, execution_id)
     assert (done.status, done.error, done.tasks_executed, done.tasks_total) == ("SUCCESS", None, 3, 3)
     assert done.outputs == {"zeta": {"value": 1}, "mid": {"value": 2}, "alpha": {"value": 20}}
     assert done.lease_owner is None and done.finished_at is not None and done.duration_ms is not None
@@ -160,7 +151,7 @@ tasks:
   - {name: after, type: util.echo, properties: {value: "{{ outputs.wobbly.attempt }}"}}
 """,
     )
-    rows = await task_runs(node, execution_id)
+    rows = await stored_task_runs(node.db, execution_id)
     assert by_name(rows, "wobbly") == [
         (1, "FAILED", "flaky failure on attempt 1"),
         (2, "FAILED", "flaky failure on attempt 2"),
@@ -173,7 +164,7 @@ tasks:
         "wobbly attempt 1 failed: flaky failure on attempt 1; retrying in 0.001s",
         "wobbly attempt 2 failed: flaky failure on attempt 2; retrying in 0.001s",
     ]
-    assert (await execution(node, execution_id)).status == "SUCCESS"
+    assert (await stored_execution(node.db, execution_id)).status == "SUCCESS"
 
 
 async def test_a_task_out_of_attempts_fails_the_execution_and_nothing_after_it_runs(node: Engine) -> None:
@@ -189,10 +180,10 @@ tasks:
   - {name: never, type: util.noop}
 """,
     )
-    rows = await task_runs(node, execution_id)
+    rows = await stored_task_runs(node.db, execution_id)
     assert [(a, s) for a, s, _ in by_name(rows, "wobbly")] == [(1, "FAILED"), (2, "FAILED")]
     assert by_name(rows, "never") == []
-    done = await execution(node, execution_id)
+    done = await stored_execution(node.db, execution_id)
     assert (done.status, done.error) == ("FAILED", "wobbly: flaky failure on attempt 2")
     assert (await log_messages(node, execution_id))[-1] == "wobbly failed: flaky failure on attempt 2"
 
@@ -206,8 +197,8 @@ tasks:
   - {name: stuck, type: test.hang, timeout: 50ms}
 """,
     )
-    assert by_name(await task_runs(node, execution_id), "stuck") == [(1, "TIMED_OUT", "timed out after 0.05s")]
-    done = await execution(node, execution_id)
+    assert by_name(await stored_task_runs(node.db, execution_id), "stuck") == [(1, "TIMED_OUT", "timed out after 0.05s")]
+    done = await stored_execution(node.db, execution_id)
     assert (done.status, done.error) == ("FAILED", "stuck: timed out after 0.05s")
 
 
@@ -224,11 +215,11 @@ finally:
   - {name: report, type: util.echo, properties: {value: "{{ execution.status }}"}}
 """,
     )
-    rows = await task_runs(node, execution_id)
+    rows = await stored_task_runs(node.db, execution_id)
     assert by_name(rows, "stuck") == [(1, "TIMED_OUT", "execution timed out")]
     assert by_name(rows, "never") == []
     assert [json.loads(r.outputs) for r in rows if r.task_name == "report"] == [{"value": "TIMED_OUT"}]
-    done = await execution(node, execution_id)
+    done = await stored_execution(node.db, execution_id)
     assert (done.status, done.error) == ("TIMED_OUT", "execution timed out after 0.1s")
 
 
@@ -244,12 +235,12 @@ tasks:
   - {name: after, type: util.noop}
 """,
     )
-    rows = await task_runs(node, execution_id)
+    rows = await stored_task_runs(node.db, execution_id)
     assert by_name(rows, "raises") == [(1, "FAILED", "RuntimeError: boom from plugin")]
     ((_, status, error),) = by_name(rows, "bad")
     assert status == "FAILED" and error.startswith("the plugin returned outputs that are not JSON")
     assert [s for _, s, _ in by_name(rows, "after")] == ["SUCCESS"]
-    assert (await execution(node, execution_id)).status == "SUCCESS"
+    assert (await stored_execution(node.db, execution_id)).status == "SUCCESS"
 
 
 async def test_a_false_when_records_the_task_skipped_and_counts_it_done(node: Engine) -> None:
@@ -262,10 +253,10 @@ tasks:
   - {name: surely, type: util.noop}
 """,
     )
-    rows = await task_runs(node, execution_id)
+    rows = await stored_task_runs(node.db, execution_id)
     (skipped,) = [r for r in rows if r.task_name == "maybe"]
     assert skipped.status == "SKIPPED" and skipped.finished_at == skipped.started_at and skipped.duration_ms == 0
-    assert (await execution(node, execution_id)).tasks_executed == 2
+    assert (await stored_execution(node.db, execution_id)).tasks_executed == 2
 
 
 async def test_outputs_over_max_output_bytes_fail_the_task_naming_the_setting(make_node: NodeFactory) -> None:
@@ -279,7 +270,7 @@ tasks:
   - {name: large, type: util.echo, properties: {value: "{{ 'x' * 100 }}"}}
 """,
     )
-    rows = await task_runs(node, execution_id)
+    rows = await stored_task_runs(node.db, execution_id)
     assert [s for _, s, _ in by_name(rows, "small")] == ["SUCCESS"]
     ((_, status, error),) = by_name(rows, "large")
     assert status == "FAILED" and "max_output_bytes" in error and "the limit per task is 64" in error
@@ -299,9 +290,9 @@ finally:
   - {name: report, type: util.noop}
 """,
     )
-    rows = await task_runs(node, execution_id)
+    rows = await stored_task_runs(node.db, execution_id)
     assert [r.task_name for r in rows] == ["one", "two", "report"], "three fails without a run of its own"
-    done = await execution(node, execution_id)
+    done = await stored_execution(node.db, execution_id)
     assert done.status == "FAILED" and done.error.startswith("three: the execution has recorded 2 task runs")
     assert "(max_task_runs)" in done.error
 
@@ -323,10 +314,10 @@ finally:
     runner.stop("cancel")
     runner.stop("timeout")  # the first reason wins
     await walking
-    rows = await task_runs(node, execution_id)
+    rows = await stored_task_runs(node.db, execution_id)
     assert by_name(rows, "stuck") == [(1, "CANCELLED", "cancelled")]
     assert [s for _, s, _ in by_name(rows, "cleanup")] == ["SUCCESS"]
-    done = await execution(node, execution_id)
+    done = await stored_execution(node.db, execution_id)
     assert (done.status, done.error, done.lease_owner) == ("CANCELLED", "cancelled", None)
 
 
@@ -351,16 +342,16 @@ tasks:
     open_run = await until_task_runs(node, execution_id, "slow")
     runner.stop("shutdown")
     await walking
-    stopped = await execution(node, execution_id)
+    stopped = await stored_execution(node.db, execution_id)
     assert (stopped.status, stopped.finished_at, stopped.lease_owner) == ("RUNNING", None, OWNER)
-    assert by_name(await task_runs(node, execution_id), "slow") == [(1, "RUNNING", None)]
+    assert by_name(await stored_task_runs(node.db, execution_id), "slow") == [(1, "RUNNING", None)]
     async with node.db.write() as conn:  # what `Dispatcher.stop` does once its runners stopped
         await store.expire_leases_of(conn, OWNER, node.deps.clock(), stopping=True)
-    handed_back = await execution(node, execution_id)
+    handed_back = await stored_execution(node.db, execution_id)
 
     node.deps.mocks["slow"] = TaskMock(outputs={"done": True})
     await (await walk_for(node, execution_id)).run()
-    rows = await task_runs(node, execution_id)
+    rows = await stored_task_runs(node.db, execution_id)
     (first,) = [r for r in rows if r.task_name == "first"]
     assert [(a, s) for a, s, _ in by_name(rows, "slow")] == [(1, "CANCELLED"), (2, "SUCCESS")]
     (interrupted,) = [r for r in rows if r.task_name == "slow" and r.attempt == 1]
@@ -369,7 +360,7 @@ tasks:
     assert [json.loads(r.outputs) for r in rows if r.task_name == "last"] == [
         {"value": f"{json.loads(first.outputs)['value']}/True"}
     ]
-    done = await execution(node, execution_id)
+    done = await stored_execution(node.db, execution_id)
     assert (done.status, done.tasks_executed) == ("SUCCESS", 3)
     assert done.started_at == stopped.started_at, "started_at is kept from the first start"
 
@@ -392,7 +383,7 @@ tasks:
     walking = asyncio.create_task(runner.run())
 
     async def two_attempts() -> bool:
-        return len(await task_runs(node, execution_id)) >= 2
+        return len(await stored_task_runs(node.db, execution_id)) >= 2
 
     await eventually(two_attempts, timeout=20, what="two attempts")
     later = node.deps.clock() + timedelta(minutes=10)
@@ -405,12 +396,12 @@ tasks:
             )
 
     await eventually(taken_over, timeout=20, what="node-b's claim")
-    at_takeover = [tuple(r) for r in await task_runs(node, execution_id)]
+    at_takeover = [tuple(r) for r in await stored_task_runs(node.db, execution_id)]
     async with asyncio.timeout(5):
         await walking
     assert runner.stop_reason == "lost", "a write of its was refused, and it stopped"
-    assert [tuple(r) for r in await task_runs(node, execution_id)] == at_takeover
-    done = await execution(node, execution_id)
+    assert [tuple(r) for r in await stored_task_runs(node.db, execution_id)] == at_takeover
+    done = await stored_execution(node.db, execution_id)
     assert (done.status, done.lease_owner, done.finished_at) == ("RUNNING", "node-b", None)
 
 
@@ -419,7 +410,7 @@ async def test_a_crashed_walk_ends_the_execution_failed_rather_than_leaving_it_r
     execution_id = await queued(node, "name: crash\ntasks:\n  - {name: t, type: util.noop}\n")
     runner = await walk_for(node, execution_id)
     await runner.crashed(KeyError("the bug"))
-    done = await execution(node, execution_id)
+    done = await stored_execution(node.db, execution_id)
     assert (done.status, done.error, done.lease_owner) == ("FAILED", "internal error: KeyError: 'the bug'", None)
 
 
@@ -427,7 +418,7 @@ async def test_a_task_sees_its_idempotency_key(node: Engine) -> None:
     execution_id = await walk(
         node, "name: keyed\ntasks:\n  - {name: t, type: util.echo, properties: {value: '{{ task.idempotencyKey }}'}}\n"
     )
-    (run,) = await task_runs(node, execution_id)
+    (run,) = await stored_task_runs(node.db, execution_id)
     assert json.loads(run.outputs) == {"value": idempotency_key(execution_id, "t")}
 
 
