@@ -24,9 +24,8 @@ from workflowdev.engine.services.users import user_json
 routes = web.RouteTableDef()
 
 
-class AuthDisabled(DomainError):
-    status = 404
-    code = "not_found"
+class AuthDisabled(DomainError, status=404, code="not_found"):
+    """The auth routes of a server started without --auth: as if they were not there."""
 
 
 def _require_auth(request: web.Request) -> None:

@@ -44,9 +44,8 @@ _ODD_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 """A JSON escape that may decode to a lone surrogate or NUL: then the strings are checked."""
 
 
-class UnsupportedMediaType(DomainError):
-    status = 415
-    code = "unsupported_media_type"
+class UnsupportedMediaType(DomainError, status=415, code="unsupported_media_type"):
+    """A body in a format the route does not read."""
 
 
 async def read_text(request: web.Request) -> str:
