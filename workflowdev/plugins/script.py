@@ -53,6 +53,7 @@ from workflowdev.plugins._paths import Confined
 from workflowdev.plugins._process import run_in_own_group
 from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import task_example
 
 __all__ = ["CAPTURE_BYTES", "OUTPUT_PREFIX", "PLUGINS", "Command", "Python", "Shell"]
 
@@ -329,22 +330,28 @@ class Shell(Plugin):
         ),
         output_schema=OUTPUT_SCHEMA,
         examples=(
-            "- name: greet\n"
-            "  type: script.shell\n"
-            "  properties:\n"
-            "    script: |\n"
-            "      set -e\n"
-            '      echo "Hello, $NAME"\n'
-            "      echo '::output::{\"greeted\": true}'\n"
-            "    env:\n"
-            "      NAME: world\n"
-            "    timeout: 30s\n",
-            "- name: count_files\n"
-            "  type: script.shell\n"
-            "  properties:\n"
-            "    script: |\n"
-            "      count=$(ls -A | wc -l)\n"
-            '      printf \'{"count": %d}\' "$count" > "$WORKFLOWDEV_OUTPUT"\n',
+            task_example(
+                "greet",
+                "script.shell",
+                """
+                script: |
+                  set -e
+                  echo "Hello, $NAME"
+                  echo '::output::{"greeted": true}'
+                env:
+                  NAME: world
+                timeout: 30s
+                """,
+            ),
+            task_example(
+                "count_files",
+                "script.shell",
+                """
+                script: |
+                  count=$(ls -A | wc -l)
+                  printf '{"count": %d}' "$count" > "$WORKFLOWDEV_OUTPUT"
+                """,
+            ),
         ),
     )
 
@@ -380,16 +387,19 @@ class Python(Plugin):
         ),
         output_schema=OUTPUT_SCHEMA,
         examples=(
-            "- name: summarize\n"
-            "  type: script.python\n"
-            "  properties:\n"
-            "    script: |\n"
-            "      import json, os, sys\n"
-            "      numbers = [int(arg) for arg in sys.argv[1:]]\n"
-            '      print(f"summing {len(numbers)} numbers")\n'
-            "      with open(os.environ['WORKFLOWDEV_OUTPUT'], 'w') as out:\n"
-            "          json.dump({'total': sum(numbers)}, out)\n"
-            "    args: [3, 4, 5]\n",
+            task_example(
+                "summarize",
+                "script.python",
+                """
+                script: |
+                  import json, os, sys
+                  numbers = [int(arg) for arg in sys.argv[1:]]
+                  print(f"summing {len(numbers)} numbers")
+                  with open(os.environ['WORKFLOWDEV_OUTPUT'], 'w') as out:
+                      json.dump({'total': sum(numbers)}, out)
+                args: [3, 4, 5]
+                """,
+            ),
         ),
     )
 
@@ -429,7 +439,15 @@ class Command(Plugin):
             ["command"],
         ),
         output_schema=OUTPUT_SCHEMA,
-        examples=("- name: hello\n  type: script.command\n  properties:\n    command: [echo, hello, world]\n",),
+        examples=(
+            task_example(
+                "hello",
+                "script.command",
+                """
+                      command: [echo, hello, world]
+                      """,
+            ),
+        ),
     )
 
     async def run(self, ctx: TaskContext, properties: Mapping[str, JSON]) -> Mapping[str, JSON]:

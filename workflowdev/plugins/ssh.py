@@ -43,6 +43,7 @@ from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import import_client
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import task_example
 
 if TYPE_CHECKING:
     import asyncssh
@@ -304,16 +305,19 @@ class Command(Plugin):
             ["exit_code", *CAPTURED_FIELDS],
         ),
         examples=(
-            "- name: disk_space\n"
-            "  type: ssh.command\n"
-            "  properties:\n"
-            "    host: ${SSH_HOST}\n"
-            "    port: ${SSH_PORT}\n"
-            "    username: deploy\n"
-            "    password: ${SSH_PASSWORD}\n"
-            "    host_key: ${SSH_HOST_KEY}\n"
-            "    command: df -h /\n"
-            "    timeout: 1m\n",
+            task_example(
+                "disk_space",
+                "ssh.command",
+                """
+                host: ${SSH_HOST}
+                port: ${SSH_PORT}
+                username: deploy
+                password: ${SSH_PASSWORD}
+                host_key: ${SSH_HOST_KEY}
+                command: df -h /
+                timeout: 1m
+                """,
+            ),
         ),
     )
 

@@ -9,6 +9,7 @@ from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import RunnerLevelPlugin
 from workflowdev.engine.plugin import TaskListShape
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.flow._common import TASK_LIST
 
 
@@ -54,18 +55,21 @@ class If(RunnerLevelPlugin):
             ["branch"],
         ),
         examples=(
-            "- name: report_on_schedule\n"
-            "  type: flow.if\n"
-            "  properties:\n"
-            "    condition: \"{{ trigger.type == 'schedule' }}\"\n"
-            "    then:\n"
-            "      - name: send_report\n"
-            "        type: util.log\n"
-            "        properties: {message: sending the daily report}\n"
-            "    else:\n"
-            "      - name: manual_note\n"
-            "        type: util.log\n"
-            '        properties: {message: "started by hand: no report"}\n',
+            task_example(
+                "report_on_schedule",
+                "flow.if",
+                """
+                condition: "{{ trigger.type == 'schedule' }}"
+                then:
+                  - name: send_report
+                    type: util.log
+                    properties: {message: sending the daily report}
+                else:
+                  - name: manual_note
+                    type: util.log
+                    properties: {message: "started by hand: no report"}
+                """,
+            ),
         ),
     )
 
@@ -117,22 +121,25 @@ class Switch(RunnerLevelPlugin):
             ["case"],
         ),
         examples=(
-            "- name: by_trigger\n"
-            "  type: flow.switch\n"
-            "  properties:\n"
-            '    value: "{{ trigger.type }}"\n'
-            "    cases:\n"
-            "      schedule:\n"
-            "        - name: nightly_run\n"
-            "          type: util.log\n"
-            "          properties: {message: nightly run}\n"
-            "      webhook:\n"
-            "        - name: on_push\n"
-            "          type: util.log\n"
-            '          properties: {message: "pushed: {{ trigger.body }}"}\n'
-            "    default:\n"
-            "      - name: by_hand\n"
-            "        type: util.log\n"
-            '        properties: {message: "started by hand ({{ trigger.type }})"}\n',
+            task_example(
+                "by_trigger",
+                "flow.switch",
+                """
+                value: "{{ trigger.type }}"
+                cases:
+                  schedule:
+                    - name: nightly_run
+                      type: util.log
+                      properties: {message: nightly run}
+                  webhook:
+                    - name: on_push
+                      type: util.log
+                      properties: {message: "pushed: {{ trigger.body }}"}
+                default:
+                  - name: by_hand
+                    type: util.log
+                    properties: {message: "started by hand ({{ trigger.type }})"}
+                """,
+            ),
         ),
     )

@@ -12,6 +12,7 @@ from workflowdev.engine.plugin import DURATION_TEXT_SCHEMA
 from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import RunnerLevelPlugin
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.flow._common import DEFAULT_WAIT_INTERVAL
 from workflowdev.plugins.flow._common import MIN_WAIT_INTERVAL_SECONDS
 from workflowdev.plugins.flow._common import NO_OUTPUTS
@@ -73,12 +74,15 @@ class Approval(RunnerLevelPlugin):
             ["approved", "decidedBy", "comment"],
         ),
         examples=(
-            "- name: gate\n"
-            "  type: flow.approval\n"
-            "  properties:\n"
-            '    message: "Deploy {{ flow.name }} to production?"\n'
-            "    timeout: 1h\n"
-            "    context: {target: production}\n",
+            task_example(
+                "gate",
+                "flow.approval",
+                """
+                message: "Deploy {{ flow.name }} to production?"
+                timeout: 1h
+                context: {target: production}
+                """,
+            ),
         ),
     )
 
@@ -179,11 +183,14 @@ class WaitUntil(RunnerLevelPlugin):
             ["polls", "waited_ms"],
         ),
         examples=(
-            "- name: wait_for_maintenance_end\n"
-            "  type: flow.wait_until\n"
-            "  properties:\n"
-            "    condition: \"{{ kv('maintenance') is none }}\"\n"
-            "    interval: 5s\n"
-            "    timeout: 10m\n",
+            task_example(
+                "wait_for_maintenance_end",
+                "flow.wait_until",
+                """
+                condition: "{{ kv('maintenance') is none }}"
+                interval: 5s
+                timeout: 10m
+                """,
+            ),
         ),
     )

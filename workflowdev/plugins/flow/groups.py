@@ -10,6 +10,7 @@ from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import RunnerLevelPlugin
 from workflowdev.engine.plugin import TaskListShape
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.flow._common import CONCURRENCY
 from workflowdev.plugins.flow._common import NO_OUTPUTS
 from workflowdev.plugins.flow._common import TASK_LIST
@@ -40,16 +41,19 @@ class Sequential(RunnerLevelPlugin):
         ),
         output_schema=NO_OUTPUTS,
         examples=(
-            "- name: prepare\n"
-            "  type: flow.sequential\n"
-            "  properties:\n"
-            "    tasks:\n"
-            "      - name: announce\n"
-            "        type: util.log\n"
-            "        properties: {message: preparing}\n"
-            "      - name: settle\n"
-            "        type: util.sleep\n"
-            "        properties: {duration: 1s}\n",
+            task_example(
+                "prepare",
+                "flow.sequential",
+                """
+                tasks:
+                  - name: announce
+                    type: util.log
+                    properties: {message: preparing}
+                  - name: settle
+                    type: util.sleep
+                    properties: {duration: 1s}
+                """,
+            ),
         ),
     )
 
@@ -84,20 +88,23 @@ class Parallel(RunnerLevelPlugin):
         ),
         output_schema=NO_OUTPUTS,
         examples=(
-            "- name: warm_caches\n"
-            "  type: flow.parallel\n"
-            "  properties:\n"
-            "    concurrency: 2\n"
-            "    tasks:\n"
-            "      - name: warm_eu\n"
-            "        type: util.log\n"
-            "        properties: {message: warming eu}\n"
-            "      - name: warm_us\n"
-            "        type: util.log\n"
-            "        properties: {message: warming us}\n"
-            "      - name: warm_ap\n"
-            "        type: util.log\n"
-            "        properties: {message: warming ap}\n",
+            task_example(
+                "warm_caches",
+                "flow.parallel",
+                """
+                concurrency: 2
+                tasks:
+                  - name: warm_eu
+                    type: util.log
+                    properties: {message: warming eu}
+                  - name: warm_us
+                    type: util.log
+                    properties: {message: warming us}
+                  - name: warm_ap
+                    type: util.log
+                    properties: {message: warming ap}
+                """,
+            ),
         ),
     )
 
@@ -140,24 +147,27 @@ class Dag(RunnerLevelPlugin):
         ),
         output_schema=NO_OUTPUTS,
         examples=(
-            "- name: build\n"
-            "  type: flow.dag\n"
-            "  properties:\n"
-            "    concurrency: 4\n"
-            "    tasks:\n"
-            "      - name: extract\n"
-            "        type: util.log\n"
-            "        properties: {message: extracting}\n"
-            "      - name: transform_a\n"
-            "        type: util.log\n"
-            "        depends_on: [extract]\n"
-            "        properties: {message: transforming a}\n"
-            "      - name: transform_b\n"
-            "        type: util.log\n"
-            "        depends_on: [extract]\n"
-            "        properties: {message: transforming b}\n"
-            "      - name: load\n"
-            "        type: util.noop\n"
-            "        depends_on: [transform_a, transform_b]\n",
+            task_example(
+                "build",
+                "flow.dag",
+                """
+                concurrency: 4
+                tasks:
+                  - name: extract
+                    type: util.log
+                    properties: {message: extracting}
+                  - name: transform_a
+                    type: util.log
+                    depends_on: [extract]
+                    properties: {message: transforming a}
+                  - name: transform_b
+                    type: util.log
+                    depends_on: [extract]
+                    properties: {message: transforming b}
+                  - name: load
+                    type: util.noop
+                    depends_on: [transform_a, transform_b]
+                """,
+            ),
         ),
     )

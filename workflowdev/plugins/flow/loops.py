@@ -8,6 +8,7 @@ from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import RunnerLevelPlugin
 from workflowdev.engine.plugin import TaskListShape
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.flow._common import CONCURRENCY
 from workflowdev.plugins.flow._common import DEFAULT_FOREACH_CONCURRENCY
 from workflowdev.plugins.flow._common import TASK_LIST
@@ -71,22 +72,28 @@ class Foreach(RunnerLevelPlugin):
             ["count", "failed"],
         ),
         examples=(
-            "- name: each_order\n"
-            "  type: flow.foreach\n"
-            "  properties:\n"
-            "    items: [{id: 101, total: 12.5}, {id: 102, total: 80}, {id: 103, total: 7}]\n"
-            "    concurrency: 4\n"
-            "    tasks:\n"
-            "      - name: show_order\n"
-            "        type: util.log\n"
-            '        properties: {message: "order {{ index }}: {{ item.id }} ({{ item.total }})"}\n',
-            "- name: greet_everyone\n"
-            "  type: flow.foreach\n"
-            "  properties:\n"
-            "    items: [ada, grace, linus]\n"
-            "    tasks:\n"
-            "      - name: greet\n"
-            "        type: util.log\n"
-            '        properties: {message: "hello {{ item }}"}\n',
+            task_example(
+                "each_order",
+                "flow.foreach",
+                """
+                items: [{id: 101, total: 12.5}, {id: 102, total: 80}, {id: 103, total: 7}]
+                concurrency: 4
+                tasks:
+                  - name: show_order
+                    type: util.log
+                    properties: {message: "order {{ index }}: {{ item.id }} ({{ item.total }})"}
+                """,
+            ),
+            task_example(
+                "greet_everyone",
+                "flow.foreach",
+                """
+                items: [ada, grace, linus]
+                tasks:
+                  - name: greet
+                    type: util.log
+                    properties: {message: "hello {{ item }}"}
+                """,
+            ),
         ),
     )

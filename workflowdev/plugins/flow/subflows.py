@@ -9,6 +9,7 @@ from workflowdev.engine.plugin import Manifest
 from workflowdev.engine.plugin import RunnerLevelPlugin
 from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.flow._common import DEFAULT_SUBFLOW_WAIT
 
 
@@ -90,13 +91,23 @@ class Subflow(RunnerLevelPlugin):
             "additionalProperties": False,
         },
         examples=(
-            "- name: invoice\n"
-            "  type: flow.subflow\n"
-            "  properties:\n"
-            "    namespace: billing\n"
-            "    flow: create-invoice\n"
-            "    inputs: {customer_id: 42, currency: EUR}\n"
-            "    labels: {caller: order-sync}\n",
-            "- name: kick_off_report\n  type: flow.subflow\n  properties:\n    flow: nightly-report\n    wait: false\n",
+            task_example(
+                "invoice",
+                "flow.subflow",
+                """
+                namespace: billing
+                flow: create-invoice
+                inputs: {customer_id: 42, currency: EUR}
+                labels: {caller: order-sync}
+                """,
+            ),
+            task_example(
+                "kick_off_report",
+                "flow.subflow",
+                """
+                flow: nightly-report
+                wait: false
+                """,
+            ),
         ),
     )

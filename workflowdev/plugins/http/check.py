@@ -19,6 +19,7 @@ from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_text_map
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.http._client import DEFAULT_CHECK_TIMEOUT
 from workflowdev.plugins.http._client import EXCHANGE_TIMEOUT
 from workflowdev.plugins.http._client import FOLLOW_REDIRECTS_SCHEMA
@@ -117,18 +118,24 @@ class Check(Plugin):
             ["ok", "status_code", "latency_ms", "reason"],
         ),
         examples=(
-            "- name: api_is_up\n"
-            "  type: http.check\n"
-            "  properties:\n"
-            "    url: http://example.test/status/200\n"
-            "    expected_status: [200, 204]\n"
-            "    timeout: 5s\n",
-            "- name: greeting_served\n"
-            "  type: http.check\n"
-            "  properties:\n"
-            "    url: http://example.test/text\n"
-            "    contains: hello\n"
-            "    fail: false\n",
+            task_example(
+                "api_is_up",
+                "http.check",
+                """
+                url: http://example.test/status/200
+                expected_status: [200, 204]
+                timeout: 5s
+                """,
+            ),
+            task_example(
+                "greeting_served",
+                "http.check",
+                """
+                url: http://example.test/text
+                contains: hello
+                fail: false
+                """,
+            ),
         ),
     )
 

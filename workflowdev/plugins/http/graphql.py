@@ -16,6 +16,7 @@ from workflowdev.plugins._toolkit import duration_schema
 from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.http._client import DEFAULT_TIMEOUT
 from workflowdev.plugins.http._client import EXCHANGE_TIMEOUT
 from workflowdev.plugins.http._client import HEADERS_SCHEMA
@@ -88,13 +89,16 @@ class GraphQL(Plugin):
             ["data", "errors", "status_code"],
         ),
         examples=(
-            "- name: order_status\n"
-            "  type: http.graphql\n"
-            "  properties:\n"
-            "    url: http://example.test/graphql\n"
-            "    query: 'query Order($id: ID!) { order(id: $id) { status } }'\n"
-            '    variables: {id: "42"}\n'
-            "    operation_name: Order\n",
+            task_example(
+                "order_status",
+                "http.graphql",
+                """
+                url: http://example.test/graphql
+                query: 'query Order($id: ID!) { order(id: $id) { status } }'
+                variables: {id: "42"}
+                operation_name: Order
+                """,
+            ),
         ),
     )
 

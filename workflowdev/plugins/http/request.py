@@ -22,6 +22,7 @@ from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_text_map
 from workflowdev.plugins._toolkit import read_whole_number
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.http._client import DEFAULT_MAX_REDIRECTS
 from workflowdev.plugins.http._client import DEFAULT_TIMEOUT
 from workflowdev.plugins.http._client import EXCHANGE_TIMEOUT
@@ -122,20 +123,26 @@ class Request(Plugin):
         ),
         output_schema=RESPONSE_OUT,
         examples=(
-            "- name: fetch_status\n"
-            "  type: http.request\n"
-            "  properties:\n"
-            "    url: http://example.test/json\n"
-            "    headers:\n"
-            "      Accept: application/json\n"
-            "    query:\n"
-            "      verbose: true\n",
-            "- name: greeting\n"
-            "  type: http.request\n"
-            "  properties:\n"
-            "    url: http://example.test/text\n"
-            "    timeout: 5s\n"
-            "    fail_on_status: false\n",
+            task_example(
+                "fetch_status",
+                "http.request",
+                """
+                url: http://example.test/json
+                headers:
+                  Accept: application/json
+                query:
+                  verbose: true
+                """,
+            ),
+            task_example(
+                "greeting",
+                "http.request",
+                """
+                url: http://example.test/text
+                timeout: 5s
+                fail_on_status: false
+                """,
+            ),
         ),
     )
 

@@ -34,6 +34,7 @@ from workflowdev.plugins._toolkit import read_choice
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_text_map
 from workflowdev.plugins._toolkit import read_whole_number
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.http._client import DEFAULT_DOWNLOAD_MAX_BYTES
 from workflowdev.plugins.http._client import DEFAULT_TRANSFER_TIMEOUT
 from workflowdev.plugins.http._client import EXCHANGE_TIMEOUT
@@ -185,12 +186,15 @@ class Download(Plugin):
             ["path", "size", "status_code", "content_type"],
         ),
         examples=(
-            "- name: fetch_greeting\n"
-            "  type: http.download\n"
-            "  properties:\n"
-            "    url: http://example.test/text\n"
-            "    path: downloads/greeting.txt\n"
-            "    max_bytes: 1048576\n",
+            task_example(
+                "fetch_greeting",
+                "http.download",
+                """
+                url: http://example.test/text
+                path: downloads/greeting.txt
+                max_bytes: 1048576
+                """,
+            ),
         ),
     )
 
@@ -299,14 +303,17 @@ class Upload(Plugin):
         ),
         output_schema=RESPONSE_OUT,
         examples=(
-            "- name: send_report\n"
-            "  type: http.upload\n"
-            "  properties:\n"
-            "    url: http://example.test/upload\n"
-            '    content: "id,total\\n1,9.50\\n"\n'
-            "    filename: report.csv\n"
-            "    fields:\n"
-            "      month: 2024-05\n",
+            task_example(
+                "send_report",
+                "http.upload",
+                r"""
+                url: http://example.test/upload
+                content: "id,total\n1,9.50\n"
+                filename: report.csv
+                fields:
+                  month: 2024-05
+                """,
+            ),
         ),
     )
 

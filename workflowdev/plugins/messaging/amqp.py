@@ -35,6 +35,7 @@ from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_text
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.messaging._schemas import AMQP_EXAMPLE
 from workflowdev.plugins.messaging._schemas import AMQP_PORTS
 from workflowdev.plugins.messaging._schemas import AMQP_URL_SCHEMA
@@ -158,15 +159,18 @@ class AmqpPublish(Plugin):
         ),
         output_schema=PUBLISHED_SCHEMA,
         examples=(
-            "- name: order_event\n"
-            "  type: amqp.publish\n"
-            "  properties:\n"
-            "    url: ${AMQP_URL}\n"
-            "    exchange: amq.topic\n"
-            "    routing_key: orders.created\n"
-            "    message: {order_id: 1042, total: 99.5}\n"
-            "    headers: {source: workflowdev}\n"
-            "    mandatory: false\n",
+            task_example(
+                "order_event",
+                "amqp.publish",
+                """
+                url: ${AMQP_URL}
+                exchange: amq.topic
+                routing_key: orders.created
+                message: {order_id: 1042, total: 99.5}
+                headers: {source: workflowdev}
+                mandatory: false
+                """,
+            ),
         ),
     )
 
@@ -325,14 +329,17 @@ class AmqpReceive(Plugin):
             }
         ),
         examples=(
-            "- name: next_orders\n"
-            "  type: amqp.receive\n"
-            "  properties:\n"
-            "    url: ${AMQP_URL}\n"
-            "    queue: workflowdev.examples.orders\n"
-            "    declare_queue: true\n"
-            "    max_messages: 10\n"
-            "    timeout: 1s\n",
+            task_example(
+                "next_orders",
+                "amqp.receive",
+                """
+                url: ${AMQP_URL}
+                queue: workflowdev.examples.orders
+                declare_queue: true
+                max_messages: 10
+                timeout: 1s
+                """,
+            ),
         ),
     )
 

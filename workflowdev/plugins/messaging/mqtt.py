@@ -31,6 +31,7 @@ from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_text
 from workflowdev.plugins._toolkit import read_whole_number
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.messaging._schemas import CLIENT_ID_SCHEMA
 from workflowdev.plugins.messaging._schemas import CONNECT_TIMEOUT_SCHEMA
 from workflowdev.plugins.messaging._schemas import DEFAULT_TIMEOUT
@@ -209,13 +210,16 @@ class MqttPublish(Plugin):
         ),
         output_schema=PUBLISHED_SCHEMA,
         examples=(
-            "- name: report_temperature\n"
-            "  type: mqtt.publish\n"
-            "  properties:\n"
-            "    url: ${MQTT_URL}\n"
-            "    topic: sensors/greenhouse/temperature\n"
-            "    message: {celsius: 21.5}\n"
-            "    qos: 1\n",
+            task_example(
+                "report_temperature",
+                "mqtt.publish",
+                """
+                url: ${MQTT_URL}
+                topic: sensors/greenhouse/temperature
+                message: {celsius: 21.5}
+                qos: 1
+                """,
+            ),
         ),
     )
 
@@ -299,13 +303,16 @@ class MqttReceive(Plugin):
             )
         ),
         examples=(
-            "- name: latest_temperatures\n"
-            "  type: mqtt.receive\n"
-            "  properties:\n"
-            "    url: ${MQTT_URL}\n"
-            "    topic: sensors/+/temperature\n"
-            "    max_messages: 10\n"
-            "    timeout: 1s\n",
+            task_example(
+                "latest_temperatures",
+                "mqtt.receive",
+                """
+                url: ${MQTT_URL}
+                topic: sensors/+/temperature
+                max_messages: 10
+                timeout: 1s
+                """,
+            ),
         ),
     )
 

@@ -28,6 +28,7 @@ from workflowdev.plugins._toolkit import import_client
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_duration
 from workflowdev.plugins._toolkit import read_text
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.messaging._schemas import DEFAULT_TIMEOUT
 from workflowdev.plugins.messaging._schemas import ENCODING_SCHEMA
 from workflowdev.plugins.messaging._schemas import MESSAGE_SCHEMA
@@ -163,13 +164,16 @@ class NatsPublish(Plugin):
         ),
         output_schema=PUBLISHED_SCHEMA,
         examples=(
-            "- name: announce_order\n"
-            "  type: nats.publish\n"
-            "  properties:\n"
-            "    url: ${NATS_URL}\n"
-            "    subject: orders.created\n"
-            "    message: {order_id: 1042, total: 99.5}\n"
-            "    headers: {source: workflowdev}\n",
+            task_example(
+                "announce_order",
+                "nats.publish",
+                """
+                url: ${NATS_URL}
+                subject: orders.created
+                message: {order_id: 1042, total: 99.5}
+                headers: {source: workflowdev}
+                """,
+            ),
         ),
     )
 
@@ -233,12 +237,15 @@ class NatsRequest(Plugin):
             ["reply", "encoding", "headers"],
         ),
         examples=(
-            "- name: jetstream_usage\n"
-            "  type: nats.request\n"
-            "  properties:\n"
-            "    url: ${NATS_URL}\n"
-            "    subject: $JS.API.INFO\n"
-            "    timeout: 5s\n",
+            task_example(
+                "jetstream_usage",
+                "nats.request",
+                """
+                url: ${NATS_URL}
+                subject: $JS.API.INFO
+                timeout: 5s
+                """,
+            ),
         ),
     )
 

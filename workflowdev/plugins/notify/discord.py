@@ -22,6 +22,7 @@ from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_optional_text
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.notify._common import DISCORD_CONTENT_LIMIT
 from workflowdev.plugins.notify._common import DISCORD_MAX_EMBEDS
 from workflowdev.plugins.notify._common import DISCORD_MAX_RATE_LIMIT_WAIT
@@ -126,16 +127,19 @@ class Discord(Plugin):
             ["status_code", "message_ids"],
         ),
         examples=(
-            "- name: build_broken\n"
-            "  type: notify.discord\n"
-            "  properties:\n"
-            "    webhook_url: ${DISCORD_WEBHOOK_URL}\n"
-            "    username: CI\n"
-            "    content: The main branch build failed.\n"
-            "    embeds:\n"
-            "      - title: Build 1234\n"
-            "        description: 3 tests failed\n"
-            "        color: 15158332\n",
+            task_example(
+                "build_broken",
+                "notify.discord",
+                """
+                webhook_url: ${DISCORD_WEBHOOK_URL}
+                username: CI
+                content: The main branch build failed.
+                embeds:
+                  - title: Build 1234
+                    description: 3 tests failed
+                    color: 15158332
+                """,
+            ),
         ),
     )
 

@@ -29,6 +29,7 @@ from workflowdev.plugins._toolkit import import_client
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_optional_text
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.notify._common import TEXT
 from workflowdev.plugins.notify._common import recipients_schema
 
@@ -157,15 +158,18 @@ class Email(Plugin):
             ["accepted", "message_id"],
         ),
         examples=(
-            "- name: mail_report\n"
-            "  type: notify.email\n"
-            "  properties:\n"
-            "    smtp_url: ${SMTP_URL}\n"
-            "    from: Reports <reports@example.com>\n"
-            "    to: [ops@example.com]\n"
-            "    subject: Nightly import\n"
-            "    text: 1,204 rows imported.\n"
-            "    html: <p><b>1,204</b> rows imported.</p>\n",
+            task_example(
+                "mail_report",
+                "notify.email",
+                """
+                smtp_url: ${SMTP_URL}
+                from: Reports <reports@example.com>
+                to: [ops@example.com]
+                subject: Nightly import
+                text: 1,204 rows imported.
+                html: <p><b>1,204</b> rows imported.</p>
+                """,
+            ),
         ),
     )
 

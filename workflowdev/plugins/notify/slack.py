@@ -16,6 +16,7 @@ from workflowdev.plugins._notify_http import endpoint
 from workflowdev.plugins._notify_http import send
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_optional_text
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.notify._common import SLACK_MAX_BLOCKS
 from workflowdev.plugins.notify._common import STATUS_OUT
 from workflowdev.plugins.notify._common import TEXT
@@ -75,20 +76,26 @@ class Slack(Plugin):
         ),
         output_schema=object_schema({"status_code": STATUS_OUT}, ["status_code"]),
         examples=(
-            "- name: tell_ops\n"
-            "  type: notify.slack\n"
-            "  properties:\n"
-            "    webhook_url: ${SLACK_WEBHOOK_URL}\n"
-            '    text: "Nightly import finished: *1,204* rows"\n'
-            '    icon_emoji: ":package:"\n',
-            "- name: deploy_done\n"
-            "  type: notify.slack\n"
-            "  properties:\n"
-            "    webhook_url: ${SLACK_WEBHOOK_URL}\n"
-            "    text: Deploy finished\n"
-            "    blocks:\n"
-            "      - type: section\n"
-            '        text: {type: mrkdwn, text: "*Deploy finished* :white_check_mark:"}\n',
+            task_example(
+                "tell_ops",
+                "notify.slack",
+                """
+                webhook_url: ${SLACK_WEBHOOK_URL}
+                text: "Nightly import finished: *1,204* rows"
+                icon_emoji: ":package:"
+                """,
+            ),
+            task_example(
+                "deploy_done",
+                "notify.slack",
+                """
+                webhook_url: ${SLACK_WEBHOOK_URL}
+                text: Deploy finished
+                blocks:
+                  - type: section
+                    text: {type: mrkdwn, text: "*Deploy finished* :white_check_mark:"}
+                """,
+            ),
         ),
     )
 

@@ -18,6 +18,7 @@ from workflowdev.plugins._notify_http import send
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_optional_text
 from workflowdev.plugins._toolkit import read_text_map
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.notify._common import ADAPTIVE_CARD
 from workflowdev.plugins.notify._common import ADAPTIVE_CARD_SCHEMA
 from workflowdev.plugins.notify._common import STATUS_OUT
@@ -127,15 +128,18 @@ class Teams(Plugin):
         ),
         output_schema=object_schema({"status_code": STATUS_OUT}, ["status_code"]),
         examples=(
-            "- name: tell_the_team\n"
-            "  type: notify.teams\n"
-            "  properties:\n"
-            "    webhook_url: ${TEAMS_WEBHOOK_URL}\n"
-            "    title: Backup finished\n"
-            "    text: All 12 databases were copied.\n"
-            "    facts: {Duration: 14 min, Size: 38 GB}\n"
-            "    links:\n"
-            '      - {title: Open the report, url: "https://reports.example.com/backup"}\n',
+            task_example(
+                "tell_the_team",
+                "notify.teams",
+                """
+                webhook_url: ${TEAMS_WEBHOOK_URL}
+                title: Backup finished
+                text: All 12 databases were copied.
+                facts: {Duration: 14 min, Size: 38 GB}
+                links:
+                  - {title: Open the report, url: "https://reports.example.com/backup"}
+                """,
+            ),
         ),
     )
 

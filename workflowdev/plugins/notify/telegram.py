@@ -22,6 +22,7 @@ from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_optional_text
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.notify._common import STATUS_OUT
 from workflowdev.plugins.notify._common import TELEGRAM_API_URL
 from workflowdev.plugins.notify._common import TELEGRAM_TEXT_LIMIT
@@ -104,14 +105,17 @@ class Telegram(Plugin):
             ["status_code", "message_id"],
         ),
         examples=(
-            "- name: ping_on_call\n"
-            "  type: notify.telegram\n"
-            "  properties:\n"
-            "    bot_token: ${TELEGRAM_BOT_TOKEN}\n"
-            "    chat_id: -1001234567890\n"
-            '    text: "<b>Disk almost full</b> on db-2 (93%)"\n'
-            "    parse_mode: HTML\n"
-            "    api_url: ${TELEGRAM_API_URL}\n",
+            task_example(
+                "ping_on_call",
+                "notify.telegram",
+                """
+                bot_token: ${TELEGRAM_BOT_TOKEN}
+                chat_id: -1001234567890
+                text: "<b>Disk almost full</b> on db-2 (93%)"
+                parse_mode: HTML
+                api_url: ${TELEGRAM_API_URL}
+                """,
+            ),
         ),
     )
 

@@ -19,6 +19,7 @@ from workflowdev.plugins._toolkit import flag_schema
 from workflowdev.plugins._toolkit import object_schema
 from workflowdev.plugins._toolkit import read_flag
 from workflowdev.plugins._toolkit import read_text_map
+from workflowdev.plugins._toolkit import task_example
 from workflowdev.plugins.notify._common import WEBHOOK_METHODS
 from workflowdev.plugins.notify._common import url_schema
 
@@ -71,14 +72,17 @@ class Webhook(Plugin):
             ["status_code", "body"],
         ),
         examples=(
-            "- name: open_incident\n"
-            "  type: notify.webhook\n"
-            "  properties:\n"
-            "    url: ${HOOK_URL}\n"
-            "    headers: {X-Source: workflowdev}\n"
-            "    body:\n"
-            "      summary: Nightly import failed\n"
-            "      severity: critical\n",
+            task_example(
+                "open_incident",
+                "notify.webhook",
+                """
+                url: ${HOOK_URL}
+                headers: {X-Source: workflowdev}
+                body:
+                  summary: Nightly import failed
+                  severity: critical
+                """,
+            ),
         ),
     )
 
